@@ -1,0 +1,127 @@
+"""`jiso`: one command line, thin over the Python API. Settings come from JISO_* variables."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from api import runtime
+from api.settings import Settings
+
+app = typer.Typer(help="jiso (自走): answers onboarding questions from your knowledge, hands over to humans, reports outcomes.", no_args_is_help=True, add_completion=False)
+
+
+def _settings(**overrides) -> Settings:
+    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+
+
+@app.command()
+def lint(directory: Annotated[Optional[Path], typer.Argument(help="Knowledge directory (default: JISO_KNOWLEDGE_DIR).")] = None) -> None:
+    """Check the knowledge files; print every problem as file:line: message; exit 1 on errors."""
+    settings = _settings(knowledge_dir=directory)
+    if not settings.knowledge_dir.is_dir():
+        typer.echo(f"{settings.knowledge_dir}: not a directory", err=True)
+        raise typer.Exit(2)
+    result = runtime.scan(settings)
+    for problem in result.problems:
+        typer.echo(str(problem))
+    entries = len(result.entries)
+    typer.echo(f"{len(result.files)} file(s), {entries} entries, {len(result.problems)} problem(s)", err=True)
+    raise typer.Exit(1 if result.problems else 0)
+
+
+@app.command()
+def index(
+    knowledge: Annotated[Optional[Path], typer.Option(help="Knowledge directory.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Re-embed everything, ignoring the previous index.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Index the knowledge: only changed entries are re-embedded; bad files are refused and reported."""
+    from indexer.pipeline import index_knowledge
+
+    settings = _settings(knowledge_dir=knowledge)
+    result = runtime.scan(settings)
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if not quiet:
+            typer.echo(f"\r{stage}: {done}/{total}", nl=done >= total, err=True)
+
+    report = index_knowledge(result, settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), full=full, progress=progress)
+    for problem in report.refused:
+        typer.echo(f"refused {problem}", err=True)
+    typer.echo(report.summary())
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in English or Japanese.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    locale: Annotated[Optional[str], typer.Option(help="Answer in this locale instead of detecting it.")] = None,
+) -> None:
+    """Answer a question from the index, with its sources and confidence."""
+    settings = _settings()
+    engine = runtime.load_engine(settings, runtime.embedders(settings))
+    answer = engine.answer(question, locale)
+    if as_json:
+        typer.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(answer.text)
+    typer.echo("")
+    verdict = "answered" if answer.confident else "not confident: offered a hand-over"
+    typer.echo(f"confidence {answer.confidence:.3f} ({verdict}, threshold {engine.policy.threshold(answer.locale):.2f}, locale {answer.locale})")
+    for number, source in enumerate(answer.sources, 1):
+        typer.echo(f"  [{number}] {source.heading}  {source.path}:{source.line}  score {source.score:.3f}")
+
+
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[Path, typer.Argument(help="A BEIR-layout folder: corpus.jsonl, queries.jsonl, qrels/test.tsv.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Measure retrieval quality (default method and BM25/dense baselines, same run)."""
+    from bot.evaluation import evaluate as run_evaluation
+    from bot.evaluation import load_beir
+
+    settings = _settings()
+    for required in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        if not (dataset / required).is_file():
+            typer.echo(f"{dataset}: missing {required} (expected the BEIR layout)", err=True)
+            raise typer.Exit(2)
+    collection = load_beir(dataset, tuple(settings.locales))
+    result = run_evaluation(collection, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), policy=runtime.policy(settings))
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{result['dataset']}: {result['corpus']} documents, {result['queries']} queries (default method: {result['default']})")
+    columns = ["p@1", "mrr@10", "recall@5", "ndcg@10", "p50_ms", "p95_ms", "answered_share", "answered_precision"]
+    typer.echo(f"{'method':8} " + " ".join(f"{column:>18}" for column in columns))
+    for method, row in result["methods"].items():
+        typer.echo(f"{method:8} " + " ".join(f"{'-' if row[c] is None else format(row[c], '.3f'):>18}" for c in columns))
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option()] = None,
+    port: Annotated[Optional[int], typer.Option()] = None,
+) -> None:
+    """Start the web server (chat API, widget, Slack events, reports)."""
+    import uvicorn
+
+    settings = _settings(host=host, port=port)
+    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, log_level="info")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for noisy in ("sentence_transformers", "httpx", "bm25s", "faiss"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""Turning settings into the objects the product runs on (used by the CLI and the app factory)."""
+
+from __future__ import annotations
+
+from api.settings import Settings
+from bot.engine import Engine, Policy
+from indexer.content import KnowledgeScan, scan_knowledge
+from indexer.embedder import Embedders
+from indexer.pipeline import LocaleConfig
+from indexer.store import load_index
+
+
+def locale_configs(settings: Settings) -> dict[str, LocaleConfig]:
+    return {locale: LocaleConfig(settings.model_for(locale), settings.lexical_for(locale)) for locale in settings.locales}
+
+
+def embedders(settings: Settings) -> Embedders:
+    return Embedders({locale: settings.model_for(locale) for locale in settings.locales})
+
+
+def policy(settings: Settings) -> Policy:
+    return Policy(
+        thresholds={locale: settings.threshold_for(locale) for locale in settings.locales},
+        lexical_weight=settings.lexical_weight,
+    )
+
+
+def scan(settings: Settings) -> KnowledgeScan:
+    return scan_knowledge(settings.knowledge_dir, max_bytes=settings.max_file_bytes, locales=tuple(settings.locales))
+
+
+def load_engine(settings: Settings, shared_embedders: Embedders) -> Engine:
+    return Engine(load_index(settings.index_dir), shared_embedders, policy(settings), settings.default_locale)

@@ -1,0 +1,169 @@
+"""Question → ranked evidence from the knowledge index → the writers' answer, or "I don't know".
+
+Retrieval is hybrid: dense cosine (best passage of each entry) plus a small, max-normalized BM25
+bonus. Dense carries the ranking; the lexical term breaks near-ties on exact terms (product
+names, error codes). docs/BENCHMARKS.md shows the sweep that chose the weight and why plain rank
+fusion was rejected.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from bot.messages import dont_know
+from indexer.documents import Entry
+from indexer.embedder import Embedder
+from indexer.language import detect_locale
+from indexer.store import KnowledgeIndex, LocaleIndex
+
+Method = Literal["hybrid", "dense", "bm25"]
+METHODS: tuple[Method, ...] = ("hybrid", "dense", "bm25")
+DENSE_CANDIDATES = 200
+LEXICAL_CANDIDATES = 20
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When to answer: per-locale confidence thresholds and the lexical weight."""
+
+    thresholds: Mapping[str, float]
+    lexical_weight: float = 0.1
+    default_threshold: float = 0.5
+
+    def threshold(self, locale: str) -> float:
+        return self.thresholds.get(locale, self.default_threshold)
+
+
+@dataclass(frozen=True)
+class Hit:
+    entry: Entry
+    score: float
+    dense: float
+    lexical: float
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    path: str
+    heading: str
+    line: int
+    score: float
+
+    @classmethod
+    def of(cls, hit: Hit) -> Source:
+        entry = hit.entry
+        return cls(entry.id, entry.title, entry.path, entry.heading, entry.line_start, round(hit.score, 4))
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    locale: str
+    text: str  # markdown: the writers' answer, or the "I don't know" message
+    confident: bool
+    confidence: float
+    sources: list[Source] = field(default_factory=list)
+    entry: Entry | None = None
+    elapsed_ms: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "question": self.question,
+            "locale": self.locale,
+            "text": self.text,
+            "confident": self.confident,
+            "confidence": round(self.confidence, 4),
+            "sources": [source.__dict__ for source in self.sources],
+            "entry_id": self.entry.id if self.entry else None,
+        }
+
+
+class Engine:
+    """Answers from one loaded index. Cheap to build; the embedders are loaded once and shared."""
+
+    def __init__(self, index: KnowledgeIndex, embedder_for: Callable[[str], Embedder], policy: Policy, default_locale: str = "en") -> None:
+        self.index = index
+        self._embedder_for = embedder_for
+        self.policy = policy
+        self.default_locale = default_locale
+
+    def locale_of(self, question: str, hint: str | None = None) -> str:
+        available = tuple(sorted(self.index.locales)) or (self.default_locale,)
+        if hint in available:
+            return hint
+        return detect_locale(question, available, default=self.default_locale if self.default_locale in available else available[0])
+
+    def search(self, question: str, locale: str | None = None, *, k: int = 5, method: Method = "hybrid") -> list[Hit]:
+        locale = self.locale_of(question, locale)
+        index = self.index.locales.get(locale)
+        if index is None or not index.entries or not question.strip():
+            return []
+        query = self._embedder_for(index.locale).embed_queries([question])[0] if method != "bm25" else None
+        dense = self._dense_scores(index, query) if query is not None else {}
+        lexical = index.lexical.scores(question) if method != "dense" else np.zeros(len(index.entries), np.float32)
+        top_lexical = float(lexical.max()) if len(lexical) else 0.0
+        normalized = lexical / top_lexical if top_lexical > 0 else lexical
+        if method == "bm25":
+            candidates = [int(i) for i in np.argsort(-lexical)[: max(k, LEXICAL_CANDIDATES)] if lexical[i] > 0]
+            hits = [Hit(index.entries[i], float(normalized[i]), 0.0, float(normalized[i])) for i in candidates]
+        else:
+            weight = self.policy.lexical_weight if method == "hybrid" else 0.0
+            candidates = set(dense)
+            if weight:
+                extra = [int(i) for i in np.argsort(-lexical)[:LEXICAL_CANDIDATES] if lexical[i] > 0 and int(i) not in dense]
+                dense.update(self._dense_for(index, query, extra))
+                candidates |= set(extra)
+            hits = [Hit(index.entries[i], dense[i] + weight * float(normalized[i]), dense[i], float(normalized[i])) for i in candidates]
+        hits.sort(key=lambda hit: (-hit.score, hit.entry.id))
+        return hits[:k]
+
+    def _dense_scores(self, index: LocaleIndex, query: np.ndarray) -> dict[int, float]:
+        scores, rows = index.vectors.search(query[None, :], min(DENSE_CANDIDATES, index.vectors.ntotal))
+        best: dict[int, float] = {}
+        for score, row in zip(scores[0], rows[0]):
+            if row < 0:
+                continue
+            position = int(index.passage_entry[row])
+            best[position] = max(best.get(position, -1.0), float(score))
+        return best
+
+    def _dense_for(self, index: LocaleIndex, query: np.ndarray, positions: list[int]) -> dict[int, float]:
+        """Exact dense scores for lexical candidates that the dense search did not return."""
+        if not positions:
+            return {}
+        wanted = set(positions)
+        rows = [row for row, position in enumerate(index.passage_entry) if int(position) in wanted]
+        scores = index.passage_vectors(rows) @ query
+        best: dict[int, float] = {}
+        for row, score in zip(rows, scores):
+            position = int(index.passage_entry[row])
+            best[position] = max(best.get(position, -1.0), float(score))
+        return best
+
+    def answer(self, question: str, locale: str | None = None, *, method: Method = "hybrid", sources: int = 3) -> Answer:
+        started = time.perf_counter()
+        question = question.strip()
+        answer_locale = self.locale_of(question, locale)
+        hits = self.search(question, answer_locale, k=sources, method=method)
+        return self.decide(question, answer_locale, hits, method=method, started=started)
+
+    def decide(self, question: str, locale: str, hits: list[Hit], *, method: Method = "hybrid", started: float | None = None, sources: int = 3) -> Answer:
+        """Answer with the best hit if it clears the locale's threshold; otherwise say so."""
+        elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
+        if not hits:
+            return Answer(question, locale, dont_know(locale), False, 0.0, [], None, elapsed)
+        top = hits[0]
+        # The calibrated scale is the hybrid score divided by its maximum (1 + lexical weight).
+        confidence = top.score / (1.0 + self.policy.lexical_weight) if method == "hybrid" else top.score
+        confident = confidence >= self.policy.threshold(locale)
+        cited = [Source.of(hit) for hit in hits[:sources]]
+        if not confident:
+            return Answer(question, locale, dont_know(locale), False, confidence, cited, None, elapsed)
+        return Answer(question, locale, top.entry.body, True, confidence, cited, top.entry, elapsed)

@@ -1,0 +1,188 @@
+"""Incremental indexing: embed only entries whose content changed, publish atomically."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer import store
+from indexer.content import KnowledgeScan
+from indexer.documents import Entry, Problem
+from indexer.embedder import Embedder
+from indexer.lexical import load_tokenizer
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True)
+class LocaleConfig:
+    model: str
+    lexical: str
+
+
+@dataclass
+class BuildReport:
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    skipped: int = 0  # unchanged entries whose vectors were reused
+    embedded_passages: int = 0
+    refused: list[Problem] = field(default_factory=list)
+    refused_files: list[str] = field(default_factory=list)
+    build: str | None = None
+    published: bool = False
+    seconds: float = 0.0
+
+    @property
+    def embedded_entries(self) -> int:
+        return self.added + self.changed
+
+    def summary(self) -> str:
+        line = (
+            f"{self.added} added, {self.changed} changed, {self.removed} removed, {self.skipped} skipped (unchanged); "
+            f"{len(self.refused_files)} file(s) refused"
+        )
+        return line + (f" in {self.seconds:.1f}s" if self.seconds else "")
+
+
+def _previous_vectors(index_dir: Path) -> tuple[dict[str, str], dict[str, dict[str, np.ndarray]]]:
+    """(model per locale, {locale: {content_hash: passage vectors}}) of the build in service."""
+    try:
+        previous = store.load_index(index_dir)
+    except store.IndexUnavailable as error:
+        if not isinstance(error, store.IndexMissing):
+            log.warning("previous index unusable, re-embedding everything: %s", error)
+        return {}, {}
+    models: dict[str, str] = {}
+    vectors: dict[str, dict[str, np.ndarray]] = {}
+    for locale, index in previous.locales.items():
+        models[locale] = index.model
+        rows: dict[int, list[int]] = {}
+        for row, position in enumerate(index.passage_entry):
+            rows.setdefault(int(position), []).append(row)
+        vectors[locale] = {entry.content_hash: index.passage_vectors(rows.get(position, [])) for position, entry in enumerate(index.entries)}
+    return models, vectors
+
+
+def build_index(
+    entries: Iterable[Entry],
+    index_dir: Path,
+    *,
+    configs: Mapping[str, LocaleConfig],
+    embedder_for: Callable[[str], Embedder],
+    files: Mapping[str, str] | None = None,
+    refused: Iterable[Problem] = (),
+    full: bool = False,
+    progress: Progress | None = None,
+    batch_size: int = 256,
+) -> BuildReport:
+    """Index `entries` into `index_dir`, reusing the vectors of unchanged entries unless `full`."""
+    started = time.perf_counter()
+    report = BuildReport(refused=sorted(refused))
+    report.refused_files = sorted({problem.path for problem in report.refused})
+    previous_models, previous_vectors = ({}, {}) if full else _previous_vectors(index_dir)
+    previous_ids = _previous_ids(index_dir) if not full else {}
+
+    by_locale: dict[str, list[Entry]] = {}
+    for entry in entries:
+        by_locale.setdefault(entry.locale, []).append(entry)
+    unknown = sorted(set(by_locale) - set(configs))
+    if unknown:
+        raise ValueError(f"no model configured for locale(s) {', '.join(unknown)}")
+
+    builds: dict[str, store.LocaleBuild] = {}
+    current_ids: set[str] = set()
+    for locale, locale_entries in sorted(by_locale.items()):
+        config = configs[locale]
+        reusable = previous_vectors.get(locale, {}) if previous_models.get(locale) == config.model else {}
+        vectors: list[np.ndarray | None] = []
+        to_embed: list[tuple[int, Entry]] = []
+        for position, entry in enumerate(locale_entries):
+            current_ids.add(entry.id)
+            cached = reusable.get(entry.content_hash)
+            if cached is not None and len(cached) == len(entry.passages()):
+                vectors.append(cached)
+                report.skipped += 1
+            else:
+                vectors.append(None)
+                to_embed.append((position, entry))
+                if previous_ids.get(entry.id) is None:
+                    report.added += 1
+                else:
+                    report.changed += 1
+        if to_embed:
+            embedder = embedder_for(locale)
+            texts = [(position, text) for position, entry in to_embed for text in entry.passages()]
+            embedded: dict[int, list[np.ndarray]] = {}
+            for start in range(0, len(texts), batch_size):
+                batch = texts[start : start + batch_size]
+                rows = embedder.embed_passages([text for _, text in batch])
+                for (position, _), row in zip(batch, rows):
+                    embedded.setdefault(position, []).append(row)
+                if progress:
+                    progress(f"embedding {locale}", min(start + batch_size, len(texts)), len(texts))
+            report.embedded_passages += len(texts)
+            for position, rows in embedded.items():
+                vectors[position] = np.vstack(rows)
+        passage_entry = [position for position, block in enumerate(vectors) for _ in range(len(block))]
+        builds[locale] = store.LocaleBuild(
+            model=config.model,
+            lexical_name=config.lexical,
+            entries=locale_entries,
+            passage_entry=passage_entry,
+            vectors=np.vstack(vectors),
+            tokenizer=load_tokenizer(config.lexical),
+        )
+    report.removed = len(set(previous_ids) - current_ids)
+
+    build = store.write_build(index_dir, builds, dict(files or {}))
+    report.build = build.name
+    try:
+        store.load_build(build)  # a build that does not load back is never published
+    except Exception:
+        store.discard(build)
+        raise
+    store.publish(index_dir, build)
+    report.published = True
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _previous_ids(index_dir: Path) -> dict[str, str]:
+    build = store.current_build(index_dir)
+    if build is None:
+        return {}
+    try:
+        manifest = store.read_manifest(build)
+    except store.IndexUnavailable:
+        return {}
+    return {entry_id: digest for info in manifest["locales"].values() for entry_id, digest in info["entry_hashes"].items()}
+
+
+def index_knowledge(
+    scan: KnowledgeScan,
+    index_dir: Path,
+    *,
+    configs: Mapping[str, LocaleConfig],
+    embedder_for: Callable[[str], Embedder],
+    full: bool = False,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Index what a scan of the knowledge directory accepted; refused files are reported, not indexed."""
+    files = {file.path: file.checksum for file in scan.files if not file.refused}
+    return build_index(
+        scan.entries,
+        index_dir,
+        configs=configs,
+        embedder_for=embedder_for,
+        files=files,
+        refused=scan.problems,
+        full=full,
+        progress=progress,
+    )

@@ -1,0 +1,244 @@
+"""The index on disk: versioned build folders, a manifest of checksums, an atomic CURRENT pointer.
+
+index_dir/
+  CURRENT                 name of the build in service (replaced atomically)
+  builds/<name>/          manifest.json, entries.json, <locale>.faiss, <locale>.lexical/
+A build is written to a temporary folder, fsynced, verified, and only then published. Loading
+verifies every checksum; nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from indexer.documents import Entry
+from indexer.lexical import LexicalIndex, Tokenizer, load_tokenizer
+
+FORMAT_VERSION = 1
+KEEP_BUILDS = 3
+log = logging.getLogger(__name__)
+
+
+class IndexUnavailable(Exception):
+    """The index is missing or does not pass verification."""
+
+
+class IndexMissing(IndexUnavailable):
+    pass
+
+
+class IndexCorrupt(IndexUnavailable):
+    pass
+
+
+@dataclass
+class LocaleIndex:
+    locale: str
+    model: str
+    dimensions: int
+    lexical_name: str
+    entries: list[Entry]
+    passage_entry: np.ndarray  # passage row → position in `entries`
+    vectors: faiss.Index
+    lexical: LexicalIndex
+
+    def passage_vectors(self, rows: list[int]) -> np.ndarray:
+        return np.vstack([self.vectors.reconstruct(int(row)) for row in rows]) if rows else np.zeros((0, self.dimensions), np.float32)
+
+
+@dataclass
+class KnowledgeIndex:
+    name: str
+    path: Path
+    manifest: dict[str, Any]
+    locales: dict[str, LocaleIndex]
+
+    @property
+    def entries(self) -> list[Entry]:
+        return [entry for index in self.locales.values() for entry in index.entries]
+
+
+@dataclass
+class LocaleBuild:
+    """What the pipeline hands the store for one locale."""
+
+    model: str
+    lexical_name: str
+    entries: list[Entry]
+    passage_entry: list[int]
+    vectors: np.ndarray
+    tokenizer: Tokenizer
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*"), reverse=True):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    for directory in [*(p for p in root.rglob("*") if p.is_dir()), root]:
+        _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_build(index_dir: Path, locales: dict[str, LocaleBuild], files: dict[str, str]) -> Path:
+    """Write a complete build next to the live one and return its folder (not yet published)."""
+    builds = index_dir / "builds"
+    builds.mkdir(parents=True, exist_ok=True)
+    staging = builds / f".tmp-{uuid.uuid4().hex}"
+    staging.mkdir()
+    try:
+        entries_json = {locale: [entry.to_json() for entry in build.entries] for locale, build in locales.items()}
+        (staging / "entries.json").write_text(json.dumps(entries_json, ensure_ascii=False), encoding="utf-8")
+        locale_manifest = {}
+        for locale, build in locales.items():
+            vectors = np.ascontiguousarray(build.vectors, dtype=np.float32)
+            index = faiss.IndexFlatIP(vectors.shape[1])
+            index.add(vectors)
+            faiss.write_index(index, str(staging / f"{locale}.faiss"))
+            LexicalIndex.build([entry.lexical_text() for entry in build.entries], build.tokenizer).save(staging / f"{locale}.lexical")
+            locale_manifest[locale] = {
+                "model": build.model,
+                "dimensions": int(vectors.shape[1]),
+                "lexical": build.lexical_name,
+                "entries": len(build.entries),
+                "entry_hashes": {entry.id: entry.content_hash for entry in build.entries},
+                "passage_entry": list(map(int, build.passage_entry)),
+            }
+        checksums = {p.relative_to(staging).as_posix(): _sha256(p) for p in sorted(staging.rglob("*")) if p.is_file()}
+        manifest = {
+            "format": FORMAT_VERSION,
+            "built_at": datetime.now(timezone.utc).isoformat(),
+            "locales": locale_manifest,
+            "files": files,
+            "checksums": checksums,
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        _fsync_tree(staging)
+        final = builds / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
+        staging.rename(final)
+        _fsync_dir(builds)
+        return final
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def publish(index_dir: Path, build: Path) -> None:
+    """Point CURRENT at `build` atomically, then drop old builds."""
+    pointer = index_dir / "CURRENT"
+    temporary = index_dir / f".CURRENT.{uuid.uuid4().hex}"
+    with temporary.open("w", encoding="utf-8") as handle:
+        handle.write(build.name + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, pointer)
+    _fsync_dir(index_dir)
+    _prune(index_dir, keep=build.name)
+
+
+def _prune(index_dir: Path, keep: str) -> None:
+    builds = sorted((p for p in (index_dir / "builds").iterdir() if p.is_dir()), key=lambda p: p.name)
+    stale = [p for p in builds if p.name.startswith(".tmp-")] + [p for p in builds if not p.name.startswith(".tmp-") and p.name != keep][: -(KEEP_BUILDS - 1) or None]
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def discard(build: Path) -> None:
+    shutil.rmtree(build, ignore_errors=True)
+
+
+def current_build(index_dir: Path) -> Path | None:
+    pointer = index_dir / "CURRENT"
+    if not pointer.exists():
+        return None
+    return index_dir / "builds" / pointer.read_text(encoding="utf-8").strip()
+
+
+def read_manifest(build: Path) -> dict[str, Any]:
+    try:
+        manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise IndexCorrupt(f"{build}: unreadable manifest ({error})") from error
+    if manifest.get("format") != FORMAT_VERSION:
+        raise IndexCorrupt(f"{build}: index format {manifest.get('format')!r}, expected {FORMAT_VERSION}; run `jiso index --full`")
+    return manifest
+
+
+def verify(build: Path, manifest: dict[str, Any]) -> None:
+    for name, expected in manifest["checksums"].items():
+        path = build / name
+        if not path.is_file():
+            raise IndexCorrupt(f"{build}: {name} is missing")
+        if _sha256(path) != expected:
+            raise IndexCorrupt(f"{build}: {name} does not match its checksum (the file was changed or damaged)")
+
+
+def load_build(build: Path) -> KnowledgeIndex:
+    manifest = read_manifest(build)
+    verify(build, manifest)
+    entries_json = json.loads((build / "entries.json").read_text(encoding="utf-8"))
+    locales: dict[str, LocaleIndex] = {}
+    for locale, info in manifest["locales"].items():
+        vectors = faiss.read_index(str(build / f"{locale}.faiss"))
+        passage_entry = np.asarray(info["passage_entry"], dtype=np.int64)
+        if vectors.ntotal != len(passage_entry) or vectors.d != info["dimensions"]:
+            raise IndexCorrupt(f"{build}: {locale}.faiss holds {vectors.ntotal}×{vectors.d} vectors, the manifest says {len(passage_entry)}×{info['dimensions']}")
+        locales[locale] = LocaleIndex(
+            locale=locale,
+            model=info["model"],
+            dimensions=info["dimensions"],
+            lexical_name=info["lexical"],
+            entries=[Entry.from_json(data) for data in entries_json[locale]],
+            passage_entry=passage_entry,
+            vectors=vectors,
+            lexical=LexicalIndex.load(build / f"{locale}.lexical", load_tokenizer(info["lexical"])),
+        )
+    return KnowledgeIndex(build.name, build, manifest, locales)
+
+
+def load_index(index_dir: Path) -> KnowledgeIndex:
+    """The build CURRENT names; if it fails verification, the newest older build that passes."""
+    current = current_build(index_dir)
+    if current is None:
+        raise IndexMissing(f"no index in {index_dir}: run `jiso index` first")
+    try:
+        return load_build(current)
+    except (IndexCorrupt, OSError, RuntimeError) as error:
+        log.error("index build %s rejected: %s", current.name, error)
+        older = sorted((p for p in (index_dir / "builds").iterdir() if p.is_dir() and not p.name.startswith(".") and p.name < current.name), reverse=True)
+        for build in older:
+            try:
+                index = load_build(build)
+            except (IndexCorrupt, OSError, RuntimeError) as older_error:
+                log.error("index build %s rejected: %s", build.name, older_error)
+                continue
+            log.warning("serving the last good index build %s instead", build.name)
+            return index
+        raise IndexCorrupt(str(error)) from error

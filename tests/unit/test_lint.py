@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from api.cli import app
+from indexer.content import scan_knowledge
+
+pytestmark = pytest.mark.unit
+
+GOOD = "---\nlocale: en\n---\n# FAQ\n\n## How do I log in?\n<!--\nid: log-in\n-->\n\nUse your email. See [the guide](../manual/guide.md).\n"
+
+
+def test_lint_reports_each_problem_with_file_and_line(write, tmp_path: Path) -> None:
+    write("en/manual/guide.md", "# Guide\n\nHello.\n\n![diagram](../../assets/missing.png)\n")
+    write("en/faq/a.md", GOOD)
+    write("en/faq/b.md", "---\nlocale: en\n---\n## How do I log in?\n\nAgain.\n\n## Other?\n<!--\nid: log-in\n-->\n\nText.\n")
+    write("en/faq/c.md", "## Q?\n\nbad byte \xff".encode("latin-1"))
+    write("en/faq/d.md", b"\x89PNG\r\n\x1a\n\x00\x00")
+    write("en/faq/e.md", "## Big?\n\n" + "x" * 2000)
+    scan = scan_knowledge(tmp_path / "knowledge", max_bytes=1000)
+    assert [str(p) for p in scan.problems] == [
+        "en/faq/b.md:4: duplicate question 'How do I log in?': already asked at en/faq/a.md:6",
+        "en/faq/b.md:8: duplicate id 'log-in': already used at en/faq/a.md:6",
+        "en/faq/c.md:3: not UTF-8 text: invalid byte 0xff at offset 16; save the file as UTF-8",
+        "en/faq/d.md:1: binary file: knowledge files must be UTF-8 markdown text",
+        "en/faq/e.md:1: file is 2,009 bytes, over the 1,000-byte limit: split it into smaller pages",
+        "en/manual/guide.md:5: broken link: '../../assets/missing.png' does not exist",
+    ]
+    assert [f.path for f in scan.files if not f.refused] == ["en/faq/a.md"]
+    assert [e.id for e in scan.entries] == ["log-in"]
+
+
+def test_lint_command_exits_1_on_problems_and_0_when_clean(write, tmp_path: Path) -> None:
+    write("en/faq/a.md", GOOD)
+    write("en/manual/guide.md", "# Guide\n\nHello.\n")
+    runner = CliRunner()
+    clean = runner.invoke(app, ["lint", str(tmp_path / "knowledge")])
+    assert clean.exit_code == 0, clean.output
+    write("en/faq/broken.md", "---\nlocale: xx\n---\n## Q?\n\nA.\n")
+    dirty = runner.invoke(app, ["lint", str(tmp_path / "knowledge")])
+    assert dirty.exit_code == 1
+    assert "en/faq/broken.md:2: unknown locale 'xx' (known: en, ja)" in dirty.output
+
+
+def test_the_writers_guide_at_the_top_is_not_content(write, tmp_path: Path) -> None:
+    write("README.md", "# How to write\n\n## Not a question\n")
+    write("en/faq/a.md", GOOD)
+    write("en/manual/guide.md", "# Guide\n\nHello.\n")
+    scan = scan_knowledge(tmp_path / "knowledge")
+    assert [f.path for f in scan.files] == ["en/faq/a.md", "en/manual/guide.md"]
