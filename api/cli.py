@@ -104,6 +104,20 @@ def evaluate(
         typer.echo(f"{method:8} " + " ".join(f"{'-' if row[c] is None else format(row[c], '.3f'):>18}" for c in columns))
 
 
+db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Create or migrate the ledger schema (JISO_DATABASE_URL); safe to run repeatedly."""
+    from bot.ledger.db import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at revision {revision}")
+
+
 @app.command()
 def serve(
     host: Annotated[Optional[str], typer.Option()] = None,

@@ -1,0 +1,169 @@
+"""Ledger tables (SQLModel). Schema changes go through Alembic migrations in `migrations/`."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes on every database (SQLite keeps no zone, so we put it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger; use an aware UTC datetime")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+class Organization(SQLModel, table=True):
+    __tablename__ = "organizations"
+    id: str = Field(primary_key=True, max_length=128)
+    name: Optional[str] = Field(default=None, max_length=256)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+class EndUser(SQLModel, table=True):
+    """A customer's user, as their product identifies them (verified with an HMAC) or Slack does."""
+
+    __tablename__ = "end_users"
+    id: str = Field(primary_key=True, max_length=128)
+    org_id: Optional[str] = Field(default=None, foreign_key="organizations.id", index=True, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+class Conversation(SQLModel, table=True):
+    """One conversation on one channel. The state columns are kept by `writes` so that the
+    outcome is one SQL expression over this table (see `outcomes`)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_key", name="uq_conversation_channel_key"),
+        Index("ix_conversations_created", "created_at"),
+        Index("ix_conversations_org_created", "org_id", "created_at"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    channel: str = Field(max_length=16)  # web | slack
+    external_key: Optional[str] = Field(default=None, max_length=255)  # e.g. Slack team:channel:thread
+    locale: Optional[str] = Field(default=None, max_length=8)
+    visitor_id: Optional[str] = Field(default=None, max_length=128, index=True)
+    user_id: Optional[str] = Field(default=None, max_length=128, index=True)
+    org_id: Optional[str] = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_activity_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    turn_count: int = 0
+    last_turn_answered: bool = False
+    last_turn_not_helpful: bool = False
+    confirmed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    escalated_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    handed_over: bool = False  # the bot stays quiet until the user asks a new question
+    reopened_count: int = 0
+
+class Turn(SQLModel, table=True):
+    """A question and what the bot showed for it (nothing, when it stayed quiet after a hand-over)."""
+
+    __tablename__ = "turns"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "seq", name="uq_turn_seq"),
+        UniqueConstraint("delivery_key", name="uq_turn_delivery_key"),
+        Index("ix_turns_created", "created_at"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    conversation_id: str = Field(foreign_key="conversations.id", index=True, max_length=32)
+    seq: int
+    question: str
+    answer_text: Optional[str] = None
+    answered: bool = False  # confident answer shown
+    confidence: float = 0.0
+    entry_id: Optional[str] = Field(default=None, max_length=255, index=True)
+    sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    locale: Optional[str] = Field(default=None, max_length=8)
+    delivery_key: Optional[str] = Field(default=None, max_length=255)  # e.g. slack:event:<event_id>
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+class Feedback(SQLModel, table=True):
+    """The user's latest vote on a turn (a changed vote replaces the earlier one)."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("turn_id", name="uq_feedback_turn"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    conversation_id: str = Field(foreign_key="conversations.id", index=True, max_length=32)
+    turn_id: str = Field(foreign_key="turns.id", max_length=32)
+    helpful: bool
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+class Escalation(SQLModel, table=True):
+    """A hand-over to humans, with why and where it went."""
+
+    __tablename__ = "escalations"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    conversation_id: str = Field(foreign_key="conversations.id", index=True, max_length=32)
+    turn_id: Optional[str] = Field(default=None, foreign_key="turns.id", max_length=32)
+    reason: str = Field(max_length=2000)
+    destinations: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    delivery: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # destination → status
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    closed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+class IdempotentResponse(SQLModel, table=True):
+    """The first response to a write request that carried an Idempotency-Key."""
+
+    __tablename__ = "idempotent_responses"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_idempotency_scope_key"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    scope: str = Field(max_length=255)  # method + path
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+class OnboardingEvent(SQLModel, table=True):
+    """A product event of a user (ingested); idempotent by event_id."""
+
+    __tablename__ = "onboarding_events"
+    __table_args__ = (
+        UniqueConstraint("event_id", name="uq_onboarding_event_id"),
+        Index("ix_onboarding_events_user_time", "user_id", "occurred_at"),
+        Index("ix_onboarding_events_org", "org_id"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    event_id: str = Field(max_length=255)
+    user_id: str = Field(max_length=128)
+    org_id: Optional[str] = Field(default=None, max_length=128)
+    name: str = Field(max_length=255, index=True)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    known: bool = True  # the checklist names this event
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+class ApiKey(SQLModel, table=True):
+    """A reporting or ingest credential; only a hash of the secret is stored."""
+
+    __tablename__ = "api_keys"
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    prefix: str = Field(max_length=16, index=True)
+    secret_hash: str = Field(max_length=128)
+    role: str = Field(max_length=16)  # manager | ingest | admin
+    org_id: Optional[str] = Field(default=None, max_length=128)
+    name: Optional[str] = Field(default=None, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)

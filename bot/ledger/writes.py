@@ -1,0 +1,244 @@
+"""Every write to the ledger. Functions take the session as a keyword argument and commit.
+
+Duplicates are stopped by unique constraints (channel + external key, delivery key, one vote per
+turn), so a retried or redelivered request finds the first record instead of making a second.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, Organization, Turn, utcnow
+
+
+class NotFound(LookupError):
+    pass
+
+
+def ensure_identity(*, session: Session, user_id: str | None, org_id: str | None) -> None:
+    """Make sure the organization and the user exist (first sight creates them)."""
+    if org_id and session.get(Organization, org_id) is None:
+        session.add(Organization(id=org_id))
+        _commit_or_ignore_duplicate(session)
+    if user_id and session.get(EndUser, user_id) is None:
+        session.add(EndUser(id=user_id, org_id=org_id))
+        _commit_or_ignore_duplicate(session)
+
+
+def _commit_or_ignore_duplicate(session: Session) -> None:
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()  # someone else created it first: that is the record we want
+
+
+def open_conversation(
+    *,
+    session: Session,
+    channel: str,
+    locale: str | None = None,
+    visitor_id: str | None = None,
+    user_id: str | None = None,
+    org_id: str | None = None,
+    external_key: str | None = None,
+    now: datetime | None = None,
+) -> Conversation:
+    """Create a conversation, or return the one this channel already has under `external_key`."""
+    if external_key is not None:
+        existing = find_conversation(session=session, channel=channel, external_key=external_key)
+        if existing is not None:
+            return existing
+    ensure_identity(session=session, user_id=user_id, org_id=org_id)
+    now = now or utcnow()
+    conversation = Conversation(
+        channel=channel,
+        external_key=external_key,
+        locale=locale,
+        visitor_id=visitor_id,
+        user_id=user_id,
+        org_id=org_id,
+        created_at=now,
+        last_activity_at=now,
+    )
+    session.add(conversation)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = find_conversation(session=session, channel=channel, external_key=external_key) if external_key else None
+        if existing is None:
+            raise
+        return existing
+    session.refresh(conversation)
+    return conversation
+
+
+def find_conversation(*, session: Session, channel: str, external_key: str) -> Conversation | None:
+    return session.exec(select(Conversation).where(Conversation.channel == channel, Conversation.external_key == external_key)).first()
+
+
+def get_conversation(*, session: Session, conversation_id: str) -> Conversation:
+    conversation = session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conversation
+
+
+def turns_of(*, session: Session, conversation_id: str) -> list[Turn]:
+    return list(session.exec(select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.seq)))
+
+
+def record_turn(
+    *,
+    session: Session,
+    conversation: Conversation,
+    question: str,
+    answer_text: str | None,
+    answered: bool,
+    confidence: float = 0.0,
+    entry_id: str | None = None,
+    sources: list[dict[str, Any]] | None = None,
+    locale: str | None = None,
+    delivery_key: str | None = None,
+    now: datetime | None = None,
+) -> tuple[Turn, bool]:
+    """Record a question and what was shown. Returns (turn, created): a redelivery with the same
+    `delivery_key` returns the first turn and created=False. A new question reopens a resolved
+    conversation and ends the bot's silence after a hand-over."""
+    if delivery_key is not None:
+        existing = session.exec(select(Turn).where(Turn.delivery_key == delivery_key)).first()
+        if existing is not None:
+            return existing, False
+    now = now or utcnow()
+    session.refresh(conversation)
+    resolved_before = conversation.confirmed_at is not None or (conversation.turn_count > 0 and conversation.last_turn_answered)
+    turn = Turn(
+        conversation_id=conversation.id,
+        seq=conversation.turn_count + 1,
+        question=question,
+        answer_text=answer_text,
+        answered=answered,
+        confidence=confidence,
+        entry_id=entry_id,
+        sources=sources or [],
+        locale=locale,
+        delivery_key=delivery_key,
+        created_at=now,
+    )
+    conversation.turn_count += 1
+    conversation.last_activity_at = now
+    conversation.last_turn_answered = answered
+    conversation.last_turn_not_helpful = False
+    if resolved_before and conversation.turn_count > 1:
+        conversation.reopened_count += 1
+    conversation.confirmed_at = None
+    conversation.handed_over = False
+    if locale and not conversation.locale:
+        conversation.locale = locale
+    session.add(turn)
+    session.add(conversation)
+    try:
+        session.commit()
+    except IntegrityError:
+        # A concurrent delivery of the same event (or the same seq) got there first.
+        session.rollback()
+        if delivery_key is not None:
+            existing = session.exec(select(Turn).where(Turn.delivery_key == delivery_key)).first()
+            if existing is not None:
+                return existing, False
+        raise
+    session.refresh(turn)
+    return turn, True
+
+
+def record_feedback(*, session: Session, conversation: Conversation, turn_id: str, helpful: bool, now: datetime | None = None) -> Feedback:
+    """The user's vote on a turn; voting again changes the vote, never adds a second one."""
+    turn = session.get(Turn, turn_id)
+    if turn is None or turn.conversation_id != conversation.id:
+        raise NotFound(f"turn {turn_id} not found in conversation {conversation.id}")
+    now = now or utcnow()
+    feedback = session.exec(select(Feedback).where(Feedback.turn_id == turn_id)).first()
+    if feedback is None:
+        feedback = Feedback(conversation_id=conversation.id, turn_id=turn_id, helpful=helpful, created_at=now)
+    else:
+        feedback.helpful = helpful
+        feedback.created_at = now
+    session.refresh(conversation)
+    is_last = turn.seq == conversation.turn_count
+    if helpful:
+        conversation.confirmed_at = now
+        if is_last:
+            conversation.last_turn_not_helpful = False
+    else:
+        if is_last:
+            conversation.last_turn_not_helpful = True
+            conversation.confirmed_at = None
+    conversation.last_activity_at = now
+    session.add(feedback)
+    session.add(conversation)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return record_feedback(session=session, conversation=conversation, turn_id=turn_id, helpful=helpful, now=now)
+    session.refresh(feedback)
+    return feedback
+
+
+def record_escalation(
+    *,
+    session: Session,
+    conversation: Conversation,
+    reason: str,
+    destinations: list[str],
+    turn_id: str | None = None,
+    now: datetime | None = None,
+) -> Escalation:
+    """A hand-over: the conversation's outcome becomes `escalated` and the bot goes quiet."""
+    now = now or utcnow()
+    session.refresh(conversation)
+    if turn_id is None and conversation.turn_count:
+        last = session.exec(select(Turn).where(Turn.conversation_id == conversation.id, Turn.seq == conversation.turn_count)).first()
+        turn_id = last.id if last else None
+    escalation = Escalation(
+        conversation_id=conversation.id,
+        turn_id=turn_id,
+        reason=reason,
+        destinations=destinations,
+        delivery={destination: "pending" for destination in destinations},
+        created_at=now,
+    )
+    if conversation.escalated_at is None:
+        conversation.escalated_at = now
+    conversation.handed_over = True
+    conversation.last_activity_at = now
+    session.add(escalation)
+    session.add(conversation)
+    session.commit()
+    session.refresh(escalation)
+    return escalation
+
+
+def record_delivery(*, session: Session, escalation_id: str, destination: str, status: str) -> None:
+    """Where a hand-over got to: `delivered`, or `failed: <why>` after the last retry."""
+    escalation = session.get(Escalation, escalation_id)
+    if escalation is None:
+        raise NotFound(f"escalation {escalation_id} not found")
+    escalation.delivery = {**escalation.delivery, destination: status}
+    session.add(escalation)
+    session.commit()
+
+
+def close_escalation(*, session: Session, escalation_id: str, now: datetime | None = None) -> Escalation:
+    escalation = session.get(Escalation, escalation_id)
+    if escalation is None:
+        raise NotFound(f"escalation {escalation_id} not found")
+    escalation.closed_at = now or utcnow()
+    session.add(escalation)
+    session.commit()
+    session.refresh(escalation)
+    return escalation
