@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from datetime import timedelta
+
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +39,30 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # The address users reach this server at (links in hand-overs and Slack messages).
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Conversations and the web channel.
+    identity_secret: str = ""  # HMAC-SHA256 key for verified users: hash = HMAC(secret, f"{id}:{org_id}")
+    assume_resolved_after: timedelta = timedelta(hours=24)  # the quiet window (ISO 8601 or seconds)
+    allowed_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"])
+    max_body_bytes: int = 16_384
+    max_question_chars: int = 1000
+    rate_limit_per_visitor: str = "20/minute"
+    rate_limit_per_ip: str = "60/minute"
+    escalation_webhook_url: str = ""
+    escalation_webhook_secret: str = ""
+
+    # Slack (the token variables are Slack's own names, without the JISO_ prefix).
+    slack_bot_token: str = Field(default="", validation_alias=AliasChoices("SLACK_BOT_TOKEN", "JISO_SLACK_BOT_TOKEN"))
+    slack_signing_secret: str = Field(default="", validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "JISO_SLACK_SIGNING_SECRET"))
+    slack_app_token: str = Field(default="", validation_alias=AliasChoices("SLACK_APP_TOKEN", "JISO_SLACK_APP_TOKEN"))
+    slack_api_url: str = "https://slack.com/api/"
+    slack_escalation_channel: str = ""
+    slack_workspace_orgs: dict[str, str] = Field(default_factory=dict)  # Slack team id → organization id
+
+    # Reporting.
+    admin_api_key: str = ""  # bootstrap key for first set-up; create real keys with `jiso keys create`
 
     def model_for(self, locale: str) -> str:
         return getattr(self, f"model_{locale}")
