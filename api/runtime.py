@@ -21,7 +21,8 @@ def embedders(settings: Settings) -> Embedders:
 def policy(settings: Settings) -> Policy:
     return Policy(
         thresholds={locale: settings.threshold_for(locale) for locale in settings.locales},
-        lexical_weight=settings.lexical_weight,
+        lexical_weights={locale: settings.lexical_weight_for(locale) for locale in settings.locales},
+        faq_bonus=settings.faq_bonus,
     )
 
 

@@ -25,16 +25,19 @@ class Settings(BaseSettings):
     model_ja: str = "use-multilingual-v3"
     # Lexical tokenizer per locale: "words" (English) or "sudachi" / "bigram" (Japanese).
     lexical_en: str = "words"
-    lexical_ja: str = "sudachi"
+    lexical_ja: str = "bigram"
     locales: list[str] = Field(default_factory=lambda: ["en", "ja"])
     default_locale: str = "en"
 
-    # Weight of the lexical score in the fused score (see docs/BENCHMARKS.md for the sweep).
-    lexical_weight: float = 0.1
+    # Weight of the keyword score in the hybrid score, per locale (docs/BENCHMARKS.md has the sweep).
+    lexical_weight_en: float = 0.1
+    lexical_weight_ja: float = 0.3
+    # Score bonus of a FAQ entry over a manual section: a curated answer to a question wins near-ties.
+    faq_bonus: float = 0.05
     # Answer only at or above this confidence; below it, say "I don't know" and offer a human.
     # Per locale, because each model has its own similarity scale (docs/BENCHMARKS.md).
     threshold_en: float = 0.5
-    threshold_ja: float = 0.5
+    threshold_ja: float = 0.45
     max_file_bytes: int = 1_000_000
 
     host: str = "127.0.0.1"
@@ -69,6 +72,9 @@ class Settings(BaseSettings):
 
     def lexical_for(self, locale: str) -> str:
         return getattr(self, f"lexical_{locale}")
+
+    def lexical_weight_for(self, locale: str) -> float:
+        return getattr(self, f"lexical_weight_{locale}")
 
     def threshold_for(self, locale: str) -> float:
         return getattr(self, f"threshold_{locale}")

@@ -1,9 +1,10 @@
 """Question → ranked evidence from the knowledge index → the writers' answer, or "I don't know".
 
-Retrieval is hybrid: dense cosine (best passage of each entry) plus a small, max-normalized BM25
-bonus. Dense carries the ranking; the lexical term breaks near-ties on exact terms (product
-names, error codes). docs/BENCHMARKS.md shows the sweep that chose the weight and why plain rank
-fusion was rejected.
+Retrieval is hybrid: dense cosine (best passage of each entry) plus a per-locale weight times the
+BM25 score divided by the query's best BM25 score, plus a small bonus for curated FAQ entries
+over manual sections. Dense carries the ranking; the keyword term breaks near-ties on exact terms
+(product names, error codes). docs/BENCHMARKS.md shows the sweep that chose the weights and why
+plain rank fusion was rejected.
 """
 
 from __future__ import annotations
@@ -29,14 +30,19 @@ LEXICAL_CANDIDATES = 20
 
 @dataclass(frozen=True)
 class Policy:
-    """When to answer: per-locale confidence thresholds and the lexical weight."""
+    """How to rank and when to answer, per locale: each model has its own similarity scale."""
 
     thresholds: Mapping[str, float]
-    lexical_weight: float = 0.1
+    lexical_weights: Mapping[str, float] = field(default_factory=dict)
+    faq_bonus: float = 0.0
     default_threshold: float = 0.5
+    default_lexical_weight: float = 0.1
 
     def threshold(self, locale: str) -> float:
         return self.thresholds.get(locale, self.default_threshold)
+
+    def lexical_weight(self, locale: str) -> float:
+        return self.lexical_weights.get(locale, self.default_lexical_weight)
 
 
 @dataclass(frozen=True)
@@ -114,13 +120,17 @@ class Engine:
             candidates = [int(i) for i in np.argsort(-lexical)[: max(k, LEXICAL_CANDIDATES)] if lexical[i] > 0]
             hits = [Hit(index.entries[i], float(normalized[i]), 0.0, float(normalized[i])) for i in candidates]
         else:
-            weight = self.policy.lexical_weight if method == "hybrid" else 0.0
+            weight = self.policy.lexical_weight(locale) if method == "hybrid" else 0.0
+            bonus = self.policy.faq_bonus if method == "hybrid" else 0.0
             candidates = set(dense)
             if weight:
                 extra = [int(i) for i in np.argsort(-lexical)[:LEXICAL_CANDIDATES] if lexical[i] > 0 and int(i) not in dense]
                 dense.update(self._dense_for(index, query, extra))
                 candidates |= set(extra)
-            hits = [Hit(index.entries[i], dense[i] + weight * float(normalized[i]), dense[i], float(normalized[i])) for i in candidates]
+            hits = [
+                Hit(index.entries[i], dense[i] + weight * float(normalized[i]) + (bonus if index.entries[i].kind == "faq" else 0.0), dense[i], float(normalized[i]))
+                for i in candidates
+            ]
         hits.sort(key=lambda hit: (-hit.score, hit.entry.id))
         return hits[:k]
 
@@ -160,8 +170,9 @@ class Engine:
         if not hits:
             return Answer(question, locale, dont_know(locale), False, 0.0, [], None, elapsed)
         top = hits[0]
-        # The calibrated scale is the hybrid score divided by its maximum (1 + lexical weight).
-        confidence = top.score / (1.0 + self.policy.lexical_weight) if method == "hybrid" else top.score
+        # Confidence is the cosine similarity of the question to the chosen entry's best passage:
+        # an absolute scale per model, unlike BM25, which is normalized per query.
+        confidence = top.dense if method != "bm25" else top.score
         confident = confidence >= self.policy.threshold(locale)
         cited = [Source.of(hit) for hit in hits[:sources]]
         if not confident:

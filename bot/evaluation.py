@@ -35,11 +35,14 @@ def load_beir(directory: Path, locales: tuple[str, ...] = ("en", "ja")) -> Colle
             continue
         doc = json.loads(line)
         title, text = str(doc.get("title") or "").strip(), str(doc.get("text") or "").strip()
-        locale = detect_locale(f"{title}\n{text}", locales)
+        # Optional fields (ignored by other BEIR tools): alternative phrasings and the locale.
+        alternatives = tuple(str(a) for a in doc.get("alternatives") or ())
+        kind = "manual" if doc.get("kind") == "manual" else "faq"
+        locale = doc.get("locale") if doc.get("locale") in locales else detect_locale(f"{title}\n{text}", locales)
         corpus.append(
             Entry(
                 id=str(doc["_id"]),
-                kind="faq",
+                kind=kind,
                 locale=locale,
                 path="corpus.jsonl",
                 title=title or text[:80],
@@ -48,6 +51,7 @@ def load_beir(directory: Path, locales: tuple[str, ...] = ("en", "ja")) -> Colle
                 line_end=len(corpus) + 1,
                 body=text,
                 plain=text,
+                alternatives=alternatives,
             )
         )
     queries = {}
@@ -99,8 +103,10 @@ def evaluate(
         engine = Engine(load_index(Path(scratch)), embedder_for, policy)
         results = {}
         judged = [qid for qid in collection.queries if qid in collection.qrels]
+        decisions: list[tuple[float, bool]] = []  # default method: (confidence, right to answer with the top entry)
+        declined_unanswerable = 0
         for method in methods:
-            ranked, latencies, answered, answered_right, declined_right = [], [], 0, 0, 0
+            ranked, latencies, answered, answered_right = [], [], 0, 0
             for qid, text in collection.queries.items():
                 started = time.perf_counter()
                 locale = engine.locale_of(text)
@@ -110,11 +116,15 @@ def evaluate(
                 gold = collection.qrels.get(qid)
                 if gold is not None:
                     ranked.append([hit.entry.id for hit in hits])
-                if answer is not None and answer.confident:
+                if answer is None:
+                    continue
+                right = gold is not None and bool(hits) and hits[0].entry.id in gold
+                if method == "hybrid":
+                    decisions.append((answer.confidence, right))
+                    declined_unanswerable += int(gold is None and not answer.confident)
+                if answer.confident:
                     answered += 1
-                    answered_right += int(gold is not None and answer.entry is not None and answer.entry.id in gold)
-                elif answer is not None and gold is None:
-                    declined_right += 1
+                    answered_right += int(right)
             row = _metrics(ranked, [collection.qrels[qid] for qid in judged])
             row["p50_ms"] = statistics.median(latencies) if latencies else 0.0
             row["p95_ms"] = _percentile(latencies, 0.95)
@@ -129,4 +139,20 @@ def evaluate(
         "unanswerable_queries": len(collection.queries) - len(judged),
         "corpus": len(collection.corpus),
         "methods": results,
+        # Of the questions the collection marks unanswerable (no qrels), the share the default declined.
+        "unanswerable_declined": round(declined_unanswerable / (len(collection.queries) - len(judged)), 4) if len(collection.queries) > len(judged) else None,
+        "tradeoff": tradeoff(decisions),
     }
+
+
+def tradeoff(decisions: list[tuple[float, bool]], thresholds: tuple[float, ...] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)) -> list[dict]:
+    """Share of questions answered vs precision of the answered, for each candidate threshold."""
+    rows = []
+    for threshold in thresholds:
+        answered = [right for confidence, right in decisions if confidence >= threshold]
+        rows.append({
+            "threshold": threshold,
+            "answered_share": round(len(answered) / len(decisions), 4) if decisions else 0.0,
+            "answered_precision": round(sum(answered) / len(answered), 4) if answered else 0.0,
+        })
+    return rows
