@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from api.settings import Settings
 from bot.engine import Engine, Policy
 from indexer.content import KnowledgeScan, scan_knowledge
 from indexer.embedder import Embedders
 from indexer.pipeline import LocaleConfig
-from indexer.store import load_index
+from indexer.store import load_build, load_index
 
 
 def locale_configs(settings: Settings) -> dict[str, LocaleConfig]:
@@ -30,5 +32,7 @@ def scan(settings: Settings) -> KnowledgeScan:
     return scan_knowledge(settings.knowledge_dir, max_bytes=settings.max_file_bytes, locales=tuple(settings.locales))
 
 
-def load_engine(settings: Settings, shared_embedders: Embedders) -> Engine:
-    return Engine(load_index(settings.index_dir), shared_embedders, policy(settings), settings.default_locale)
+def load_engine(settings: Settings, shared_embedders: Embedders, build: Path | None = None) -> Engine:
+    """An engine over `build`, or over the index's current build (falling back to the last good one)."""
+    index = load_build(build) if build is not None else load_index(settings.index_dir)
+    return Engine(index, shared_embedders, policy(settings), settings.default_locale)
