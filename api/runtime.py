@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api.settings import Settings
 from bot.engine import Engine, Policy
+from bot.escalation import Destination, WebhookDestination
 from indexer.content import KnowledgeScan, scan_knowledge
 from indexer.embedder import Embedders
 from indexer.pipeline import LocaleConfig
@@ -31,3 +32,11 @@ def scan(settings: Settings) -> KnowledgeScan:
 
 def load_engine(settings: Settings, shared_embedders: Embedders) -> Engine:
     return Engine(load_index(settings.index_dir), shared_embedders, policy(settings), settings.default_locale)
+
+
+def escalation_destinations(settings: Settings) -> list[Destination]:
+    """Where hand-overs go: the signed JSON webhook and/or Slack, whichever is configured."""
+    destinations: list[Destination] = []
+    if settings.escalation_webhook_url:
+        destinations.append(WebhookDestination(settings.escalation_webhook_url, settings.escalation_webhook_secret))
+    return destinations
