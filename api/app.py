@@ -38,7 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine = None
         await run_in_threadpool(upgrade, settings.database_url)  # idempotent; creates an empty database
         app.state.db = make_engine(settings.database_url)
-        app.state.dispatcher = Dispatcher(app.state.db, runtime.escalation_destinations(settings))
+        app.state.dispatcher = Dispatcher(
+            app.state.db, runtime.escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff
+        )
         app.state.rate_limits = RateLimits(settings.rate_limit_per_visitor, settings.rate_limit_per_ip)
         try:
             yield

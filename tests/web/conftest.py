@@ -95,8 +95,7 @@ def build_settings(tmp_path: Path, database_url: str, **overrides) -> Settings:
         knowledge_dir=knowledge,
         index_dir=tmp_path / "index",
         database_url=database_url,
-        identity_secret=IDENTITY_SECRET,
-        **overrides,
+        **{"identity_secret": IDENTITY_SECRET, **overrides},
     )
     if not (settings.index_dir / "CURRENT").exists():
         index_knowledge(runtime.scan(settings), settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings))
