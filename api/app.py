@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api import runtime
 from api.limits import BodySizeLimit, RateLimits
-from api.routes import ask, conversations, health, pages
+from api.routes import ask, conversations, health, pages, widget_config
 from api.settings import Settings
 from bot.escalation import Dispatcher
 from bot.ledger.db import make_engine, upgrade
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(ask.router, prefix="/api/v1")
     app.include_router(conversations.router, prefix="/api/v1")
+    app.include_router(widget_config.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     # Outermost last: CORS wraps the body limit, so a 413 still carries CORS headers.

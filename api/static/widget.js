@@ -27,7 +27,7 @@
       open: "Help", launcher: "Ask a question", close: "Close", title: "Help",
       placeholder: "Ask a question…", detailsPlaceholder: "Add details for the team…", send: "Send",
       solved: "This solved it", notHelpful: "Not helpful", person: "Talk to a person",
-      sources: "Sources", thinking: "Looking for an answer…", glad: "Great, glad that solved it!",
+      sources: "Source", related: "See also", thinking: "Looking for an answer…", glad: "Great, glad that solved it!",
       sorry: "Sorry that didn't help. You can rephrase your question, or talk to a person.",
       handedOver: "Thanks. A person from our team will get back to you. You can add details below.",
       noted: "Added to your request for the team.", newQuestion: "Ask a new question",
@@ -39,7 +39,7 @@
       open: "ヘルプ", launcher: "質問する", close: "閉じる", title: "ヘルプ",
       placeholder: "質問を入力…", detailsPlaceholder: "担当者への補足を入力…", send: "送信",
       solved: "解決した", notHelpful: "役に立たなかった", person: "担当者と話す",
-      sources: "参照元", thinking: "回答を探しています…", glad: "解決してよかったです！",
+      sources: "参照元", related: "関連ページ", thinking: "回答を探しています…", glad: "解決してよかったです！",
       sorry: "お役に立てず申し訳ありません。言い換えて質問するか、担当者にご相談ください。",
       handedOver: "ありがとうございます。担当者からご連絡します。補足があれば下に入力してください。",
       noted: "担当者へのリクエストに追加しました。", newQuestion: "新しい質問をする",
@@ -190,12 +190,12 @@
     body.appendChild(safeHtml(answer.html));
     message.appendChild(body);
     if (answer.confident && answer.sources.length) {
-      var list = el("ul", {});
-      answer.sources.forEach(function (source) {
-        if (!safeUrl(source.url)) return;
-        list.appendChild(el("li", {}, [el("a", { href: new URL(source.url, BASE).href, target: "_blank", rel: "noopener noreferrer", text: source.heading })]));
+      // The first source is the one quoted; the others are related pages.
+      var links = answer.sources.filter(function (source) { return safeUrl(source.url); }).map(function (source) {
+        return el("li", {}, [el("a", { href: new URL(source.url, BASE).href, target: "_blank", rel: "noopener noreferrer", text: source.heading })]);
       });
-      message.appendChild(el("nav", { class: "sources", "aria-label": t.sources }, [el("span", { text: t.sources }), list]));
+      message.appendChild(el("nav", { class: "sources", "aria-label": t.sources }, [el("span", { text: t.sources }), el("ul", {}, links.slice(0, 1))]));
+      if (links.length > 1) message.appendChild(el("nav", { class: "sources related", "aria-label": t.related }, [el("span", { text: t.related }), el("ul", {}, links.slice(1))]));
     }
     var actions = el("div", { class: "actions" });
     if (answer.confident) {
@@ -207,7 +207,9 @@
     actions.appendChild(person);
     message.appendChild(actions);
     log.appendChild(message);
-    scrollDown();
+    // Show the answer from its question down, not its end.
+    var question = message.previousElementSibling;
+    log.scrollTop = (question && question.classList.contains("user") ? question : message).offsetTop - 8;
   }
 
   function voteButton(turnId, helpful, label, pressed) {
@@ -293,9 +295,18 @@
     });
   }
 
-  // ---- The onboarding checklist and product events: only for verified users, silent on failure.
+  // ---- The onboarding checklist and product events: only for verified users, only when this
+  // server has those routes (asked once: a 404 would show in the host page's console), silent on failure.
+  var config = null;
+  function features() {
+    if (!config) config = call("GET", "/widget/config").then(function (c) { return c.features || {}; }, function () { return {}; });
+    return config;
+  }
   function loadSetup() {
     if (!user) return;
+    features().then(function (available) { if (available.onboarding_progress) loadProgress(); });
+  }
+  function loadProgress() {
     var query = "?user_id=" + encodeURIComponent(user.id) + "&org_id=" + encodeURIComponent(user.org_id) + "&hash=" + encodeURIComponent(user.hash);
     call("GET", "/onboarding/progress" + query).then(function (progress) {
       if (!progress || !Array.isArray(progress.steps) || !progress.steps.length) return;
@@ -314,8 +325,11 @@
 
   function track(name) {
     if (!user || typeof name !== "string" || !name) return Promise.resolve(false);
-    return call("POST", "/widget/events", { user: user, name: name, event_id: uuid() })
-      .then(function () { return true; }, function () { return false; });
+    return features().then(function (available) {
+      if (!available.events) return false;
+      return call("POST", "/widget/events", { user: user, name: name, event_id: uuid() })
+        .then(function () { return true; }, function () { return false; });
+    });
   }
 
   function open() {

@@ -13,7 +13,7 @@ from bot.identity import identity_hash
 from bot.ledger.db import make_engine
 from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, Organization, Turn
 
-from .conftest import EN_QUESTION, IDENTITY_SECRET, JA_QUESTION, UNKNOWN_QUESTION
+from .knowledge import EN_QUESTION, IDENTITY_SECRET, JA_QUESTION, UNKNOWN_QUESTION
 
 pytestmark = pytest.mark.integration
 API = "/api/v1/conversations"
