@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from api.settings import Settings
@@ -36,9 +37,11 @@ def _free_port() -> int:
 def live_server() -> Iterator[Callable[[Settings], LiveServer]]:
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(settings: Settings) -> LiveServer:
+    def start(settings: Settings, prepare: Callable[[FastAPI], None] | None = None) -> LiveServer:
         port = _free_port()
         app = create_app(settings)
+        if prepare is not None:
+            prepare(app)
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()

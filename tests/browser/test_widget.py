@@ -156,3 +156,44 @@ def test_screenshot_of_an_answer_on_the_sample_knowledge(tmp_path: Path, live_se
     if target := os.environ.get("JISO_SCREENSHOT"):
         shutil.copyfile(shot, REPO / target)
     assert console_errors == []
+
+
+def test_setup_checklist_and_track_use_the_onboarding_routes_when_the_server_has_them(tmp_path: Path, live_server, open_page, console_errors) -> None:
+    """The reporting side's routes, in the documented shapes, added to the app for this test."""
+    received: list[dict] = []
+
+    def onboarding_routes(app) -> None:
+        def progress(user_id: str, org_id: str, hash: str) -> dict:  # noqa: A002 (the query parameter's name)
+            assert (user_id, org_id) == ("demo-user", "tasklane-demo") and len(hash) == 64
+            steps = [{"id": "invite", "title": "Invite your teammates", "done": True, "required": True},
+                     {"id": "slack", "title": "Connect Slack", "done": False, "required": False}]  # fmt: skip
+            return {"steps": steps, "completed": 1, "total": 2}
+
+        def events(body: dict) -> dict:
+            received.append(body)
+            return {"accepted": True}
+
+        app.add_api_route("/api/v1/onboarding/progress", progress, methods=["GET"])
+        app.add_api_route("/api/v1/widget/events", events, methods=["POST"])
+
+    server = live_server(build_settings(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}"), onboarding_routes)
+    page = open_page(server.url + "/")
+    assert page.evaluate("window.jiso.track('opened_help')") is True
+    widget(page).get_by_role("button", name="Ask a question").click()
+    setup = widget(page).locator("details.setup")
+    setup.locator("summary").wait_for()
+    assert setup.locator("summary").inner_text() == "Your setup 1/2"
+    setup.locator("summary").click()
+    assert setup.locator("li.done").inner_text().split() == ["✓", "Invite", "your", "teammates", "(done)"]
+    assert setup.locator("li.todo").inner_text().strip() == "Connect Slack"
+    assert [(event["name"], event["user"]["id"], len(event["event_id"])) for event in received] == [("opened_help", "demo-user", 36)]
+    assert console_errors == []
+
+
+def test_track_and_checklist_stay_silent_without_the_onboarding_routes(server, open_page, console_errors) -> None:
+    page = open_page(server.url + "/")
+    assert page.evaluate("window.jiso.track('opened_help')") is False
+    widget(page).get_by_role("button", name="Ask a question").click()
+    widget(page).get_by_text("Ask me anything").wait_for()
+    assert widget(page).locator("details.setup").is_hidden()
+    assert console_errors == []
