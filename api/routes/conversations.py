@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlmodel import Session, select
@@ -32,7 +31,7 @@ from bot.formatting import render_markdown
 from bot.identity import verify_identity
 from bot.ledger import writes
 from bot.ledger.models import Conversation, Escalation, Feedback, Turn, utcnow
-from bot.ledger.outcomes import outcome_of
+from bot.ledger.outcomes import Outcome, outcome_of
 
 router = APIRouter(tags=["web chat"], dependencies=[Depends(limit_by_ip)])
 CHANNEL = "web"
@@ -49,7 +48,10 @@ def _conversation(session: Session, conversation_id: str) -> Conversation:
 
 
 def _visitor_key(conversation: Conversation) -> str:
-    return conversation.user_id and f"user:{conversation.org_id}:{conversation.user_id}" or conversation.visitor_id or f"conversation:{conversation.id}"
+    """Who the per-visitor rate limit counts: the verified user, else the widget's visitor id."""
+    if conversation.user_id:
+        return f"user:{conversation.org_id}:{conversation.user_id}"
+    return conversation.visitor_id or f"conversation:{conversation.id}"
 
 
 def _base_url(request: Request) -> str:
@@ -64,7 +66,7 @@ def _answer_of(turn: Turn, base: str) -> AnswerOut | None:
     return AnswerOut(text=turn.answer_text, html=html, sources=sources, confident=turn.answered)
 
 
-def _outcome(conversation: Conversation, settings: Settings):  # noqa: ANN202 (an Outcome literal)
+def _outcome(conversation: Conversation, settings: Settings) -> Outcome:
     return outcome_of(conversation, utcnow(), settings.assume_resolved_after)
 
 
