@@ -6,12 +6,19 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api import runtime
-from api.routes import ask, health
+from api.limits import BodySizeLimit, RateLimits
+from api.routes import ask, conversations, health, pages, widget_config
 from api.settings import Settings
+from bot.escalation import Dispatcher
+from bot.ledger.db import make_engine, upgrade
 from indexer.store import IndexUnavailable
 
 log = logging.getLogger(__name__)
@@ -29,9 +36,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except IndexUnavailable as error:
             log.error("no usable index, every question will get a hand-over: %s", error)
             app.state.engine = None
-        yield
+        await run_in_threadpool(upgrade, settings.database_url)  # idempotent; creates an empty database
+        app.state.db = make_engine(settings.database_url)
+        app.state.dispatcher = Dispatcher(
+            app.state.db, runtime.escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff
+        )
+        app.state.rate_limits = RateLimits(settings.rate_limit_per_visitor, settings.rate_limit_per_ip)
+        try:
+            yield
+        finally:
+            app.state.dispatcher.close()
+            app.state.db.dispose()
 
     app = FastAPI(title="jiso", version="0.1.0", lifespan=lifespan)
     app.include_router(health.router)
     app.include_router(ask.router, prefix="/api/v1")
+    app.include_router(conversations.router, prefix="/api/v1")
+    app.include_router(widget_config.router, prefix="/api/v1")
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    # Outermost last: CORS wraps the body limit, so a 413 still carries CORS headers.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, prefixes=("/api/v1/conversations", "/api/v1/ask"))
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.allowed_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", "Idempotency-Key"],
+        expose_headers=["Retry-After", "Idempotent-Replayed"],
+        max_age=600,
+    )
     return app

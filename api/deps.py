@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from sqlmodel import Session
 
+from api.limits import RateLimits
 from api.settings import Settings
 from bot.engine import Engine
+from bot.escalation import Dispatcher
 
 
 def get_settings(request: Request) -> Settings:
@@ -21,5 +25,33 @@ def get_engine(request: Request) -> Engine:
     return engine
 
 
+def get_engine_if_built(request: Request) -> Engine | None:
+    """For the conversation API: without an index every question is offered a person instead."""
+    return request.app.state.engine
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.db) as session:
+        yield session
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    return request.app.state.dispatcher
+
+
+def get_rate_limits(request: Request) -> RateLimits:
+    return request.app.state.rate_limits
+
+
+def limit_by_ip(request: Request, rate_limits: Annotated[RateLimits, Depends(get_rate_limits)]) -> None:
+    rate_limits.check_ip(request.client.host if request.client else "unknown")
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+OptionalEngineDep = Annotated[Engine | None, Depends(get_engine_if_built)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]

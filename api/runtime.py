@@ -6,6 +6,7 @@ from pathlib import Path
 
 from api.settings import Settings
 from bot.engine import Engine, Policy
+from bot.escalation import Destination, WebhookDestination
 from indexer.content import KnowledgeScan, scan_knowledge
 from indexer.embedder import Embedders
 from indexer.pipeline import LocaleConfig
@@ -36,3 +37,11 @@ def load_engine(settings: Settings, shared_embedders: Embedders, build: Path | N
     """An engine over `build`, or over the index's current build (falling back to the last good one)."""
     index = load_build(build) if build is not None else load_index(settings.index_dir)
     return Engine(index, shared_embedders, policy(settings), settings.default_locale)
+
+
+def escalation_destinations(settings: Settings) -> list[Destination]:
+    """Where hand-overs go: the signed JSON webhook and/or Slack, whichever is configured."""
+    destinations: list[Destination] = []
+    if settings.escalation_webhook_url:
+        destinations.append(WebhookDestination(settings.escalation_webhook_url, settings.escalation_webhook_secret))
+    return destinations

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     rate_limit_per_ip: str = "60/minute"
     escalation_webhook_url: str = ""
     escalation_webhook_secret: str = ""
+    escalation_retry_attempts: int = 6  # per destination; waits double from the back-off: 2, 4, 8 … s
+    escalation_retry_backoff: float = 2.0
 
     # Slack (the token variables are Slack's own names, without the JISO_ prefix).
     slack_bot_token: str = Field(default="", validation_alias=AliasChoices("SLACK_BOT_TOKEN", "JISO_SLACK_BOT_TOKEN"))

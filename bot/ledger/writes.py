@@ -104,11 +104,13 @@ def record_turn(
     sources: list[dict[str, Any]] | None = None,
     locale: str | None = None,
     delivery_key: str | None = None,
+    quiet: bool = False,
     now: datetime | None = None,
 ) -> tuple[Turn, bool]:
     """Record a question and what was shown. Returns (turn, created): a redelivery with the same
     `delivery_key` returns the first turn and created=False. A new question reopens a resolved
-    conversation and ends the bot's silence after a hand-over."""
+    conversation and ends the bot's silence after a hand-over; a `quiet` turn (a message for the
+    humans after a hand-over, which the bot did not answer) leaves the hand-over standing."""
     if delivery_key is not None:
         existing = session.exec(select(Turn).where(Turn.delivery_key == delivery_key)).first()
         if existing is not None:
@@ -133,10 +135,11 @@ def record_turn(
     conversation.last_activity_at = now
     conversation.last_turn_answered = answered
     conversation.last_turn_not_helpful = False
-    if resolved_before and conversation.turn_count > 1:
-        conversation.reopened_count += 1
-    conversation.confirmed_at = None
-    conversation.handed_over = False
+    if not quiet:
+        if resolved_before and conversation.turn_count > 1:
+            conversation.reopened_count += 1
+        conversation.confirmed_at = None
+        conversation.handed_over = False
     if locale and not conversation.locale:
         conversation.locale = locale
     session.add(turn)

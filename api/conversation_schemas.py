@@ -1,0 +1,112 @@
+"""Typed payloads of the web chat API (what the widget sends and gets)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.ledger.outcomes import Outcome
+
+LocaleCode = Literal["en", "ja"]
+
+
+class VerifiedUser(BaseModel):
+    """Your backend signs `id:org_id` with JISO_IDENTITY_SECRET: hash = hex HMAC-SHA256."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=128)
+    org_id: str = Field(min_length=1, max_length=128)
+    hash: str = Field(min_length=1, max_length=128)
+
+
+class ConversationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    locale: LocaleCode | None = None
+    visitor_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$", description="An anonymous id the widget keeps per browser (rate limits).")
+    user: VerifiedUser | None = None
+
+
+class ConversationCreated(BaseModel):
+    id: str
+
+
+class MessageCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(description="The question; at most JISO_MAX_QUESTION_CHARS characters.")
+    new_question: bool = Field(default=False, description="After a hand-over the bot stays quiet; true asks it a new question.")
+    locale: LocaleCode | None = Field(default=None, description="Answer in this locale instead of detecting it from the text.")
+
+
+class SourceOut(BaseModel):
+    id: str
+    title: str
+    path: str
+    heading: str
+    line: int
+    score: float
+    url: str  # the knowledge page, at the cited line
+
+
+class AnswerOut(BaseModel):
+    text: str  # the writers' markdown, or the "I don't know" message
+    html: str  # `text` rendered and sanitized: the only thing the widget inserts as HTML
+    sources: list[SourceOut]
+    confident: bool
+
+
+class MessageOut(BaseModel):
+    turn_id: str
+    answer: AnswerOut | None  # None when the bot stayed quiet after a hand-over
+    quiet: bool
+
+
+class FeedbackCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    turn_id: str = Field(min_length=1, max_length=64)
+    helpful: bool
+
+
+class FeedbackOut(BaseModel):
+    turn_id: str
+    helpful: bool
+    outcome: Outcome
+
+
+class EscalationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class EscalationOut(BaseModel):
+    escalation_id: str
+    destinations: list[str]
+    outcome: Outcome
+
+
+class TurnOut(BaseModel):
+    id: str
+    seq: int
+    question: str
+    answer: AnswerOut | None
+    feedback: bool | None  # the user's vote: helpful, not helpful, or none
+    created_at: datetime
+
+
+class EscalationSummary(BaseModel):
+    id: str
+    reason: str
+    created_at: datetime
+    delivery: dict[str, str]  # destination → pending | delivered | failed: <why>
+
+
+class ConversationOut(BaseModel):
+    id: str
+    channel: str
+    locale: str | None
+    created_at: datetime
+    outcome: Outcome
+    handed_over: bool  # the bot is quiet until the user asks a new question
+    turns: list[TurnOut]
+    escalations: list[EscalationSummary]

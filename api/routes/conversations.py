@@ -1,0 +1,166 @@
+"""The web chat API: conversations, messages, feedback, hand-over, transcript with outcome."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from sqlmodel import Session, select
+
+from api.conversation_schemas import (
+    AnswerOut,
+    ConversationCreate,
+    ConversationCreated,
+    ConversationOut,
+    EscalationCreate,
+    EscalationOut,
+    EscalationSummary,
+    FeedbackCreate,
+    FeedbackOut,
+    MessageCreate,
+    MessageOut,
+    SourceOut,
+    TurnOut,
+)
+from api.deps import DispatcherDep, OptionalEngineDep, RateLimitsDep, SessionDep, SettingsDep, limit_by_ip
+from api.idempotency import IdempotencyKey, run_idempotent
+from api.settings import Settings
+from bot import conversations
+from bot.escalation import escalate
+from bot.formatting import render_markdown
+from bot.identity import verify_identity
+from bot.ledger import writes
+from bot.ledger.models import Conversation, Escalation, Feedback, Turn, utcnow
+from bot.ledger.outcomes import Outcome, outcome_of
+
+router = APIRouter(tags=["web chat"], dependencies=[Depends(limit_by_ip)])
+CHANNEL = "web"
+ID = re.compile(r"^[0-9a-f]{32}$")
+NOT_FOUND = {404: {"description": "No such conversation (or turn)"}}
+
+
+def _conversation(session: Session, conversation_id: str) -> Conversation:
+    """The web conversation with this id, or 404 for anything else (malformed ids included)."""
+    conversation = session.get(Conversation, conversation_id) if ID.match(conversation_id) else None
+    if conversation is None or conversation.channel != CHANNEL:
+        raise HTTPException(404, detail=f"conversation {conversation_id[:64]!r} not found")
+    return conversation
+
+
+def _visitor_key(conversation: Conversation) -> str:
+    """Who the per-visitor rate limit counts: the verified user, else the widget's visitor id."""
+    if conversation.user_id:
+        return f"user:{conversation.org_id}:{conversation.user_id}"
+    return conversation.visitor_id or f"conversation:{conversation.id}"
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _answer_of(turn: Turn, base: str) -> AnswerOut | None:
+    if turn.answer_text is None:
+        return None
+    sources = [SourceOut(**source, url=f"{base}/knowledge/{source['path']}#L{source['line']}") for source in turn.sources]
+    html = render_markdown(turn.answer_text, source_path=conversations.answer_source_path(turn), link_base=base)
+    return AnswerOut(text=turn.answer_text, html=html, sources=sources, confident=turn.answered)
+
+
+def _outcome(conversation: Conversation, settings: Settings) -> Outcome:
+    return outcome_of(conversation, utcnow(), settings.assume_resolved_after)
+
+
+@router.post("/conversations", status_code=201, response_model=ConversationCreated, responses={401: {"description": "The user's hash is wrong"}})
+def create_conversation(body: ConversationCreate, request: Request, session: SessionDep, settings: SettingsDep, rate_limits: RateLimitsDep, key: IdempotencyKey = None):
+    """Start a conversation. A verified `user` needs hash = hex HMAC-SHA256(JISO_IDENTITY_SECRET, "id:org_id")."""
+    user = body.user
+    if user is not None:
+        if not settings.identity_secret:
+            raise HTTPException(401, detail="verified users are not enabled on this server (set JISO_IDENTITY_SECRET)")
+        if not verify_identity(settings.identity_secret, user.id, user.org_id, user.hash):
+            raise HTTPException(401, detail="the user's hash does not match: it must be the hex HMAC-SHA256 of 'id:org_id' with the server's identity secret")
+    visitor = f"user:{user.org_id}:{user.id}" if user else body.visitor_id
+    if visitor:
+        rate_limits.check_visitor(visitor)
+
+    def action() -> tuple[int, dict]:
+        conversation = writes.open_conversation(
+            session=session, channel=CHANNEL, locale=body.locale, visitor_id=body.visitor_id,
+            user_id=user.id if user else None, org_id=user.org_id if user else None,
+        )  # fmt: skip
+        return 201, ConversationCreated(id=conversation.id).model_dump(mode="json")
+
+    return run_idempotent(session=session, request=request, key=key, payload=body, action=action)
+
+
+@router.post("/conversations/{conversation_id}/messages", response_model=MessageOut, responses=NOT_FOUND)
+def post_message(conversation_id: str, body: MessageCreate, request: Request, session: SessionDep, settings: SettingsDep, engine: OptionalEngineDep, rate_limits: RateLimitsDep, key: IdempotencyKey = None):
+    """Ask a question. Unconfident answers say so and offer a person (`confident: false`).
+    After a hand-over the bot stays quiet (`quiet: true`) unless `new_question` is true."""
+    conversation = _conversation(session, conversation_id)
+    text = body.text.strip()
+    if not text:
+        raise HTTPException(422, detail="the question is empty")
+    if len(text) > settings.max_question_chars:
+        raise HTTPException(422, detail=f"the question is too long: {len(text)} characters, at most {settings.max_question_chars}")
+    rate_limits.check_visitor(_visitor_key(conversation))
+
+    def action() -> tuple[int, dict]:
+        turn, _ = conversations.ask(session=session, engine=engine, conversation=conversation, text=text, locale=body.locale, new_question=body.new_question)
+        answer = _answer_of(turn, _base_url(request))
+        return 200, MessageOut(turn_id=turn.id, answer=answer, quiet=answer is None).model_dump(mode="json")
+
+    return run_idempotent(session=session, request=request, key=key, payload=body, action=action)
+
+
+@router.post("/conversations/{conversation_id}/feedback", response_model=FeedbackOut, responses=NOT_FOUND)
+def post_feedback(conversation_id: str, body: FeedbackCreate, request: Request, session: SessionDep, settings: SettingsDep, key: IdempotencyKey = None):
+    """"This solved it" (helpful: true) or "Not helpful" on a turn; voting again changes the vote."""
+    conversation = _conversation(session, conversation_id)
+
+    def action() -> tuple[int, dict]:
+        try:
+            writes.record_feedback(session=session, conversation=conversation, turn_id=body.turn_id, helpful=body.helpful)
+        except writes.NotFound as error:
+            raise HTTPException(404, detail=str(error)) from None
+        session.refresh(conversation)
+        return 200, FeedbackOut(turn_id=body.turn_id, helpful=body.helpful, outcome=_outcome(conversation, settings)).model_dump(mode="json")
+
+    return run_idempotent(session=session, request=request, key=key, payload=body, action=action)
+
+
+@router.post("/conversations/{conversation_id}/escalate", status_code=201, response_model=EscalationOut, responses=NOT_FOUND)
+def post_escalation(conversation_id: str, body: EscalationCreate, request: Request, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep, key: IdempotencyKey = None):
+    """Hand the conversation over to people (Slack and/or the webhook, in the background)."""
+    conversation = _conversation(session, conversation_id)
+
+    def action() -> tuple[int, dict]:
+        link = f"{settings.public_url.rstrip('/')}/api/v1/conversations/{conversation.id}"
+        escalation = escalate(session=session, conversation=conversation, reason=body.reason.strip() or body.reason, dispatcher=dispatcher, link=link)
+        session.refresh(conversation)
+        out = EscalationOut(escalation_id=escalation.id, destinations=escalation.destinations, outcome=_outcome(conversation, settings))
+        return 201, out.model_dump(mode="json")
+
+    return run_idempotent(session=session, request=request, key=key, payload=body, action=action)
+
+
+@router.get("/conversations/{conversation_id}", response_model=ConversationOut, responses=NOT_FOUND)
+def get_conversation(conversation_id: str, request: Request, session: SessionDep, settings: SettingsDep) -> ConversationOut:
+    """The transcript and the current outcome (the quiet window is JISO_ASSUME_RESOLVED_AFTER)."""
+    conversation = _conversation(session, conversation_id)
+    base = _base_url(request)
+    votes = {vote.turn_id: vote.helpful for vote in session.exec(select(Feedback).where(Feedback.conversation_id == conversation.id))}
+    escalations = session.exec(select(Escalation).where(Escalation.conversation_id == conversation.id).order_by(Escalation.created_at))
+    return ConversationOut(
+        id=conversation.id,
+        channel=conversation.channel,
+        locale=conversation.locale,
+        created_at=conversation.created_at,
+        outcome=_outcome(conversation, settings),
+        handed_over=conversation.handed_over,
+        turns=[
+            TurnOut(id=turn.id, seq=turn.seq, question=turn.question, answer=_answer_of(turn, base), feedback=votes.get(turn.id), created_at=turn.created_at)
+            for turn in writes.turns_of(session=session, conversation_id=conversation.id)
+        ],
+        escalations=[EscalationSummary(id=e.id, reason=e.reason, created_at=e.created_at, delivery=e.delivery) for e in escalations],
+    )

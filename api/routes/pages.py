@@ -1,0 +1,94 @@
+"""Our own pages: the Tasklane demo with the widget (`GET /`) and the knowledge pages sources link to.
+
+Every page carries a strict Content-Security-Policy: scripts, styles and requests from this
+server only, no inline script or style, no framing.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+from string import Template
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import FileResponse, HTMLResponse
+
+from api.deps import SettingsDep
+from bot.formatting import render_markdown
+from bot.identity import identity_hash
+from indexer.parser import parse_document
+
+router = APIRouter(include_in_schema=False)
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+ASSET_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+DEMO_USER = ("demo-user", "tasklane-demo")  # a verified demo user when JISO_IDENTITY_SECRET is set
+
+DEMO_COPY = {
+    "en": {
+        "title": "Tasklane — projects that keep moving",
+        "tagline": "Plan, assign and ship work with your team. New here? Ask the assistant in the corner.",
+        "steps": ["Create your workspace", "Invite your teammates", "Connect Slack", "Choose a plan"],
+        "steps_title": "Get started in four steps",
+        "switch": "日本語",
+        "other": "ja",
+    },
+    "ja": {
+        "title": "Tasklane — 止まらないプロジェクト管理",
+        "tagline": "チームで計画し、割り当て、仕上げる。はじめての方は右下のアシスタントに質問してください。",
+        "steps": ["ワークスペースを作成", "メンバーを招待", "Slack を連携", "プランを選択"],
+        "steps_title": "4 ステップで始めましょう",
+        "switch": "English",
+        "other": "en",
+    },
+}
+
+
+def _page(html: str, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
+
+
+@router.get("/", response_class=HTMLResponse)
+def demo(settings: SettingsDep, lang: str = Query(default="en", pattern="^(en|ja)$")) -> HTMLResponse:
+    copy = DEMO_COPY[lang]
+    attributes = {"data-locale": lang, "data-title": "Tasklane"}
+    if settings.identity_secret:
+        user_id, org_id = DEMO_USER
+        attributes |= {"data-user-id": user_id, "data-org-id": org_id, "data-user-hash": identity_hash(settings.identity_secret, user_id, org_id)}
+    page = Template((TEMPLATES / "demo.html").read_text(encoding="utf-8")).substitute(
+        lang=lang,
+        title=escape(copy["title"]),
+        tagline=escape(copy["tagline"]),
+        steps_title=escape(copy["steps_title"]),
+        steps="".join(f"<li>{escape(step)}</li>" for step in copy["steps"]),
+        switch=escape(copy["switch"]),
+        other=copy["other"],
+        widget_attributes=" ".join(f'{name}="{escape(value)}"' for name, value in attributes.items()),
+    )
+    return _page(page)
+
+
+@router.get("/knowledge/{path:path}")
+def knowledge_page(path: str, settings: SettingsDep):
+    """A knowledge file rendered safely, each block anchored by its line (`#L12`), or an image it uses."""
+    root = settings.knowledge_dir.resolve()
+    target = (root / path).resolve()
+    suffix = target.suffix.lower()
+    hidden = any(part.startswith(".") for part in Path(path).parts)
+    if hidden or not target.is_relative_to(root) or not target.is_file() or (suffix != ".md" and suffix not in ASSET_TYPES):
+        raise HTTPException(404, detail="no such knowledge page")
+    if suffix in ASSET_TYPES:
+        # `sandbox` keeps an SVG opened on its own from running anything.
+        return FileResponse(target, media_type=ASSET_TYPES[suffix], headers={**SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox"})
+    relative = target.relative_to(root).as_posix()
+    text = target.read_text(encoding="utf-8", errors="replace")
+    document = parse_document(relative, text)
+    body = render_markdown(text, source_path=relative, anchors=True, new_tab=False)
+    page = Template((TEMPLATES / "knowledge.html").read_text(encoding="utf-8")).substitute(
+        lang=escape(document.locale), title=escape(document.title), path=escape(relative), body=body
+    )
+    return _page(page)

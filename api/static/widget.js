@@ -1,0 +1,373 @@
+/*
+ * jiso chat widget: one <script src=".../static/widget.js" data-...> tag, no framework, no build.
+ *
+ *   data-locale     "en" | "ja" (default: the page's <html lang>, then the browser's language)
+ *   data-title      the panel's title (default "Help")
+ *   data-api        the jiso server (default: where this script was loaded from)
+ *   data-user-id, data-org-id, data-user-hash
+ *                   a verified user: hash = hex HMAC-SHA256(JISO_IDENTITY_SECRET, "id:org_id"),
+ *                   computed by your backend
+ *
+ * Everything lives in a Shadow DOM, so the host page's styles and ours never meet. Answers arrive
+ * as server-sanitized HTML and are rebuilt here node by node from an allow-list (never assigned
+ * with innerHTML), so content can carry no script, event handler or javascript: link.
+ */
+(function () {
+  "use strict";
+  if (window.jiso && window.jiso.version) return; // loaded twice: keep the first
+
+  var script = document.currentScript;
+  var data = (script && script.dataset) || {};
+  var scriptUrl = script && script.src ? new URL(script.src, location.href) : new URL(location.href);
+  var BASE = (data.api || scriptUrl.origin).replace(/\/+$/, "");
+  var API = BASE + "/api/v1";
+
+  var STRINGS = {
+    en: {
+      open: "Help", launcher: "Ask a question", close: "Close", title: "Help",
+      placeholder: "Ask a question…", detailsPlaceholder: "Add details for the team…", send: "Send",
+      solved: "This solved it", notHelpful: "Not helpful", person: "Talk to a person",
+      sources: "Source", related: "See also", thinking: "Looking for an answer…", glad: "Great, glad that solved it!",
+      sorry: "Sorry that didn't help. You can rephrase your question, or talk to a person.",
+      handedOver: "Thanks. A person from our team will get back to you. You can add details below.",
+      noted: "Added to your request for the team.", newQuestion: "Ask a new question",
+      error: "Something went wrong. Please try again.", tooMany: "Too many messages. Please wait {s} seconds.",
+      tooLong: "That question is too long. Please shorten it.", setup: "Your setup", done: "done",
+      reasonPerson: "The user asked to talk to a person.", intro: "Hi! Ask me anything about getting started.",
+    },
+    ja: {
+      open: "ヘルプ", launcher: "質問する", close: "閉じる", title: "ヘルプ",
+      placeholder: "質問を入力…", detailsPlaceholder: "担当者への補足を入力…", send: "送信",
+      solved: "解決した", notHelpful: "役に立たなかった", person: "担当者と話す",
+      sources: "参照元", related: "関連ページ", thinking: "回答を探しています…", glad: "解決してよかったです！",
+      sorry: "お役に立てず申し訳ありません。言い換えて質問するか、担当者にご相談ください。",
+      handedOver: "ありがとうございます。担当者からご連絡します。補足があれば下に入力してください。",
+      noted: "担当者へのリクエストに追加しました。", newQuestion: "新しい質問をする",
+      error: "エラーが発生しました。もう一度お試しください。", tooMany: "送信が多すぎます。{s} 秒お待ちください。",
+      tooLong: "質問が長すぎます。短くしてください。", setup: "セットアップ", done: "完了",
+      reasonPerson: "The user asked to talk to a person.", intro: "こんにちは！使い始めについて何でも聞いてください。",
+    },
+  };
+
+  function pickLocale() {
+    var wanted = (data.locale || document.documentElement.lang || navigator.language || "en").toLowerCase();
+    return wanted.indexOf("ja") === 0 ? "ja" : "en";
+  }
+  var locale = pickLocale();
+  var t = STRINGS[locale];
+  var user = data.userId && data.orgId && data.userHash ? { id: data.userId, org_id: data.orgId, hash: data.userHash } : null;
+
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function stored(storage, key, make) {
+    try {
+      var value = storage.getItem(key);
+      if (!value && make) { value = make(); storage.setItem(key, value); }
+      return value;
+    } catch (e) { return make ? make() : null; } // storage blocked (privacy modes): work without it
+  }
+  function remember(key, value) {
+    try { if (value) sessionStorage.setItem(key, value); else sessionStorage.removeItem(key); } catch (e) { /* not kept */ }
+  }
+  var visitorId = stored(localStorage, "jiso:visitor", uuid);
+  var conversationKey = "jiso:conversation:" + BASE + (user ? ":" + user.org_id + ":" + user.id : "");
+
+  // ---- HTTP: JSON, an Idempotency-Key per action, one retry with the same key on network errors.
+  function ApiError(status, detail, retryAfter) { this.status = status; this.detail = detail; this.retryAfter = retryAfter; }
+  function call(method, path, body, key) {
+    var headers = { Accept: "application/json" };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (key) headers["Idempotency-Key"] = key;
+    return fetch(API + path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit", mode: "cors" })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (json) {
+          if (!response.ok) throw new ApiError(response.status, json.detail, response.headers.get("Retry-After"));
+          return json;
+        });
+      });
+  }
+  function write(path, body) {
+    var key = uuid();
+    return call("POST", path, body, key).catch(function (error) {
+      if (error instanceof ApiError) throw error;
+      return call("POST", path, body, key); // the network failed: retrying with the same key is safe
+    });
+  }
+
+  // ---- Safe rendering: rebuild the sanitized answer from an allow-list, in an inert document.
+  var TAGS = "A P BR HR STRONG EM DEL S CODE PRE BLOCKQUOTE UL OL LI H1 H2 H3 H4 H5 H6 TABLE THEAD TBODY TR TH TD IMG".split(" ");
+  var ATTRIBUTES = { A: ["href", "title"], IMG: ["src", "alt", "title"], OL: ["start"], TH: ["class"], TD: ["class"] };
+  var DROP_WITH_CONTENT = ["SCRIPT", "STYLE", "TEMPLATE", "IFRAME", "OBJECT", "NOSCRIPT"];
+  function safeUrl(value) {
+    try { return ["http:", "https:", "mailto:"].indexOf(new URL(value, BASE).protocol) >= 0; } catch (e) { return false; }
+  }
+  function copyChildren(from, to) {
+    Array.prototype.forEach.call(from.childNodes, function (node) {
+      if (node.nodeType === 3) { to.appendChild(document.createTextNode(node.nodeValue)); return; }
+      if (node.nodeType !== 1 || DROP_WITH_CONTENT.indexOf(node.tagName) >= 0) return;
+      if (TAGS.indexOf(node.tagName) < 0) { copyChildren(node, to); return; }
+      var element = document.createElement(node.tagName.toLowerCase());
+      (ATTRIBUTES[node.tagName] || []).forEach(function (name) {
+        var value = node.getAttribute(name);
+        if (value === null || ((name === "href" || name === "src") && !safeUrl(value))) return;
+        element.setAttribute(name, name === "href" || name === "src" ? new URL(value, BASE).href : value);
+      });
+      if (node.tagName === "A") { element.target = "_blank"; element.rel = "noopener noreferrer"; }
+      copyChildren(node, element);
+      to.appendChild(element);
+    });
+  }
+  function safeHtml(html) {
+    var inert = new DOMParser().parseFromString("<!doctype html><body>" + html, "text/html");
+    var fragment = document.createDocumentFragment();
+    copyChildren(inert.body, fragment);
+    return fragment;
+  }
+
+  // ---- DOM helpers (text only; markup comes from safeHtml alone).
+  function el(tag, attributes, children) {
+    var element = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (name) {
+      if (name === "text") element.textContent = attributes[name];
+      else if (name === "hidden") element.hidden = attributes[name];
+      else element.setAttribute(name, attributes[name]);
+    });
+    (children || []).forEach(function (child) { if (child) element.appendChild(child); });
+    return element;
+  }
+
+  var host = el("div", { "data-jiso": "widget", hidden: true });
+  var root = host.attachShadow({ mode: "open" });
+  var stylesheet = el("link", { rel: "stylesheet", href: BASE + "/static/widget.css" });
+  stylesheet.addEventListener("load", function () { host.hidden = false; });
+  var launcher = el("button", { type: "button", class: "launcher", "aria-expanded": "false", "aria-controls": "panel", part: "launcher" }, [
+    el("span", { class: "launcher-icon", "aria-hidden": "true", text: "?" }), el("span", { text: t.launcher }),
+  ]);
+  var title = el("h2", { id: "title", text: data.title || t.title });
+  var closeButton = el("button", { type: "button", class: "close", "aria-label": t.close, text: "×" });
+  var setup = el("details", { class: "setup", hidden: true });
+  var log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-labelledby": "title" });
+  var newQuestionButton = el("button", { type: "button", class: "new-question", text: t.newQuestion });
+  var handoverBar = el("div", { class: "handover-bar", hidden: true }, [newQuestionButton]);
+  var input = el("textarea", { id: "input", rows: "2", maxlength: "1000", placeholder: t.placeholder, "aria-label": t.placeholder });
+  var sendButton = el("button", { type: "submit", class: "send", text: t.send });
+  var form = el("form", { class: "composer" }, [input, sendButton]);
+  var panel = el("section", { id: "panel", class: "panel", role: "dialog", "aria-labelledby": "title", hidden: true, lang: locale }, [
+    el("header", {}, [title, closeButton]), setup, log, handoverBar, form,
+  ]);
+  root.appendChild(stylesheet);
+  root.appendChild(panel);
+  root.appendChild(launcher);
+
+  var state = { conversationId: stored(sessionStorage, conversationKey), handedOver: false, newQuestion: false, busy: false, opened: false };
+
+  function scrollDown() { log.scrollTop = log.scrollHeight; }
+  function note(text, kind) {
+    var message = el("p", { class: "msg note" + (kind ? " " + kind : ""), text: text });
+    log.appendChild(message);
+    scrollDown();
+    return message;
+  }
+  function showQuestion(text) { log.appendChild(el("p", { class: "msg user", text: text })); scrollDown(); }
+
+  function setHandedOver(value) {
+    state.handedOver = value;
+    state.newQuestion = false;
+    handoverBar.hidden = !value;
+    input.placeholder = value ? t.detailsPlaceholder : t.placeholder;
+    input.setAttribute("aria-label", input.placeholder);
+  }
+
+  function showAnswer(turnId, answer, vote) {
+    var message = el("article", { class: "msg bot" + (answer.confident ? "" : " unsure"), "data-turn-id": turnId });
+    var body = el("div", { class: "answer" });
+    body.appendChild(safeHtml(answer.html));
+    message.appendChild(body);
+    if (answer.confident && answer.sources.length) {
+      // The first source is the one quoted; the others are related pages.
+      var links = answer.sources.filter(function (source) { return safeUrl(source.url); }).map(function (source) {
+        return el("li", {}, [el("a", { href: new URL(source.url, BASE).href, target: "_blank", rel: "noopener noreferrer", text: source.heading })]);
+      });
+      message.appendChild(el("nav", { class: "sources", "aria-label": t.sources }, [el("span", { text: t.sources }), el("ul", {}, links.slice(0, 1))]));
+      if (links.length > 1) message.appendChild(el("nav", { class: "sources related", "aria-label": t.related }, [el("span", { text: t.related }), el("ul", {}, links.slice(1))]));
+    }
+    var actions = el("div", { class: "actions" });
+    if (answer.confident) {
+      actions.appendChild(voteButton(turnId, true, t.solved, vote === true));
+      actions.appendChild(voteButton(turnId, false, t.notHelpful, vote === false));
+    }
+    var person = el("button", { type: "button", class: "person", text: t.person });
+    person.addEventListener("click", function () { handOver(person); });
+    actions.appendChild(person);
+    message.appendChild(actions);
+    log.appendChild(message);
+    // Show the answer from its question down, not its end.
+    var question = message.previousElementSibling;
+    log.scrollTop = (question && question.classList.contains("user") ? question : message).offsetTop - 8;
+  }
+
+  function voteButton(turnId, helpful, label, pressed) {
+    var button = el("button", { type: "button", class: helpful ? "solved" : "not-helpful", "aria-pressed": String(pressed), text: label });
+    button.addEventListener("click", function () {
+      button.disabled = true;
+      write("/conversations/" + state.conversationId + "/feedback", { turn_id: turnId, helpful: helpful })
+        .then(function () {
+          Array.prototype.forEach.call(button.parentNode.querySelectorAll("[aria-pressed]"), function (other) { other.setAttribute("aria-pressed", "false"); });
+          button.setAttribute("aria-pressed", "true");
+          note(helpful ? t.glad : t.sorry);
+          if (helpful) track("question_resolved");
+        })
+        .catch(showError)
+        .then(function () { button.disabled = false; });
+    });
+    return button;
+  }
+
+  function handOver(button) {
+    if (!state.conversationId) return;
+    button.disabled = true;
+    write("/conversations/" + state.conversationId + "/escalate", { reason: t.reasonPerson })
+      .then(function () { setHandedOver(true); note(t.handedOver, "handover"); input.focus(); })
+      .catch(function (error) { button.disabled = false; showError(error); });
+  }
+
+  function showError(error) {
+    if (error instanceof ApiError && error.status === 429) note(t.tooMany.replace("{s}", error.retryAfter || "60"), "error");
+    else if (error instanceof ApiError && error.status === 422 && /too long/.test(error.detail || "")) note(t.tooLong, "error");
+    else note(t.error, "error");
+  }
+
+  function ensureConversation() {
+    if (state.conversationId) return Promise.resolve(state.conversationId);
+    var body = { locale: locale, visitor_id: visitorId };
+    if (user) body.user = user;
+    return write("/conversations", body).then(function (created) {
+      state.conversationId = created.id;
+      remember(conversationKey, created.id);
+      return created.id;
+    });
+  }
+
+  function ask(text) {
+    state.busy = true;
+    sendButton.disabled = true;
+    showQuestion(text);
+    var thinking = note(t.thinking, "thinking");
+    var asNew = !state.handedOver || state.newQuestion;
+    return ensureConversation()
+      .then(function (id) { return write("/conversations/" + id + "/messages", { text: text, new_question: state.handedOver && asNew }); })
+      .then(function (reply) {
+        thinking.remove();
+        if (reply.quiet) { note(t.noted); return; }
+        if (state.handedOver) setHandedOver(false);
+        showAnswer(reply.turn_id, reply.answer, null);
+      })
+      .catch(function (error) {
+        thinking.remove();
+        if (error instanceof ApiError && error.status === 404 && state.conversationId) { // expired or unknown: start afresh
+          state.conversationId = null;
+          remember(conversationKey, null);
+        }
+        showError(error);
+      })
+      .then(function () { state.busy = false; sendButton.disabled = false; });
+  }
+
+  function restore() {
+    if (!state.conversationId) { note(t.intro); return; }
+    call("GET", "/conversations/" + state.conversationId).then(function (conversation) {
+      conversation.turns.forEach(function (turn) {
+        showQuestion(turn.question);
+        if (turn.answer) showAnswer(turn.id, turn.answer, turn.feedback);
+        else note(t.noted);
+      });
+      setHandedOver(conversation.handed_over);
+    }).catch(function () {
+      state.conversationId = null;
+      remember(conversationKey, null);
+      note(t.intro);
+    });
+  }
+
+  // ---- The onboarding checklist and product events: only for verified users, only when this
+  // server has those routes (asked once: a 404 would show in the host page's console), silent on failure.
+  var config = null;
+  function features() {
+    if (!config) config = call("GET", "/widget/config").then(function (c) { return c.features || {}; }, function () { return {}; });
+    return config;
+  }
+  function loadSetup() {
+    if (!user) return;
+    features().then(function (available) { if (available.onboarding_progress) loadProgress(); });
+  }
+  function loadProgress() {
+    var query = "?user_id=" + encodeURIComponent(user.id) + "&org_id=" + encodeURIComponent(user.org_id) + "&hash=" + encodeURIComponent(user.hash);
+    call("GET", "/onboarding/progress" + query).then(function (progress) {
+      if (!progress || !Array.isArray(progress.steps) || !progress.steps.length) return;
+      var list = el("ul", {});
+      progress.steps.forEach(function (step) {
+        list.appendChild(el("li", { class: step.done ? "done" : "todo" }, [
+          el("span", { class: "check", "aria-hidden": "true", text: step.done ? "✓" : "" }),
+          el("span", { text: step.title }),
+          step.done ? el("span", { class: "visually-hidden", text: " (" + t.done + ")" }) : null,
+        ]));
+      });
+      setup.replaceChildren(el("summary", { text: t.setup + " " + progress.completed + "/" + progress.total }), list);
+      setup.hidden = false;
+    }).catch(function () { /* no onboarding progress on this server: show nothing */ });
+  }
+
+  function track(name) {
+    if (!user || typeof name !== "string" || !name) return Promise.resolve(false);
+    return features().then(function (available) {
+      if (!available.events) return false;
+      return call("POST", "/widget/events", { user: user, name: name, event_id: uuid() })
+        .then(function () { return true; }, function () { return false; });
+    });
+  }
+
+  function open() {
+    panel.hidden = false;
+    launcher.setAttribute("aria-expanded", "true");
+    host.classList.add("open");
+    if (!state.opened) { state.opened = true; restore(); loadSetup(); }
+    input.focus();
+  }
+  function close() {
+    panel.hidden = true;
+    launcher.setAttribute("aria-expanded", "false");
+    launcher.focus();
+  }
+
+  launcher.addEventListener("click", function () { if (panel.hidden) open(); else close(); });
+  closeButton.addEventListener("click", close);
+  panel.addEventListener("keydown", function (event) { if (event.key === "Escape") { event.preventDefault(); close(); } });
+  newQuestionButton.addEventListener("click", function () {
+    state.newQuestion = true;
+    handoverBar.hidden = true;
+    input.placeholder = t.placeholder;
+    input.setAttribute("aria-label", t.placeholder);
+    input.focus();
+  });
+  input.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) { event.preventDefault(); form.requestSubmit(); }
+  });
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var text = input.value.trim();
+    if (!text || state.busy) return;
+    input.value = "";
+    ask(text);
+  });
+
+  function mount() { document.body.appendChild(host); }
+  if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
+
+  window.jiso = { version: "1", open: open, close: close, track: track, locale: locale };
+})();

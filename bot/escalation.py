@@ -1,0 +1,166 @@
+"""Hand-over to humans: what travels (Handover), where it goes (Destination), and how (Dispatcher).
+
+The user's request only records the escalation; deliveries run on a background thread, each
+destination retried with exponential back-off, and the result per destination is written to the
+escalation (`delivered`, or `failed: <why>` after the last attempt).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+import httpx
+from sqlalchemy.engine import Engine as DatabaseEngine
+from sqlmodel import Session
+
+from bot.conversations import transcript
+from bot.ledger import writes
+from bot.ledger.models import Conversation, Escalation
+
+log = logging.getLogger(__name__)
+SIGNATURE_HEADER = "X-Jiso-Signature"
+TIMESTAMP_HEADER = "X-Jiso-Timestamp"
+
+
+@dataclass(frozen=True)
+class Handover:
+    """What travels to humans."""
+
+    escalation_id: str
+    conversation_id: str
+    channel: str
+    reason: str
+    org_id: str | None
+    user_id: str | None
+    locale: str | None
+    transcript: list[dict]  # each: question, answer, answered, confidence, sources
+    link: str | None  # where a human can read the conversation
+
+
+class Destination(Protocol):
+    name: str
+
+    def deliver(self, handover: Handover) -> None:
+        """Deliver or raise; the dispatcher retries."""
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class WebhookDestination:
+    """A JSON POST, signed: `X-Jiso-Signature: sha256=<hex HMAC-SHA256 of the body>`. Receivers
+    should compare in constant time and deduplicate by `escalation_id` (retries resend it)."""
+
+    name = "webhook"
+
+    def __init__(self, url: str, secret: str, *, timeout: float = 10.0) -> None:
+        if not secret:
+            raise ValueError("the escalation webhook needs a signing secret (JISO_ESCALATION_WEBHOOK_SECRET)")
+        self.url = url
+        self._secret = secret
+        self._client = httpx.Client(timeout=timeout)
+
+    def deliver(self, handover: Handover) -> None:
+        body = json.dumps({"type": "jiso.handover", **asdict(handover)}, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, body), TIMESTAMP_HEADER: str(int(time.time()))}
+        response = self._client.post(self.url, content=body, headers=headers)
+        response.raise_for_status()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def build_handover(*, session: Session, conversation: Conversation, escalation: Escalation, link: str | None) -> Handover:
+    return Handover(
+        escalation_id=escalation.id,
+        conversation_id=conversation.id,
+        channel=conversation.channel,
+        reason=escalation.reason,
+        org_id=conversation.org_id,
+        user_id=conversation.user_id,
+        locale=conversation.locale,
+        transcript=transcript(session=session, conversation=conversation),
+        link=link,
+    )
+
+
+class Dispatcher:
+    """Delivers hand-overs off the request path, with retries, and records each outcome."""
+
+    def __init__(self, database: DatabaseEngine, destinations: Sequence[Destination], *, attempts: int = 6, backoff: float = 2.0, max_delay: float = 300.0) -> None:
+        self._database = database
+        self.destinations = list(destinations)
+        self.attempts = attempts
+        self.backoff = backoff
+        self.max_delay = max_delay
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jiso-handover")
+        self._pending: set[Future] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    @property
+    def names(self) -> list[str]:
+        return [destination.name for destination in self.destinations]
+
+    def dispatch(self, handover: Handover) -> None:
+        for destination in self.destinations:
+            future = self._executor.submit(self._deliver, destination, handover)
+            with self._lock:
+                self._pending.add(future)
+            future.add_done_callback(self._forget)
+
+    def _forget(self, future: Future) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def _deliver(self, destination: Destination, handover: Handover) -> None:
+        error: Exception | None = None
+        for attempt in range(self.attempts):
+            if attempt and self._stopping.wait(min(self.backoff * 2 ** (attempt - 1), self.max_delay)):
+                return  # shutting down: the status stays `pending`
+            try:
+                destination.deliver(handover)
+            except Exception as failure:  # noqa: BLE001 (any failure is retried, then recorded)
+                error = failure
+                log.warning("hand-over %s to %s failed (attempt %d/%d): %s", handover.escalation_id, destination.name, attempt + 1, self.attempts, failure)
+                continue
+            self._record(handover, destination, "delivered")
+            return
+        self._record(handover, destination, f"failed: {error}"[:500])
+
+    def _record(self, handover: Handover, destination: Destination, status: str) -> None:
+        with Session(self._database) as session:
+            writes.record_delivery(session=session, escalation_id=handover.escalation_id, destination=destination.name, status=status)
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait for the deliveries under way (tests; orderly shutdown)."""
+        with self._lock:
+            pending = list(self._pending)
+        wait(pending, timeout=timeout)
+
+    def close(self) -> None:
+        self._stopping.set()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        for destination in self.destinations:
+            close = getattr(destination, "close", None)
+            if callable(close):
+                close()
+
+
+def escalate(*, session: Session, conversation: Conversation, reason: str, dispatcher: Dispatcher, link: str | None) -> Escalation:
+    """Record the hand-over (the bot goes quiet) and send it to every destination in the background."""
+    escalation = writes.record_escalation(session=session, conversation=conversation, reason=reason, destinations=dispatcher.names)
+    if not dispatcher.destinations:
+        log.warning("conversation %s was handed over but no destination is configured (JISO_ESCALATION_WEBHOOK_URL, Slack): it is in the ledger only", conversation.id)
+    dispatcher.dispatch(build_handover(session=session, conversation=conversation, escalation=escalation, link=link))
+    return escalation

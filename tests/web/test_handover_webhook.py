@@ -1,0 +1,101 @@
+"""Hand-over to a real local webhook server that fails first: retried with back-off off the
+request path, signed, one recorded delivery status."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from bot.identity import identity_hash
+
+from .knowledge import IDENTITY_SECRET, UNKNOWN_QUESTION
+
+pytestmark = pytest.mark.integration
+SECRET = "webhook-secret"
+
+
+@dataclass
+class Receiver:
+    """Answers the first attempts with failures; the first one is held until `release` is set."""
+
+    statuses: list[int]
+    release: threading.Event = field(default_factory=threading.Event)
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    url: str = ""
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(statuses=[500, 503])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            attempt = len(state.received)
+            state.received.append((dict(self.headers), body))
+            if attempt == 0:
+                state.release.wait(timeout=60)
+            status = state.statuses[attempt] if attempt < len(state.statuses) else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/jiso"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield state
+    state.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_hand_over_is_retried_in_the_background_and_recorded_once(make_client, receiver: Receiver) -> None:
+    client = make_client(escalation_webhook_url=receiver.url, escalation_webhook_secret=SECRET, escalation_retry_backoff=0.01, escalation_retry_attempts=5)
+    user = {"id": "u-7", "org_id": "acme", "hash": identity_hash(IDENTITY_SECRET, "u-7", "acme")}
+    conversation_id = client.post("/api/v1/conversations", json={"user": user, "locale": "en"}).json()["id"]
+    client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": UNKNOWN_QUESTION})
+
+    # The first delivery attempt is held by the receiver, yet the user's request completes.
+    response = client.post(f"/api/v1/conversations/{conversation_id}/escalate", json={"reason": "needs a person"})
+    assert response.status_code == 201 and response.json()["destinations"] == ["webhook"]
+    assert client.get(f"/api/v1/conversations/{conversation_id}").json()["escalations"][0]["delivery"] == {"webhook": "pending"}
+
+    receiver.release.set()
+    client.app.state.dispatcher.drain()
+    assert client.get(f"/api/v1/conversations/{conversation_id}").json()["escalations"][0]["delivery"] == {"webhook": "delivered"}
+
+    assert len(receiver.received) == 3  # 500, 503, then 200
+    bodies = {body for _, body in receiver.received}
+    assert len(bodies) == 1  # every retry sends the same hand-over
+    headers, body = receiver.received[-1]
+    assert headers["X-Jiso-Signature"] == "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert headers["X-Jiso-Timestamp"].isdigit()
+    handover = json.loads(body)
+    assert handover["type"] == "jiso.handover" and handover["escalation_id"] == response.json()["escalation_id"]
+    assert (handover["conversation_id"], handover["org_id"], handover["user_id"], handover["reason"]) == (conversation_id, "acme", "u-7", "needs a person")
+    assert [turn["question"] for turn in handover["transcript"]] == [UNKNOWN_QUESTION]
+    assert handover["transcript"][0]["answered"] is False
+    assert handover["link"].endswith(f"/api/v1/conversations/{conversation_id}")
+
+
+def test_a_destination_that_keeps_failing_is_recorded_as_failed(make_client, receiver: Receiver) -> None:
+    receiver.statuses = [500] * 10
+    receiver.release.set()
+    client = make_client(escalation_webhook_url=receiver.url, escalation_webhook_secret=SECRET, escalation_retry_backoff=0.01, escalation_retry_attempts=3)
+    conversation_id = client.post("/api/v1/conversations", json={}).json()["id"]
+    assert client.post(f"/api/v1/conversations/{conversation_id}/escalate", json={"reason": "help"}).status_code == 201
+    client.app.state.dispatcher.drain()
+    delivery = client.get(f"/api/v1/conversations/{conversation_id}").json()["escalations"][0]["delivery"]
+    assert len(receiver.received) == 3
+    assert list(delivery) == ["webhook"] and delivery["webhook"].startswith("failed: Server error '500")
