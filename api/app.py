@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -14,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api import runtime
+from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
 from api.routes import ask, conversations, health, pages, widget_config
 from api.settings import Settings
@@ -31,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.embedders = runtime.embedders(settings)
+        app.state.rejected_builds = set()
         try:
             app.state.engine = await run_in_threadpool(runtime.load_engine, settings, app.state.embedders)
         except IndexUnavailable as error:
@@ -42,9 +45,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.db, runtime.escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff
         )
         app.state.rate_limits = RateLimits(settings.rate_limit_per_visitor, settings.rate_limit_per_ip)
+        watcher = asyncio.create_task(watch_index(app, settings, settings.index_reload_seconds))
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             app.state.dispatcher.close()
             app.state.db.dispose()
 

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     threshold_en: float = 0.5
     threshold_ja: float = 0.45
     max_file_bytes: int = 1_000_000
+    # How often the server checks for a newly published index build (seconds).
+    index_reload_seconds: float = 5.0
 
     host: str = "127.0.0.1"
     port: int = 8000
