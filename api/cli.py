@@ -130,6 +130,30 @@ def serve(
     uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, log_level="info")
 
 
+@app.command()
+def slack() -> None:
+    """Connect to Slack in Socket Mode (no public URL needed): needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN."""
+    settings = _settings()
+    missing = [name for name, value in (("SLACK_APP_TOKEN", settings.slack_app_token), ("SLACK_BOT_TOKEN", settings.slack_bot_token)) if not value]
+    if missing:
+        typer.echo(f"Socket Mode needs {' and '.join(missing)} (an app-level token with connections:write, and the bot token); see README › Connect Slack", err=True)
+        raise typer.Exit(2)
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.ledger.db import make_engine
+    from indexer.store import IndexUnavailable
+
+    try:
+        engine = runtime.load_engine(settings, runtime.embedders(settings))
+    except IndexUnavailable as error:
+        typer.echo(f"no usable index, every question will get a hand-over: {error}", err=True)
+        engine = None
+    slack_app = runtime.slack_app(settings, lambda: engine, make_engine(settings.database_url), socket_mode=True)
+    assert slack_app is not None  # the tokens were checked above
+    typer.echo("connecting to Slack in Socket Mode…", err=True)
+    SocketModeHandler(slack_app, settings.slack_app_token).start()
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("sentence_transformers", "httpx", "bm25s", "faiss"):

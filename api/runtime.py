@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+from sqlalchemy.engine import Engine as Database
+from slack_bolt import App as SlackApp
+
 from api.settings import Settings
 from bot.engine import Engine, Policy
 from indexer.content import KnowledgeScan, scan_knowledge
@@ -31,3 +37,22 @@ def scan(settings: Settings) -> KnowledgeScan:
 
 def load_engine(settings: Settings, shared_embedders: Embedders) -> Engine:
     return Engine(load_index(settings.index_dir), shared_embedders, policy(settings), settings.default_locale)
+
+
+def slack_app(settings: Settings, engine: Callable[[], Engine | None], database: Database, *, socket_mode: bool = False, listener_executor: Executor | None = None) -> SlackApp | None:
+    """The Slack app, or None when Slack is not configured (HTTP mode needs the signing secret)."""
+    from bot.channels.slack import build_app, make_web_client
+
+    if not settings.slack_bot_token or not (settings.slack_signing_secret or socket_mode):
+        return None
+    return build_app(
+        client=make_web_client(settings.slack_bot_token, settings.slack_api_url),
+        signing_secret=settings.slack_signing_secret,
+        engine=engine,
+        database=database,
+        escalation_channel=settings.slack_escalation_channel,
+        workspace_orgs=settings.slack_workspace_orgs,
+        knowledge_url=settings.knowledge_url,
+        locales=tuple(settings.locales),
+        listener_executor=listener_executor,
+    )
