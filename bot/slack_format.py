@@ -94,7 +94,7 @@ def _blocks(tokens: list[Token], start: int, end: int, depth: int = 0) -> tuple[
         token = tokens[i]
         kind = token.type
         if kind == "heading_open":
-            out.append(_bold(_inline(tokens[i + 1])))
+            out.append(f"*{escape(_plain(tokens[i + 1]))}*")  # a line of its own: plain text, in bold
             i += 3
         elif kind == "paragraph_open":
             out.append(_inline(tokens[i + 1]))
@@ -179,10 +179,6 @@ def _table(tokens: list[Token], open_index: int, close: int) -> str:
 
 def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
-
-
-def _bold(text: str) -> str:
-    return f"{_OPEN}*{text}*{_CLOSE}" if text else text
 
 
 def _plain(inline: Token) -> str:

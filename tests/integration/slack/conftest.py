@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -84,8 +85,9 @@ def slack_settings(tmp_path: Path, database_url: str, fake_slack: FakeSlack) -> 
 class Slack:
     """Sends what Slack sends: signed event, command and interaction requests."""
 
-    def __init__(self, client: TestClient, fake: FakeSlack, database_url: str) -> None:
+    def __init__(self, client: TestClient, fake: FakeSlack, database_url: str, stop: Callable[[], None]) -> None:
         self.client = client
+        self.finish = stop  # stops the app, after the answers still in progress are done
         self.fake = fake
         self.database = make_engine(database_url)
         self._ids = 0
@@ -186,8 +188,10 @@ def all_text(message: dict[str, Any]) -> str:
 
 @pytest.fixture
 def slack_app(slack_settings: Settings, fake_slack: FakeSlack, database_url: str) -> Iterator[Slack]:
-    """The real app; leaving the `with` waits for the background answers to finish."""
-    with TestClient(create_app(slack_settings)) as client:
-        harness = Slack(client, fake_slack, database_url)
+    """The real app. `finish()` stops it early: the lifespan waits for background answers, so
+    after it a test can assert that something did *not* happen, without sleeping."""
+    with ExitStack() as stack:
+        client = stack.enter_context(TestClient(create_app(slack_settings)))
+        harness = Slack(client, fake_slack, database_url, stack.close)
         yield harness
     harness.database.dispose()
