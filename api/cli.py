@@ -138,8 +138,6 @@ def slack() -> None:
     if missing:
         typer.echo(f"Socket Mode needs {' and '.join(missing)} (an app-level token with connections:write, and the bot token); see README › Connect Slack", err=True)
         raise typer.Exit(2)
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     from bot.ledger.db import make_engine
     from indexer.store import IndexUnavailable
 
@@ -148,10 +146,9 @@ def slack() -> None:
     except IndexUnavailable as error:
         typer.echo(f"no usable index, every question will get a hand-over: {error}", err=True)
         engine = None
-    slack_app = runtime.slack_app(settings, lambda: engine, make_engine(settings.database_url), socket_mode=True)
-    assert slack_app is not None  # the tokens were checked above
+    handler = runtime.slack_socket_mode(settings, lambda: engine, make_engine(settings.database_url))
     typer.echo("connecting to Slack in Socket Mode…", err=True)
-    SocketModeHandler(slack_app, settings.slack_app_token).start()
+    handler.start()
 
 
 def main() -> None:

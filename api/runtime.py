@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine as Database
-from slack_bolt import App as SlackApp
 
 from api.settings import Settings
 from bot.engine import Engine, Policy
@@ -14,6 +14,10 @@ from indexer.content import KnowledgeScan, scan_knowledge
 from indexer.embedder import Embedders
 from indexer.pipeline import LocaleConfig
 from indexer.store import load_index
+
+if TYPE_CHECKING:  # Slack's modules load only where Slack is used
+    from slack_bolt import App as SlackApp
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 
 def locale_configs(settings: Settings) -> dict[str, LocaleConfig]:
@@ -56,3 +60,13 @@ def slack_app(settings: Settings, engine: Callable[[], Engine | None], database:
         locales=tuple(settings.locales),
         listener_executor=listener_executor,
     )
+
+
+def slack_socket_mode(settings: Settings, engine: Callable[[], Engine | None], database: Database) -> SocketModeHandler:
+    """Socket Mode (`jiso slack`): the built-in client connects out through the app's Web API client."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    app = slack_app(settings, engine, database, socket_mode=True)
+    if app is None or not settings.slack_app_token:
+        raise ValueError("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN")
+    return SocketModeHandler(app, settings.slack_app_token)

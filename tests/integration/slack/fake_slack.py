@@ -36,6 +36,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.rate_limited_once: set[str] = set()  # methods whose first call answers 429
         self.errors: dict[str, str] = {}  # method → Slack error code answered with ok: false
+        self.socket_mode_url = ""  # what apps.connections.open answers (Socket Mode)
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -81,6 +82,8 @@ class FakeSlack:
         channel = body.get("channel", "C1")
         if method == "auth.test":
             return {"ok": True, "url": "https://jiso-test.slack.com/", "team": "Test", "user": "jiso", "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "is_enterprise_install": False}
+        if method == "apps.connections.open":
+            return {"ok": True, "url": self.socket_mode_url}
         if method == "chat.postMessage":
             return {"ok": True, "channel": channel, "ts": ts, "message": {"text": body.get("text"), "ts": ts, "bot_id": BOT_ID}}
         if method == "chat.update":
