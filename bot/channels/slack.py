@@ -183,15 +183,18 @@ class SlackBot:
                     # recording it as a question would end the hand-over (record_turn clears it).
                     return
         asked = plain_question(question.text, context.bot_user_id)
-        if not asked:
-            client.chat_postEphemeral(channel=question.channel, user=question.user, text=text("usage", detect_locale(question.text)), thread_ts=question.thread_root)
+        if not asked:  # a bare "@jiso": say how to ask, record nothing
+            try:
+                client.chat_postEphemeral(channel=question.channel, user=question.user, text=text("usage", detect_locale(question.text, self.locales)), thread_ts=question.thread_root)
+            except Exception:
+                log.exception("Slack chat.postEphemeral failed (team=%s channel=%s event=%s)", question.team, question.channel, question.event_id)
             return
         turn = self._record(asked, team=question.team, user=question.user, external_key=question.external_key, delivery_key=delivery_key)
         if turn is None:
             return
         # In a channel we answer in the thread; in a DM beside the question, threaded only if it was.
         thread_ts = question.thread_ts if question.is_dm else question.thread_root
-        message = answer_message(turn, knowledge_url=self.knowledge_url)
+        message = answer_message(turn, asker=question.user, knowledge_url=self.knowledge_url)
         try:
             client.chat_postMessage(channel=question.channel, thread_ts=thread_ts, unfurl_links=False, **message)
         except Exception:  # the turn is recorded; what failed is only the post
@@ -211,7 +214,7 @@ class SlackBot:
         turn = self._record(asked, team=team, user=command["user_id"], external_key=f"{team}:{channel}:command:{trigger}", delivery_key=f"slack:command:{trigger}")
         if turn is None:
             return
-        message = answer_message(turn, knowledge_url=self.knowledge_url, asker=command["user_id"], via_response_url=True, shareable=True)
+        message = answer_message(turn, asker=command["user_id"], knowledge_url=self.knowledge_url, show_question=True, via_response_url=True, shareable=True)
         _respond(command["response_url"], {**message, "response_type": "ephemeral"}, context=f"team={team} channel={channel} turn={turn.id}")
 
     def _answer(self, question: str) -> Answer:
@@ -265,22 +268,24 @@ class SlackBot:
             if conversation is None or turn is None or turn.conversation_id != conversation.id or conversation.channel != CHANNEL:
                 log.warning("Slack button for an unknown conversation or turn ignored (%s)", where)
                 return
-            if conversation.user_id != slack_user_id(team, user):
-                asker = conversation.user_id.rsplit(":", 1)[-1] if conversation.user_id else "?"
-                client.chat_postEphemeral(channel=channel, user=user, text=text("not_yours", turn.locale, user=f"<@{asker}>"))
+            if user != ref.u:
+                try:
+                    client.chat_postEphemeral(channel=channel, user=user, text=text("not_yours", turn.locale, user=f"<@{ref.u}>"))
+                except Exception:
+                    log.exception("Slack chat.postEphemeral failed (%s)", where)
                 return
             action_id = action["action_id"]
             state: State
             if action_id == SHARE:
-                self._share(turn, user, body["response_url"], where)
+                self._share(turn, ref.u, body["response_url"], where)
                 return
             if action_id in (HELPFUL, NOT_HELPFUL):
                 writes.record_feedback(session=session, conversation=conversation, turn_id=turn.id, helpful=action_id == HELPFUL)
                 state = "helpful" if action_id == HELPFUL else "not_helpful"
             else:
-                self._hand_over(session, conversation, turn, client=client, channel=channel, thread_ts=None if ref.r else _thread_of(body))
+                self._hand_over(session, conversation, turn, user_id=slack_user_id(team, user), client=client, channel=channel, thread_ts=None if ref.r else _thread_of(body))
                 state = "handed_over"
-            message = answer_message(turn, state=state, knowledge_url=self.knowledge_url, asker=user if ref.r else None, via_response_url=ref.r)
+            message = answer_message(turn, asker=ref.u, state=state, knowledge_url=self.knowledge_url, show_question=ref.r, via_response_url=ref.r)
         if ref.r:
             _respond(body["response_url"], {**message, "replace_original": True}, context=where)
             return
@@ -289,13 +294,13 @@ class SlackBot:
         except Exception:
             log.exception("Slack chat.update failed (%s)", where)
 
-    def _share(self, turn: Turn, user: str, response_url: str, where: str) -> None:
+    def _share(self, turn: Turn, asker: str, response_url: str, where: str) -> None:
         """An ephemeral slash answer, posted for the whole channel (the private copy goes)."""
-        message = answer_message(turn, knowledge_url=self.knowledge_url, asker=user, via_response_url=True)
+        message = answer_message(turn, asker=asker, knowledge_url=self.knowledge_url, show_question=True, via_response_url=True)
         if _respond(response_url, {"delete_original": True}, context=where):
             _respond(response_url, {**message, "response_type": "in_channel"}, context=where)
 
-    def _hand_over(self, session: Session, conversation: Conversation, turn: Turn, *, client: WebClient, channel: str | None, thread_ts: str | None) -> None:
+    def _hand_over(self, session: Session, conversation: Conversation, turn: Turn, *, user_id: str, client: WebClient, channel: str | None, thread_ts: str | None) -> None:
         if conversation.handed_over:
             return  # already with a person (a second click); nothing new was asked since
         reason = "asked for a person" if turn.answered else "asked for a person after the bot could not answer"
@@ -314,7 +319,7 @@ class SlackBot:
             channel=CHANNEL,
             reason=reason,
             org_id=conversation.org_id,
-            user_id=conversation.user_id,
+            user_id=user_id,  # who asked for the person (in a shared thread, maybe not who opened it)
             locale=conversation.locale,
             transcript=transcript,
             link=_permalink(client, channel, thread_ts),

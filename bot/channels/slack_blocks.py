@@ -41,12 +41,15 @@ def text(key: str, locale: str | None, **values: str) -> str:
 
 
 class ButtonRef(BaseModel):
-    """What a button carries in its `value`: the conversation and turn it acts on, and whether
-    the message lives behind a response_url (ephemeral or shared slash answers) rather than a ts."""
+    """What a button carries in its `value` (Slack hands it back, signed, on a click): the
+    conversation and turn it acts on, the Slack user who asked that turn (several people may ask
+    in one thread), and whether the message lives behind a response_url (ephemeral or shared
+    slash answers) rather than a channel + ts."""
 
     model_config = ConfigDict(frozen=True)
     c: str = Field(min_length=1, max_length=32)
     t: str = Field(min_length=1, max_length=32)
+    u: str = Field(min_length=1, max_length=32)
     r: bool = False
 
     def encode(self) -> str:
@@ -86,21 +89,22 @@ def _context(mrkdwn: str) -> dict[str, Any]:
 def answer_message(
     turn: Turn,
     *,
+    asker: str,
     state: State = "asked",
     knowledge_url: str = "",
-    asker: str | None = None,
+    show_question: bool = False,
     via_response_url: bool = False,
     shareable: bool = False,
 ) -> dict[str, Any]:
     """`{"text", "blocks"}` for chat.postMessage / chat.update / a response_url.
 
-    `asker` (a Slack user id) shows the question above the answer, for slash-command answers
-    where the question itself is not in the channel."""
+    `asker` is the Slack user who asked; `show_question` puts "<asker> asked: …" above the
+    answer, for slash-command answers, whose question is not in the channel."""
     locale = turn.locale
     shown = turn.answer_text if turn.answered and turn.answer_text else dont_know(locale or "en")
-    ref = ButtonRef(c=turn.conversation_id, t=turn.id, r=via_response_url)
+    ref = ButtonRef(c=turn.conversation_id, t=turn.id, u=asker, r=via_response_url)
     blocks: list[dict[str, Any]] = []
-    if asker:
+    if show_question:
         blocks.append(_context(text("asked", locale, user=f"<@{asker}>", question=escape(turn.question))))
     sections = pack(to_mrkdwn_blocks(shown))
     room = MAX_BLOCKS - len(blocks) - 3  # sources, actions and a status line

@@ -70,17 +70,17 @@ def turn(**overrides) -> Turn:
 
 
 def test_answer_message_carries_the_turn_in_its_buttons_and_escapes_the_question() -> None:
-    message = answer_message(turn(), knowledge_url="https://docs.example/kb/", asker="U1", via_response_url=True, shareable=True)
+    message = answer_message(turn(), asker="U1", knowledge_url="https://docs.example/kb/", show_question=True, via_response_url=True, shareable=True)
     context, section, sources, actions = message["blocks"]
     assert context["elements"][0]["text"] == "<@U1> asked: How &lt;do&gt; I?"
     assert section["text"]["text"] == "Click *Invite*."
     assert sources["elements"][0]["text"] == "Sources: <https://docs.example/kb/en/faq/a.md#L3|Members › Invite>"
     refs = {ButtonRef.decode(button["value"]) for button in actions["elements"]}
-    assert refs == {ButtonRef(c="c1", t="t1", r=True)}
+    assert refs == {ButtonRef(c="c1", t="t1", u="U1", r=True)}
     assert message["text"] == "Click *Invite*."
 
 
 def test_sources_are_named_when_no_knowledge_url_is_set_and_bad_button_values_are_refused() -> None:
-    message = answer_message(turn())
+    message = answer_message(turn(), asker="U1")
     assert "Sources: Members › Invite" in [b["elements"][0]["text"] for b in message["blocks"] if b["type"] == "context"]
-    assert ButtonRef.decode("not json") is None and ButtonRef.decode('{"c": "", "t": "x"}') is None
+    assert ButtonRef.decode("not json") is None and ButtonRef.decode('{"c": "", "t": "x", "u": "U1"}') is None

@@ -140,3 +140,20 @@ def test_buttons_on_an_ephemeral_slash_answer_replace_it_through_the_response_ur
     assert fake.calls_to("chat.update") == [] and fake.calls_to("chat.getPermalink") == []
     [escalation] = escalations(slack_app)
     assert escalation.delivery == {"slack": "delivered"}
+
+
+def test_in_a_shared_thread_each_asker_rates_their_own_answer(slack_app: Slack) -> None:
+    fake = slack_app.fake
+    slack_app.mention(EN_QUESTION, ts="1700000100.000100", user="U1")
+    fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
+    slack_app.mention("How do I download an invoice?", ts="1700000600.000100", thread_ts="1700000100.000100", user="U2")
+    second = fake.wait_for(lambda: fake.calls_to("chat.postMessage")[1:])[0]
+
+    slack_app.click(second, "jiso_helpful", user="U1")
+    fake.wait_for(lambda: fake.calls_to("chat.postEphemeral"))
+    slack_app.click(second, "jiso_helpful", user="U2")
+    fake.wait_for(lambda: fake.calls_to("chat.update"))
+    [vote] = feedback(slack_app)
+    [_, turn] = slack_app.turns()
+    assert vote.turn_id == turn.id and vote.helpful
+    assert len(slack_app.conversations()) == 1
