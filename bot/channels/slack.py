@@ -12,6 +12,7 @@ Nothing here is built at import: `build_app` takes everything it needs as argume
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -366,6 +367,18 @@ def _respond(response_url: str, payload: dict[str, Any], *, context: str) -> boo
     return True
 
 
+class _SameTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns it is unused because we pass a client; when
+    the client carries that very token the warning is noise."""
+
+    def __init__(self, token: str | None) -> None:
+        super().__init__()
+        self.same = bool(token) and os.environ.get("SLACK_BOT_TOKEN") == token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.same and "`token` will be unused" in record.getMessage())
+
+
 def _ack(ack: Ack) -> None:
     ack()
 
@@ -388,14 +401,20 @@ def build_app(
     if escalation is None:
         log.warning("JISO_SLACK_ESCALATION_CHANNEL is not set: Slack hand-overs are recorded but posted nowhere")
     bot = SlackBot(engine=engine, database=database, escalation=escalation, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales)
-    app = App(
-        client=client,
-        signing_secret=signing_secret,
-        process_before_response=False,
-        # Start-up must not depend on reaching Slack: auth.test runs on the first request instead.
-        token_verification_enabled=False,
-        listener_executor=listener_executor,
-    )
+    bolt_log = logging.getLogger("slack_bolt.App")
+    quiet = _SameTokenNotice(client.token)
+    bolt_log.addFilter(quiet)
+    try:
+        app = App(
+            client=client,
+            signing_secret=signing_secret,
+            process_before_response=False,
+            # Start-up must not depend on reaching Slack: auth.test runs on the first request instead.
+            token_verification_enabled=False,
+            listener_executor=listener_executor,
+        )
+    finally:
+        bolt_log.removeFilter(quiet)
     app.event("app_mention")(ack=_ack, lazy=[bot.on_event])
     app.event("message")(ack=_ack, lazy=[bot.on_event])
     app.command(COMMAND)(ack=bot.ack_command, lazy=[bot.on_command])
