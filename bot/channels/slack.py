@@ -219,11 +219,16 @@ class SlackBot:
         _respond(command["response_url"], {**message, "response_type": "ephemeral"}, context=f"team={team} channel={channel} turn={turn.id}")
 
     def _answer(self, question: str) -> Answer:
+        """The engine's answer; with no index, or if answering fails, "I don't know" and the offer
+        of a person, so the question is still recorded and the user is not left in silence."""
         engine = self.engine()
-        if engine is None:  # no index yet: say so and offer a person
-            locale = detect_locale(question, self.locales)
-            return Answer(question, locale, dont_know(locale), False, 0.0)
-        return engine.answer(question)
+        if engine is not None:
+            try:
+                return engine.answer(question)
+            except Exception:
+                log.exception("answering a Slack question failed; offering a person instead")
+        locale = detect_locale(question, self.locales)
+        return Answer(question, locale, dont_know(locale), False, 0.0)
 
     def _record(self, asked: str, *, team: str, user: str, external_key: str, delivery_key: str) -> Turn | None:
         """Answer, then record the turn; None when another delivery of the same question won."""

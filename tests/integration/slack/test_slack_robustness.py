@@ -7,14 +7,20 @@ import logging
 import threading
 import time
 
+from pathlib import Path
+
 import pytest
+from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 from sqlmodel import Session, select
 
+from api.app import create_app
+from api.settings import Settings
 from bot.engine import Answer
 from bot.ledger.models import Escalation
 
-from .conftest import EN_QUESTION, SIGNING_SECRET, Slack, all_text, event_body
+from .conftest import EN_QUESTION, SIGNING_SECRET, Slack, action_ids, all_text, event_body
+from .fake_slack import FakeSlack
 
 pytestmark = pytest.mark.integration
 
@@ -131,3 +137,15 @@ def test_a_failed_hand_over_post_is_recorded_as_failed(slack_app: Slack) -> None
     with Session(slack_app.database) as session:
         [escalation] = session.exec(select(Escalation)).all()
     assert escalation.delivery["slack"].startswith("failed:") and "not_in_channel" in escalation.delivery["slack"]
+
+
+def test_without_an_index_questions_are_recorded_and_offered_a_person(slack_settings: Settings, fake_slack: FakeSlack, database_url: str, tmp_path: Path) -> None:
+    settings = slack_settings.model_copy(update={"index_dir": tmp_path / "no-index"})
+    with TestClient(create_app(settings)) as client:
+        slack = Slack(client, fake_slack, database_url, lambda: None)
+        slack.mention("チームメンバーを招待するには？")
+        [post] = fake_slack.wait_for(lambda: fake_slack.calls_to("chat.postMessage"))
+    assert "担当者におつなぎしましょうか" in all_text(post.body) and action_ids(post.body) == ["jiso_handover"]
+    [turn] = slack.turns()
+    assert (turn.answered, turn.locale) == (False, "ja")
+    slack.database.dispose()
