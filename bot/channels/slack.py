@@ -27,7 +27,7 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine as Database
 from sqlmodel import Session, select
 
-from bot.channels.slack_blocks import ACTION_IDS, HANDOVER, HELPFUL, NOT_HELPFUL, SHARE, ButtonRef, State, answer_message, text
+from bot.channels.slack_blocks import ACTION_IDS, HELPFUL, NOT_HELPFUL, SHARE, ButtonRef, State, answer_message, text
 from bot.engine import Answer, Engine
 from bot.ledger import writes
 from bot.ledger.models import Conversation, Turn

@@ -6,7 +6,6 @@ import json
 import logging
 import threading
 import time
-
 from pathlib import Path
 
 import pytest
