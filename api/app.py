@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from api import runtime
 from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
-from api.routes import ask, conversations, health, pages, widget_config
+from api.routes import ask, conversations, health, pages, slack, widget_config
 from api.settings import Settings
 from bot.escalation import Dispatcher
 from bot.ledger.db import make_engine, upgrade
@@ -45,6 +46,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.db, runtime.escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff
         )
         app.state.rate_limits = RateLimits(settings.rate_limit_per_visitor, settings.rate_limit_per_ip)
+        slack_work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack")
+        app.state.slack = runtime.slack_app(settings, lambda: app.state.engine, app.state.db, listener_executor=slack_work)
+        if app.state.slack is None:
+            log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect it")
         watcher = asyncio.create_task(watch_index(app, settings, settings.index_reload_seconds))
         try:
             yield
@@ -52,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            slack_work.shutdown(wait=True)  # let answers in progress finish and be recorded
             app.state.dispatcher.close()
             app.state.db.dispose()
 
@@ -72,4 +78,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Retry-After", "Idempotent-Replayed"],
         max_age=600,
     )
+    app.include_router(slack.router)
     return app

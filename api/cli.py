@@ -131,6 +131,27 @@ def serve(
     uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, log_level="info")
 
 
+@app.command()
+def slack() -> None:
+    """Connect to Slack in Socket Mode (no public URL needed): needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN."""
+    settings = _settings()
+    missing = [name for name, value in (("SLACK_APP_TOKEN", settings.slack_app_token), ("SLACK_BOT_TOKEN", settings.slack_bot_token)) if not value]
+    if missing:
+        typer.echo(f"Socket Mode needs {' and '.join(missing)} (an app-level token with connections:write, and the bot token); see README › Connect Slack", err=True)
+        raise typer.Exit(2)
+    from bot.ledger.db import make_engine
+    from indexer.store import IndexUnavailable
+
+    try:
+        engine = runtime.load_engine(settings, runtime.embedders(settings))
+    except IndexUnavailable as error:
+        typer.echo(f"no usable index, every question will get a hand-over: {error}", err=True)
+        engine = None
+    handler = runtime.slack_socket_mode(settings, lambda: engine, make_engine(settings.database_url))
+    typer.echo("connecting to Slack in Socket Mode…", err=True)
+    handler.start()
+
+
 def main() -> None:
     # Offline by design: the models are bundled; never reach for a model hub, never draw bars.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine as Database
 
 from api.settings import Settings
 from bot.engine import Engine, Policy
@@ -11,6 +16,10 @@ from indexer.content import KnowledgeScan, scan_knowledge
 from indexer.embedder import Embedders
 from indexer.pipeline import LocaleConfig
 from indexer.store import load_build, load_index
+
+if TYPE_CHECKING:  # Slack's modules load only where Slack is used
+    from slack_bolt import App as SlackApp
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 
 def locale_configs(settings: Settings) -> dict[str, LocaleConfig]:
@@ -44,4 +53,35 @@ def escalation_destinations(settings: Settings) -> list[Destination]:
     destinations: list[Destination] = []
     if settings.escalation_webhook_url:
         destinations.append(WebhookDestination(settings.escalation_webhook_url, settings.escalation_webhook_secret))
+    if settings.slack_bot_token and settings.slack_escalation_channel:
+        from bot.channels.slack import SlackChannelDestination, make_web_client
+
+        destinations.append(SlackChannelDestination(make_web_client(settings.slack_bot_token, settings.slack_api_url), settings.slack_escalation_channel))
     return destinations
+def slack_app(settings: Settings, engine: Callable[[], Engine | None], database: Database, *, socket_mode: bool = False, listener_executor: Executor | None = None) -> SlackApp | None:
+    """The Slack app, or None when Slack is not configured (HTTP mode needs the signing secret)."""
+    from bot.channels.slack import build_app, make_web_client
+
+    if not settings.slack_bot_token or not (settings.slack_signing_secret or socket_mode):
+        return None
+    return build_app(
+        client=make_web_client(settings.slack_bot_token, settings.slack_api_url),
+        signing_secret=settings.slack_signing_secret,
+        engine=engine,
+        database=database,
+        escalation_channel=settings.slack_escalation_channel,
+        workspace_orgs=settings.slack_workspace_orgs,
+        knowledge_url=settings.knowledge_url or f"{settings.public_url.rstrip('/')}/knowledge",
+        locales=tuple(settings.locales),
+        listener_executor=listener_executor,
+    )
+
+
+def slack_socket_mode(settings: Settings, engine: Callable[[], Engine | None], database: Database) -> SocketModeHandler:
+    """Socket Mode (`jiso slack`): the built-in client connects out through the app's Web API client."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    app = slack_app(settings, engine, database, socket_mode=True)
+    if app is None or not settings.slack_app_token:
+        raise ValueError("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN")
+    return SocketModeHandler(app, settings.slack_app_token)

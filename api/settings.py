@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     port: int = 8000
     # The address users reach this server at (links in hand-overs and Slack messages).
     public_url: str = "http://127.0.0.1:8000"
+    # Where people can read the knowledge files, for source links (e.g. your docs repository's
+    # https://github.com/acme/docs/blob/main/knowledge). Empty: sources are named, not linked.
+    knowledge_url: str = ""
 
     # Conversations and the web channel.
     identity_secret: str = ""  # HMAC-SHA256 key for verified users: hash = HMAC(secret, f"{id}:{org_id}")

@@ -1,0 +1,413 @@
+"""The Slack channel: a slack-bolt `App` that answers mentions, DMs and `/jiso`, records every
+question in the ledger (channel `slack`) and hands conversations over to people.
+
+Every listener acks at once and does the work in a lazy listener (Slack wants an answer within
+3 s). A question is answered first, then recorded with its delivery key; only the delivery that
+created the turn posts, so Slack's redeliveries of one event give one reply and one conversation
+(the unique constraint on `turns.delivery_key` decides, not a list of seen retries).
+
+Nothing here is built at import: `build_app` takes everything it needs as arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import asdict
+from typing import Any
+
+from pydantic import BaseModel
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.webhook import WebhookClient
+from sqlalchemy.engine import Engine as Database
+from sqlmodel import Session, select
+
+from bot.channels.slack_blocks import ACTION_IDS, HELPFUL, NOT_HELPFUL, SHARE, ButtonRef, State, answer_message, text
+from bot.engine import Answer, Engine
+from bot.escalation import Handover
+from bot.ledger import writes
+from bot.ledger.models import Conversation, Turn
+from bot.messages import dont_know
+from bot.slack_format import escape, link, mentions, plain_question, to_mrkdwn
+from indexer.language import detect_locale
+
+log = logging.getLogger(__name__)
+CHANNEL = "slack"
+COMMAND = "/jiso"
+RATE_LIMIT_RETRIES = 3
+# Plain user messages; edits, deletions, joins and bot posts are not questions.
+QUESTION_SUBTYPES = (None, "file_share", "thread_broadcast")
+
+
+def make_web_client(token: str, base_url: str) -> WebClient:
+    """The Web API client: `base_url` may point at a proxy or a test server; 429s are retried
+    after the `Retry-After` Slack sends, connection resets once."""
+    return WebClient(token=token, base_url=base_url, retry_handlers=_retry_handlers())
+
+
+def _retry_handlers() -> list:
+    return [ConnectionErrorRetryHandler(), RateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)]
+
+
+def slack_user_id(team: str, user: str) -> str:
+    return f"slack:{team}:{user}"
+
+
+class SlackQuestion(BaseModel):
+    """A message that may be a question to jiso, from an `app_mention` or `message.im` event."""
+
+    event_id: str
+    team: str
+    channel: str
+    user: str
+    text: str
+    ts: str
+    thread_ts: str | None = None
+    is_dm: bool = False
+
+    @property
+    def thread_root(self) -> str:
+        return self.thread_ts or self.ts
+
+    @property
+    def external_key(self) -> str:
+        return f"{self.team}:{self.channel}:{self.thread_root}"
+
+    @classmethod
+    def from_event(cls, body: dict[str, Any], team: str | None) -> SlackQuestion | None:
+        """None for what is not a person's question: other bots, edits, deletions, joins."""
+        event = body.get("event") or {}
+        if event.get("bot_id") or event.get("subtype") not in QUESTION_SUBTYPES or not event.get("user"):
+            return None
+        is_dm = event.get("type") == "message"
+        if is_dm and event.get("channel_type") != "im":
+            return None  # in channels we answer mentions only (the app_mention event)
+        return cls(
+            event_id=body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}",
+            team=team or body.get("team_id") or "",
+            channel=event["channel"],
+            user=event["user"],
+            text=event.get("text") or "",
+            ts=event["ts"],
+            thread_ts=event.get("thread_ts"),
+            is_dm=is_dm,
+        )
+
+
+class SlackChannelDestination:
+    """Posts a hand-over into a Slack channel where the support team works."""
+
+    name = "slack"
+
+    def __init__(self, client: WebClient, channel: str) -> None:
+        self.client = client
+        self.channel = channel
+
+    def deliver(self, handover: Handover) -> None:
+        """Raises on failure, so the caller can record where the hand-over got to."""
+        message = handover_message(handover)
+        self.client.chat_postMessage(channel=self.channel, text=message["text"], blocks=message["blocks"], unfurl_links=False)
+
+
+def handover_message(handover: Handover, max_turns: int = 5, max_chars: int = 600) -> dict[str, Any]:
+    user = str(handover.user_id or "an anonymous visitor")
+    if user.startswith("slack:") and user.count(":") == 2:
+        user = f"<@{user.rsplit(':', 1)[1]}>"  # a Slack user: mention them so the team can DM them
+    else:
+        user = escape(user)
+    org = escape(handover.org_id) if handover.org_id else "no organization"
+    lines = [f":raising_hand: *Hand-over* from {user} ({org}, via {escape(handover.channel)}, {escape(handover.locale or '?')})", f"*Why:* {escape(handover.reason)}"]
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]
+    for turn in handover.transcript[-max_turns:]:
+        answer = turn.get("answer") if turn.get("answered") else None
+        tried = to_mrkdwn(answer)[:max_chars] + ("…" if len(answer or "") > max_chars else "") if answer else "_no answer: the bot was not confident_"
+        question = escape(str(turn.get("question", "")))[:max_chars]
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Question:* {question}\n*Answer tried:* {tried}"}})
+    where = link(handover.link, "Open the conversation") if handover.link else "_No link: the answer was only visible to the user._"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{where} · conversation `{handover.conversation_id}`"}]})
+    return {"text": f"Hand-over from {user} ({org}): {escape(handover.reason)}", "blocks": blocks}
+
+
+class SlackBot:
+    """The listeners. Each `on_*` method runs as a lazy listener, after the ack."""
+
+    def __init__(
+        self,
+        *,
+        engine: Callable[[], Engine | None],
+        database: Database,
+        escalation: SlackChannelDestination | None,
+        workspace_orgs: dict[str, str],
+        knowledge_url: str = "",
+        locales: tuple[str, ...] = ("en", "ja"),
+    ) -> None:
+        self.engine = engine
+        self.database = database
+        self.escalation = escalation
+        self.workspace_orgs = workspace_orgs
+        self.knowledge_url = knowledge_url
+        self.locales = locales
+
+    # -- questions ---------------------------------------------------------------------------
+
+    def on_event(self, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        question = SlackQuestion.from_event(body, context.team_id)
+        if question is None:
+            return
+        delivery_key = f"slack:event:{question.event_id}"
+        with Session(self.database) as session:
+            if _delivered(session, delivery_key):
+                return  # a redelivery of a question already answered
+            if question.is_dm and question.thread_ts and not mentions(question.text, context.bot_user_id):
+                conversation = writes.find_conversation(session=session, channel=CHANNEL, external_key=question.external_key)
+                if conversation is not None and conversation.handed_over:
+                    # A person has taken over this thread: their exchange is not for the bot, and
+                    # recording it as a question would end the hand-over (record_turn clears it).
+                    return
+        asked = plain_question(question.text, context.bot_user_id)
+        if not asked:  # a bare "@jiso": say how to ask, record nothing
+            try:
+                client.chat_postEphemeral(channel=question.channel, user=question.user, text=text("usage", detect_locale(question.text, self.locales)), thread_ts=question.thread_root)
+            except Exception:
+                log.exception("Slack chat.postEphemeral failed (team=%s channel=%s event=%s)", question.team, question.channel, question.event_id)
+            return
+        turn = self._record(asked, team=question.team, user=question.user, external_key=question.external_key, delivery_key=delivery_key)
+        if turn is None:
+            return
+        # In a channel we answer in the thread; in a DM beside the question, threaded only if it was.
+        thread_ts = question.thread_ts if question.is_dm else question.thread_root
+        message = answer_message(turn, asker=question.user, knowledge_url=self.knowledge_url)
+        try:
+            client.chat_postMessage(channel=question.channel, thread_ts=thread_ts, unfurl_links=False, **message)
+        except Exception:  # the turn is recorded; what failed is only the post
+            log.exception("Slack chat.postMessage failed (team=%s channel=%s event=%s turn=%s)", question.team, question.channel, question.event_id, turn.id)
+
+    def ack_command(self, ack: Ack, command: dict[str, Any]) -> None:
+        if command.get("text", "").strip():
+            ack()
+        else:
+            ack(text=text("usage", "en") + "\n" + text("usage", "ja"))
+
+    def on_command(self, command: dict[str, Any], context: BoltContext) -> None:
+        asked = plain_question(command.get("text", ""), context.bot_user_id)
+        if not asked:
+            return
+        team, channel, trigger = context.team_id or command["team_id"], command["channel_id"], command["trigger_id"]
+        turn = self._record(asked, team=team, user=command["user_id"], external_key=f"{team}:{channel}:command:{trigger}", delivery_key=f"slack:command:{trigger}")
+        if turn is None:
+            return
+        message = answer_message(turn, asker=command["user_id"], knowledge_url=self.knowledge_url, show_question=True, via_response_url=True, shareable=True)
+        _respond(command["response_url"], {**message, "response_type": "ephemeral"}, context=f"team={team} channel={channel} turn={turn.id}")
+
+    def _answer(self, question: str) -> Answer:
+        """The engine's answer; with no index, or if answering fails, "I don't know" and the offer
+        of a person, so the question is still recorded and the user is not left in silence."""
+        engine = self.engine()
+        if engine is not None:
+            try:
+                return engine.answer(question)
+            except Exception:
+                log.exception("answering a Slack question failed; offering a person instead")
+        locale = detect_locale(question, self.locales)
+        return Answer(question, locale, dont_know(locale), False, 0.0)
+
+    def _record(self, asked: str, *, team: str, user: str, external_key: str, delivery_key: str) -> Turn | None:
+        """Answer, then record the turn; None when another delivery of the same question won."""
+        answer = self._answer(asked)
+        with Session(self.database) as session:
+            conversation = writes.open_conversation(
+                session=session,
+                channel=CHANNEL,
+                external_key=external_key,
+                locale=answer.locale,
+                user_id=slack_user_id(team, user),
+                org_id=self.workspace_orgs.get(team),
+            )
+            turn, created = writes.record_turn(
+                session=session,
+                conversation=conversation,
+                question=asked,
+                answer_text=answer.text if answer.confident else None,
+                answered=answer.confident,
+                confidence=answer.confidence,
+                entry_id=answer.entry.id if answer.entry else None,
+                sources=[asdict(source) for source in answer.sources],
+                locale=answer.locale,
+                delivery_key=delivery_key,
+            )
+            session.expunge(turn)
+        return turn if created else None
+
+    # -- buttons -----------------------------------------------------------------------------
+
+    def on_action(self, body: dict[str, Any], action: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        ref = ButtonRef.decode(action.get("value", ""))
+        team, user = context.team_id or "", body["user"]["id"]
+        container = body.get("container") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        where = f"team={team} channel={channel} user={user} action={action.get('action_id')}"
+        if ref is None:
+            log.warning("Slack button with an unreadable value ignored (%s)", where)
+            return
+        with Session(self.database) as session:
+            conversation = session.get(Conversation, ref.c)
+            turn = session.get(Turn, ref.t)
+            if conversation is None or turn is None or turn.conversation_id != conversation.id or conversation.channel != CHANNEL:
+                log.warning("Slack button for an unknown conversation or turn ignored (%s)", where)
+                return
+            if user != ref.u:
+                try:
+                    client.chat_postEphemeral(channel=channel, user=user, text=text("not_yours", turn.locale, user=f"<@{ref.u}>"))
+                except Exception:
+                    log.exception("Slack chat.postEphemeral failed (%s)", where)
+                return
+            action_id = action["action_id"]
+            state: State
+            if action_id == SHARE:
+                self._share(turn, ref.u, body["response_url"], where)
+                return
+            if action_id in (HELPFUL, NOT_HELPFUL):
+                writes.record_feedback(session=session, conversation=conversation, turn_id=turn.id, helpful=action_id == HELPFUL)
+                state = "helpful" if action_id == HELPFUL else "not_helpful"
+            else:
+                self._hand_over(session, conversation, turn, user_id=slack_user_id(team, user), client=client, channel=channel, thread_ts=None if ref.r else _thread_of(body))
+                state = "handed_over"
+            message = answer_message(turn, asker=ref.u, state=state, knowledge_url=self.knowledge_url, show_question=ref.r, via_response_url=ref.r)
+        if ref.r:
+            _respond(body["response_url"], {**message, "replace_original": True}, context=where)
+            return
+        try:
+            client.chat_update(channel=channel, ts=container["message_ts"], **message)
+        except Exception:
+            log.exception("Slack chat.update failed (%s)", where)
+
+    def _share(self, turn: Turn, asker: str, response_url: str, where: str) -> None:
+        """An ephemeral slash answer, posted for the whole channel (the private copy goes)."""
+        message = answer_message(turn, asker=asker, knowledge_url=self.knowledge_url, show_question=True, via_response_url=True)
+        if _respond(response_url, {"delete_original": True}, context=where):
+            _respond(response_url, {**message, "response_type": "in_channel"}, context=where)
+
+    def _hand_over(self, session: Session, conversation: Conversation, turn: Turn, *, user_id: str, client: WebClient, channel: str | None, thread_ts: str | None) -> None:
+        if conversation.handed_over:
+            return  # already with a person (a second click); nothing new was asked since
+        reason = "asked for a person" if turn.answered else "asked for a person after the bot could not answer"
+        destinations = [SlackChannelDestination.name] if self.escalation else []
+        escalation = writes.record_escalation(session=session, conversation=conversation, reason=reason, destinations=destinations, turn_id=turn.id)
+        if self.escalation is None:
+            log.error("hand-over %s recorded but not posted: set JISO_SLACK_ESCALATION_CHANNEL", escalation.id)
+            return
+        transcript = [
+            {"question": t.question, "answer": t.answer_text, "answered": t.answered, "confidence": t.confidence, "sources": t.sources}
+            for t in writes.turns_of(session=session, conversation_id=conversation.id)
+        ]
+        handover = Handover(
+            escalation_id=escalation.id,
+            conversation_id=conversation.id,
+            channel=CHANNEL,
+            reason=reason,
+            org_id=conversation.org_id,
+            user_id=user_id,  # who asked for the person (in a shared thread, maybe not who opened it)
+            locale=conversation.locale,
+            transcript=transcript,
+            link=_permalink(client, channel, thread_ts),
+        )
+        try:
+            self.escalation.deliver(handover)
+            status = "delivered"
+        except Exception as error:
+            log.exception("hand-over %s not posted to Slack channel %s (conversation %s)", escalation.id, self.escalation.channel, conversation.id)
+            status = f"failed: {error}"[:500]
+        writes.record_delivery(session=session, escalation_id=escalation.id, destination=SlackChannelDestination.name, status=status)
+
+
+def _delivered(session: Session, delivery_key: str) -> bool:
+    return session.exec(select(Turn.id).where(Turn.delivery_key == delivery_key)).first() is not None
+
+
+def _thread_of(body: dict[str, Any]) -> str | None:
+    """The thread the clicked answer lives in (its root), or the answer itself at top level."""
+    message = body.get("message") or {}
+    return message.get("thread_ts") or (body.get("container") or {}).get("message_ts")
+
+
+def _permalink(client: WebClient, channel: str | None, ts: str | None) -> str | None:
+    if not channel or not ts:
+        return None
+    try:
+        return client.chat_getPermalink(channel=channel, message_ts=ts).get("permalink")
+    except Exception:  # a hand-over without a link still reaches the team
+        log.warning("Slack chat.getPermalink failed (channel=%s ts=%s)", channel, ts, exc_info=True)
+        return None
+
+
+def _respond(response_url: str, payload: dict[str, Any], *, context: str) -> bool:
+    """Post to a response_url (ephemeral and slash answers), retrying 429s like the Web API."""
+    try:
+        response = WebhookClient(response_url, retry_handlers=_retry_handlers()).send_dict(payload)
+    except Exception:
+        log.exception("Slack response_url call failed (%s)", context)
+        return False
+    if response.status_code != 200:
+        log.error("Slack response_url answered %s %s (%s)", response.status_code, response.body, context)
+        return False
+    return True
+
+
+class _SameTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN itself and warns it is unused because we pass a client; when
+    the client carries that very token the warning is noise."""
+
+    def __init__(self, token: str | None) -> None:
+        super().__init__()
+        self.same = bool(token) and os.environ.get("SLACK_BOT_TOKEN") == token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.same and "`token` will be unused" in record.getMessage())
+
+
+def _ack(ack: Ack) -> None:
+    ack()
+
+
+def build_app(
+    *,
+    client: WebClient,
+    signing_secret: str,
+    engine: Callable[[], Engine | None],
+    database: Database,
+    escalation_channel: str = "",
+    workspace_orgs: dict[str, str] | None = None,
+    knowledge_url: str = "",
+    locales: tuple[str, ...] = ("en", "ja"),
+    listener_executor: Executor | None = None,
+) -> App:
+    """The Bolt app. `client` carries the bot token and the Web API base URL; `engine` is read at
+    each question, so a reindexed engine swapped into the web app is used at once."""
+    escalation = SlackChannelDestination(client, escalation_channel) if escalation_channel else None
+    if escalation is None:
+        log.warning("JISO_SLACK_ESCALATION_CHANNEL is not set: Slack hand-overs are recorded but posted nowhere")
+    bot = SlackBot(engine=engine, database=database, escalation=escalation, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales)
+    bolt_log = logging.getLogger("slack_bolt.App")
+    quiet = _SameTokenNotice(client.token)
+    bolt_log.addFilter(quiet)
+    try:
+        app = App(
+            client=client,
+            signing_secret=signing_secret,
+            process_before_response=False,
+            # Start-up must not depend on reaching Slack: auth.test runs on the first request instead.
+            token_verification_enabled=False,
+            listener_executor=listener_executor,
+        )
+    finally:
+        bolt_log.removeFilter(quiet)
+    app.event("app_mention")(ack=_ack, lazy=[bot.on_event])
+    app.event("message")(ack=_ack, lazy=[bot.on_event])
+    app.command(COMMAND)(ack=bot.ack_command, lazy=[bot.on_command])
+    app.action(re.compile("^(" + "|".join(ACTION_IDS) + ")$"))(ack=_ack, lazy=[bot.on_action])
+    return app

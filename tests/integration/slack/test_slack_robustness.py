@@ -1,0 +1,150 @@
+"""What Slack does to an app: forged or stale requests, redeliveries, bot messages, rate limits."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from slack_sdk.signature import SignatureVerifier
+from sqlmodel import Session, select
+
+from api.app import create_app
+from api.settings import Settings
+from bot.engine import Answer
+from bot.ledger.models import Escalation
+
+from .conftest import EN_QUESTION, SIGNING_SECRET, Slack, action_ids, all_text, event_body
+from .fake_slack import FakeSlack
+
+pytestmark = pytest.mark.integration
+
+
+def mention_body(event_id: str = "EvBad") -> str:
+    event = {"type": "app_mention", "user": "U1", "text": f"<@UBOT> {EN_QUESTION}", "ts": "1700000100.000100", "channel": "C1", "team": "T1"}
+    return json.dumps(event_body(event, event_id))
+
+
+@pytest.mark.parametrize(
+    "request_kind",
+    ["forged signature", "stale timestamp", "missing headers", "signed with another secret"],
+)
+def test_unverified_requests_are_refused_and_change_nothing(slack_app: Slack, request_kind: str) -> None:
+    body = mention_body()
+    if request_kind == "forged signature":
+        response = slack_app.post(body, "application/json", headers={"X-Slack-Signature": "v0=" + "0" * 64})
+    elif request_kind == "stale timestamp":
+        response = slack_app.post(body, "application/json", timestamp=int(time.time()) - 6 * 60)
+    elif request_kind == "missing headers":
+        response = slack_app.post(body, "application/json", signed=False)
+    else:
+        now = str(int(time.time()))
+        signature = SignatureVerifier("not-" + SIGNING_SECRET).generate_signature(timestamp=now, body=body)
+        response = slack_app.post(body, "application/json", signed=False, headers={"X-Slack-Request-Timestamp": now, "X-Slack-Signature": signature})
+    assert response.status_code == 401
+    slack_app.finish()
+    assert slack_app.fake.calls == []  # not even auth.test
+    assert slack_app.conversations() == [] and slack_app.turns() == []
+
+
+class HeldEngine:
+    """The real engine, except that its first answer waits until the test releases it, so that a
+    redelivery can arrive while the first delivery is still being answered."""
+
+    def __init__(self, engine) -> None:  # noqa: ANN001
+        self.engine = engine
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self._calls = 0
+
+    def answer(self, question: str, locale: str | None = None) -> Answer:
+        with self._lock:
+            self._calls += 1
+            first = self._calls == 1
+        if first:
+            self.first_started.set()
+            assert self.release.wait(timeout=15), "the test never released the first answer"
+        return self.engine.answer(question, locale)
+
+
+def test_redeliveries_give_one_reply_and_one_conversation(slack_app: Slack) -> None:
+    fake = slack_app.fake
+    held = HeldEngine(slack_app.client.app.state.engine)
+    slack_app.client.app.state.engine = held
+
+    assert slack_app.mention(EN_QUESTION, event_id="EvDup").status_code == 200
+    assert held.first_started.wait(timeout=15)
+    # Slack did not see the reply in time and delivers again while the first is still answering.
+    assert slack_app.mention(EN_QUESTION, event_id="EvDup", retry=1).status_code == 200
+    fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
+    held.release.set()
+    for retry in (2, 3):
+        assert slack_app.mention(EN_QUESTION, event_id="EvDup", retry=retry).status_code == 200
+    slack_app.finish()
+
+    assert len(fake.calls_to("chat.postMessage")) == 1
+    assert len(slack_app.conversations()) == 1
+    [turn] = slack_app.turns()
+    assert turn.delivery_key == "slack:event:EvDup"
+
+
+def test_messages_from_our_bot_and_other_bots_are_ignored(slack_app: Slack) -> None:
+    slack_app.dm("I am the bot's own answer", user="UBOT", bot_id="BBOT")
+    slack_app.dm("A reminder from another bot", user="UOTHER", bot_id="BOTHER")
+    slack_app.dm("someone edited", subtype="message_changed")
+    slack_app.finish()
+    assert slack_app.fake.calls_to("chat.postMessage") == []
+    assert slack_app.conversations() == []
+
+
+def test_a_rate_limited_post_is_delivered_once_after_retry_after(slack_app: Slack) -> None:
+    fake = slack_app.fake
+    fake.rate_limited_once.add("chat.postMessage")
+    slack_app.mention(EN_QUESTION)
+    fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
+    slack_app.finish()
+    attempts = fake.calls_to("chat.postMessage", ok_only=False)
+    assert [call.status for call in attempts] == [429, 200]
+    assert all_text(attempts[1].body) == all_text(attempts[0].body)
+    assert len(slack_app.turns()) == 1
+
+
+def test_a_failed_post_is_logged_and_the_question_stays_recorded(slack_app: Slack, caplog: pytest.LogCaptureFixture) -> None:
+    slack_app.fake.errors["chat.postMessage"] = "channel_not_found"
+    with caplog.at_level(logging.ERROR, logger="bot.channels.slack"):
+        slack_app.mention(EN_QUESTION, event_id="EvLost")
+        slack_app.finish()
+    [turn] = slack_app.turns()
+    assert turn.question == EN_QUESTION and turn.answered
+    [record] = [r for r in caplog.records if "chat.postMessage failed" in r.getMessage()]
+    assert "team=T1 channel=C1 event=EvLost" in record.getMessage() and "channel_not_found" in record.exc_text
+
+
+def test_a_failed_hand_over_post_is_recorded_as_failed(slack_app: Slack) -> None:
+    fake = slack_app.fake
+    slack_app.mention(EN_QUESTION)
+    [post] = fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
+    fake.errors["chat.postMessage"] = "not_in_channel"
+    slack_app.click(post, "jiso_handover")
+    fake.wait_for(lambda: fake.calls_to("chat.update"))
+    slack_app.finish()
+    with Session(slack_app.database) as session:
+        [escalation] = session.exec(select(Escalation)).all()
+    assert escalation.delivery["slack"].startswith("failed:") and "not_in_channel" in escalation.delivery["slack"]
+
+
+def test_without_an_index_questions_are_recorded_and_offered_a_person(slack_settings: Settings, fake_slack: FakeSlack, database_url: str, tmp_path: Path) -> None:
+    settings = slack_settings.model_copy(update={"index_dir": tmp_path / "no-index"})
+    with TestClient(create_app(settings)) as client:
+        slack = Slack(client, fake_slack, database_url, lambda: None)
+        slack.mention("チームメンバーを招待するには？")
+        [post] = fake_slack.wait_for(lambda: fake_slack.calls_to("chat.postMessage"))
+    assert "担当者におつなぎしましょうか" in all_text(post.body) and action_ids(post.body) == ["jiso_handover"]
+    [turn] = slack.turns()
+    assert (turn.answered, turn.locale) == (False, "ja")
+    slack.database.dispose()
