@@ -48,6 +48,8 @@ class BuildReport:
             f"{self.added} added, {self.changed} changed, {self.removed} removed, {self.skipped} skipped (unchanged); "
             f"{len(self.refused_files)} file(s) refused"
         )
+        if not self.published:
+            line += "; nothing changed, the index in service stays"
         return line + (f" in {self.seconds:.1f}s" if self.seconds else "")
 
 
@@ -140,6 +142,9 @@ def build_index(
             tokenizer=load_tokenizer(config.lexical),
         )
     report.removed = len(set(previous_ids) - current_ids)
+    if not full and _unchanged(index_dir, report, builds, files or {}):
+        report.seconds = time.perf_counter() - started
+        return report  # the build in service already holds exactly this content
 
     build = store.write_build(index_dir, builds, dict(files or {}))
     report.build = build.name
@@ -152,6 +157,22 @@ def build_index(
     report.published = True
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _unchanged(index_dir: Path, report: BuildReport, builds: Mapping[str, store.LocaleBuild], files: Mapping[str, str]) -> bool:
+    if report.added or report.changed or report.removed:
+        return False
+    build = store.current_build(index_dir)
+    if build is None:
+        return False
+    try:
+        manifest = store.read_manifest(build)
+        store.verify(build, manifest)  # a damaged build in service is rebuilt, never kept
+    except (store.IndexUnavailable, OSError):
+        return False
+    in_service = {locale: (info["model"], info["lexical"], list(info["entry_hashes"])) for locale, info in manifest["locales"].items()}
+    wanted = {locale: (b.model, b.lexical_name, [entry.id for entry in b.entries]) for locale, b in builds.items()}
+    return in_service == wanted and manifest["files"] == dict(files)
 
 
 def _previous_ids(index_dir: Path) -> dict[str, str]:

@@ -31,9 +31,12 @@ def test_reindex_embeds_only_changed_entries(write, tmp_path: Path, fake_embedde
     assert (first.added, first.changed, first.removed, first.skipped) == (8, 0, 0, 0)
     embedded_before = fake_embedder.passages
 
+    live = store.current_build(tmp_path / "index")
     again = index(tmp_path, embedder_for)
     assert (again.added, again.changed, again.removed, again.skipped) == (0, 0, 0, 8)
     assert fake_embedder.passages == embedded_before
+    assert not again.published and store.current_build(tmp_path / "index") == live
+    assert "nothing changed, the index in service stays" in again.summary()
 
     write("en/faq/a.md", faq(5).replace("Answer 2.", "A new answer 2.").replace("## Question number 4 about topic 4?\n\nAnswer 4.\n", ""))
     write("en/faq/c.md", faq(1).replace("Question", "Brand new question"))
@@ -41,6 +44,7 @@ def test_reindex_embeds_only_changed_entries(write, tmp_path: Path, fake_embedde
     assert (third.added, third.changed, third.removed, third.skipped) == (1, 1, 1, 6)
     assert fake_embedder.passages - embedded_before == 2 * 2  # two entries, each: question + question-with-answer
     assert "1 added, 1 changed, 1 removed, 6 skipped" in third.summary()
+    assert third.published and store.current_build(tmp_path / "index") != live
 
 
 def test_refused_files_are_reported_and_the_rest_indexed(write, tmp_path: Path, embedder_for) -> None:
@@ -68,6 +72,10 @@ def test_corrupt_index_is_rejected_and_last_good_build_served(write, tmp_path: P
     served = store.load_index(tmp_path / "index")
     assert served.name == good.name
     assert len(served.entries) == 2
+
+    repaired = index(tmp_path, embedder_for)  # same content, but the build in service is damaged
+    assert repaired.published
+    assert len(store.load_index(tmp_path / "index").entries) == 3
 
 
 def test_a_failed_build_never_replaces_the_live_index(write, tmp_path: Path, embedder_for) -> None:
