@@ -1,0 +1,65 @@
+"""Shared helpers for the report tests: a small checklist and a ledger-building script."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import Session
+
+from bot.ledger import writes
+from bot.ledger.events import NewEvent, record_events
+from bot.ledger.models import Conversation
+from bot.onboarding import Checklist, parse_checklist
+
+QUIET = timedelta(hours=24)
+
+SMALL_CHECKLIST = """
+version: 1
+steps:
+  - id: create-workspace
+    title: {en: Create a workspace, ja: ワークスペースを作成する}
+    events: [workspace.created]
+    required: true
+  - id: create-first-project
+    title: {en: Start a project, ja: プロジェクトを始める}
+    events: [project.created]
+    active_minutes: {min: 3, within_days: 1}
+    required: true
+  - id: connect-slack
+    title: {en: Connect Slack, ja: Slack と連携する}
+    events: [integration.slack.connected]
+    required: false
+"""
+
+
+def small_checklist() -> Checklist:
+    checklist, problems = parse_checklist(SMALL_CHECKLIST)
+    assert not problems and checklist is not None
+    return checklist
+
+
+@pytest.fixture
+def checklist() -> Checklist:
+    return small_checklist()
+
+
+def event(session: Session, checklist: Checklist, event_id: str, user: str, org: str | None, name: str, at: datetime):
+    return record_events(session=session, events=[NewEvent(event_id, user, org, name, at)], known_names=checklist.event_names)
+
+
+def converse(session: Session, at: datetime, script: list[tuple], *, user: str | None = None, org: str | None = None, channel: str = "web", locale: str = "en") -> Conversation:
+    """Play a conversation: ("ask", answered, minutes), ("vote", helpful, minutes), ("escalate", None, minutes);
+    minutes are after `at`. Returns the conversation."""
+    conversation = writes.open_conversation(session=session, channel=channel, locale=locale, user_id=user, org_id=org, now=at)
+    last = None
+    for action, value, minutes in script:
+        when = at + timedelta(minutes=minutes)
+        if action == "ask":
+            last, _ = writes.record_turn(session=session, conversation=conversation, question=value[1] if isinstance(value, tuple) else "q", answer_text="a", answered=value[0] if isinstance(value, tuple) else value, entry_id=value[2] if isinstance(value, tuple) and len(value) > 2 else None, locale=locale, now=when)
+        elif action == "vote":
+            writes.record_feedback(session=session, conversation=conversation, turn_id=last.id, helpful=value, now=when)
+        else:
+            writes.record_escalation(session=session, conversation=conversation, reason="asked for a person", destinations=["webhook"], now=when)
+    session.refresh(conversation)
+    return conversation
