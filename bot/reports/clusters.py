@@ -7,6 +7,7 @@ clusters are ordered by size, then by their first example.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -30,7 +31,8 @@ class Cluster:
 
 
 def normalized(question: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", question).casefold().split())
+    """Case, width, punctuation and spacing aside, the same question is one question."""
+    return " ".join(re.sub(r"[^\w\s]", " ", unicodedata.normalize("NFKC", question).casefold()).split())
 
 
 def group_labels(vectors: np.ndarray, min_similarity: float) -> list[int]:
@@ -57,7 +59,9 @@ def cluster_questions(rows: Sequence[dict], embedder_for: Callable[[str], Embedd
     for locale in sorted(by_locale):
         groups = by_locale[locale]
         texts = sorted(groups)
-        vectors = embedder_for(locale).embed_queries([groups[text][0]["question"] for text in texts])
+        # One wording per question (the smallest, so input order never matters).
+        wording = {text: min(row["question"] for row in groups[text]) for text in texts}
+        vectors = embedder_for(locale).embed_queries([wording[text] for text in texts])
         members: dict[int, list[str]] = {}
         for text, label in zip(texts, group_labels(np.asarray(vectors), min_similarity)):
             members.setdefault(label, []).append(text)
@@ -71,7 +75,7 @@ def cluster_questions(rows: Sequence[dict], embedder_for: Callable[[str], Embedd
                     count=len(flat),
                     unanswered=sum(row["unanswered"] for row in flat),
                     escalated=sum(row["escalated"] for row in flat),
-                    examples=[groups[text][0]["question"] for text in ordered[:examples]],
+                    examples=[wording[text] for text in ordered[:examples]],
                 )
             )
     return sorted(clusters, key=lambda c: (-c.count, c.locale, normalized(c.examples[0])))
