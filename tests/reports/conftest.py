@@ -63,3 +63,52 @@ def converse(session: Session, at: datetime, script: list[tuple], *, user: str |
             writes.record_escalation(session=session, conversation=conversation, reason="asked for a person", destinations=["webhook"], now=when)
     session.refresh(conversation)
     return conversation
+
+
+ADMIN_KEY = "admin-bootstrap-key-for-tests"
+IDENTITY_SECRET = "identity-secret-for-tests"
+FAQ = """---
+type: faq
+locale: en
+title: Projects
+---
+
+## How do I create a project?
+<!--
+id: create-project
+onboarding_step: create-first-project
+-->
+
+Click **New project** on the home screen.
+"""
+
+
+def make_settings(tmp_path, database_url: str):
+    from api import runtime
+    from api.settings import Settings
+    from indexer.pipeline import index_knowledge
+
+    knowledge = tmp_path / "knowledge"
+    (knowledge / "en" / "faq").mkdir(parents=True, exist_ok=True)
+    (knowledge / "en" / "faq" / "projects.md").write_text(FAQ, encoding="utf-8")
+    (knowledge / "onboarding.yml").write_text(SMALL_CHECKLIST, encoding="utf-8")
+    settings = Settings(
+        model_en="fake-hashing", model_ja="fake-hashing", lexical_ja="bigram", knowledge_dir=knowledge, index_dir=tmp_path / "index",
+        database_url=database_url, admin_api_key=ADMIN_KEY, identity_secret=IDENTITY_SECRET,
+    )
+    index_knowledge(runtime.scan(settings), settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings))
+    return settings
+
+
+@pytest.fixture
+def client(tmp_path, database_url):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(make_settings(tmp_path, database_url))) as test_client:
+        yield test_client
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
