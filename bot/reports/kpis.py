@@ -84,6 +84,8 @@ def onboarding_kpis(row: Mapping[str, Any] | None, times: Mapping[str, float] | 
 
 
 def _funnel(checklist: Checklist, row: Mapping[str, Any] | None, locale: str) -> list[dict[str, Any]]:
+    """In checklist order: `reached` = did this step and every required step before it;
+    `drop_off` = users who reached the previous required step (or started) but not this one."""
     started = row["started"] if row else 0
     previous = started
     funnel = []
@@ -97,13 +99,14 @@ def _funnel(checklist: Checklist, row: Mapping[str, Any] | None, locale: str) ->
                 "required": step.required,
                 "done": done,
                 "done_rate": rate(done, started),
-                "reached": reached,  # did this step and every step before it
+                "reached": reached,
                 "reached_rate": rate(reached, started),
                 "drop_off": previous - reached,
                 "drop_off_rate": rate(previous - reached, previous),
             }
         )
-        previous = reached
+        if step.required:
+            previous = reached
     return funnel
 
 

@@ -213,11 +213,13 @@ def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = N
 
 
 def onboarding_counts(session: Session, checklist: Checklist, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False) -> list[dict]:
-    """Per key: started, completed, self_serve, involved, done[i] and reached[i] (funnel in order)."""
+    """Per key: started, completed, self_serve, involved, done[i] and reached[i] (the funnel)."""
     dialect = dialect_of(session)
     group = cohort(user_rows(checklist, window, dialect), window, buckets, by_org=by_org)
     n = len(checklist.steps)
-    reached = [func.sum(case((and_(*[group.c[f"s{j}"] == _int(1) for j in range(i + 1)]), _int(1)), else_=_int(0))) for i in range(n)]
+    # Funnel: did this step and every required step before it (optional steps never block).
+    gates = [[j for j in range(i) if checklist.steps[j].required] + [i] for i in range(n)]
+    reached = [func.sum(case((and_(*[group.c[f"s{j}"] == _int(1) for j in gate]), _int(1)), else_=_int(0))) for gate in gates]
     query = select(
         group.c.key,
         func.count(),

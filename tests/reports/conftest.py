@@ -21,15 +21,15 @@ steps:
     title: {en: Create a workspace, ja: ワークスペースを作成する}
     events: [workspace.created]
     required: true
+  - id: connect-slack
+    title: {en: Connect Slack, ja: Slack と連携する}
+    events: [integration.slack.connected]
+    required: false
   - id: create-first-project
     title: {en: Start a project, ja: プロジェクトを始める}
     events: [project.created]
     active_minutes: {min: 3, within_days: 1}
     required: true
-  - id: connect-slack
-    title: {en: Connect Slack, ja: Slack と連携する}
-    events: [integration.slack.connected]
-    required: false
 """
 
 

@@ -109,15 +109,15 @@ def test_widget_events_and_progress_need_a_verified_identity(client) -> None:
     assert progress == {
         "steps": [
             {"id": "create-workspace", "title": "ワークスペースを作成する", "done": True, "required": True},
-            {"id": "create-first-project", "title": "プロジェクトを始める", "done": False, "required": True},
             {"id": "connect-slack", "title": "Slack と連携する", "done": False, "required": False},
+            {"id": "create-first-project", "title": "プロジェクトを始める", "done": False, "required": True},
         ],
         "completed": 1,
         "total": 3,
     }
     assert client.get("/api/v1/onboarding/progress", params={**params, "hash": forged["hash"]}).status_code == 403
     steps = client.get("/api/v1/onboarding/checklist").json()["steps"]
-    assert steps[1] == {"id": "create-first-project", "titles": {"en": "Start a project", "ja": "プロジェクトを始める"}, "events": ["project.created"], "required": True, "active_minutes": {"min": 3, "within_days": 1}}
+    assert steps[2] == {"id": "create-first-project", "titles": {"en": "Start a project", "ja": "プロジェクトを始める"}, "events": ["project.created"], "required": True, "active_minutes": {"min": 3, "within_days": 1}}
 
 
 def test_report_parameters_are_validated(client) -> None:

@@ -93,7 +93,10 @@ def reference(session: Session, checklist, start: datetime, end: datetime, org: 
         "involved": sum(u["involved"] for u in users.values()),
         "median": float(np.percentile(hours, 50)) if hours else None,
         "p90": float(np.percentile(hours, 90)) if hours else None,
-        "reached": [sum(all(j in u["done"] for j in range(i + 1)) for u in users.values()) for i in range(len(checklist.steps))],
+        "reached": [
+            sum(i in u["done"] and all(j in u["done"] for j in range(i) if checklist.steps[j].required) for u in users.values())
+            for i in range(len(checklist.steps))
+        ],
     }
 
 
