@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from api.auth import IngestDep
@@ -62,7 +63,8 @@ async def ingest_events(request: Request, principal: IngestDep, session: Session
         if principal.org_id is not None and event.org_id not in (None, principal.org_id):
             raise HTTPException(status_code=403, detail=f"event {event.event_id}: this key may only send events of organization {principal.org_id}")
     rows = [NewEvent(e.event_id, e.user_id, e.org_id or principal.org_id, e.name, e.occurred_at, e.properties) for e in events]
-    return record_events(session=session, events=rows, known_names=checklist.event_names).to_json()
+    result = await run_in_threadpool(lambda: record_events(session=session, events=rows, known_names=checklist.event_names))
+    return result.to_json()
 
 
 class WidgetUser(BaseModel):
