@@ -124,7 +124,25 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
     own_events = [E.c.user_id == user_id] if user_id is not None else []
     own_conversations = [C.c.user_id == user_id] if user_id is not None else [C.c.user_id.is_not(None)]
     first_event = select(E.c.user_id.label("user_id"), func.min(E.c.occurred_at).label("t")).where(E.c.known, E.c.occurred_at <= now, *own_events).group_by(E.c.user_id)
-    first_question = select(C.c.user_id.label("user_id"), func.min(C.c.created_at).label("t")).where(C.c.turn_count > 0, C.c.created_at <= now, *own_conversations).group_by(C.c.user_id)
+    # One pass over each user's conversations: first question, first hand-over, used the assistant.
+    asked = and_(C.c.turn_count > 0, C.c.created_at <= now)
+    used_here = [asked]
+    if window.filters.channel is not None:
+        used_here.append(C.c.channel == window.filters.channel)
+    if window.filters.locale is not None:
+        used_here.append(C.c.locale == window.filters.locale)
+    talk = (
+        select(
+            C.c.user_id.label("user_id"),
+            func.min(case((asked, C.c.created_at))).label("first_question"),
+            func.min(case((C.c.escalated_at <= now, C.c.escalated_at))).label("first_escalation"),
+            func.max(case((and_(*used_here), _int(1)), else_=_int(0))).label("involved"),
+        )
+        .where(*own_conversations)
+        .group_by(C.c.user_id)
+        .cte("talk")
+    )
+    first_question = select(talk.c.user_id, talk.c.first_question.label("t")).where(talk.c.first_question.is_not(None))
     starts = union_all(first_event, first_question).subquery("starts")
     started = select(starts.c.user_id, func.min(starts.c.t).label("started_at")).group_by(starts.c.user_id).cte("started")
 
@@ -168,16 +186,8 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
         .group_by(started.c.user_id, started.c.started_at)
         .subquery("per_user")
     )
-    first_escalation = select(C.c.user_id.label("user_id"), func.min(C.c.escalated_at).label("at")).where(C.c.escalated_at.is_not(None), C.c.escalated_at <= now, *own_conversations).group_by(C.c.user_id).subquery("first_escalation")
-    used_clauses = [C.c.turn_count > 0, C.c.created_at <= now, *own_conversations]
-    if window.filters.channel is not None:
-        used_clauses.append(C.c.channel == window.filters.channel)
-    if window.filters.locale is not None:
-        used_clauses.append(C.c.locale == window.filters.locale)
-    used = select(C.c.user_id.label("user_id")).where(*used_clauses).group_by(C.c.user_id).subquery("used")
-
     completed_at = case((per_user.c.required_done == _int(len(required)), per_user.c.last_required_at)) if required else literal_column("NULL")
-    self_serve = case((and_(completed_at.is_not(None), or_(first_escalation.c.at.is_(None), first_escalation.c.at >= completed_at)), _int(1)), else_=_int(0))
+    self_serve = case((and_(completed_at.is_not(None), or_(talk.c.first_escalation.is_(None), talk.c.first_escalation >= completed_at)), _int(1)), else_=_int(0))
     return (
         select(
             per_user.c.user_id,
@@ -185,13 +195,12 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
             per_user.c.started_at,
             completed_at.label("completed_at"),
             self_serve.label("self_serve"),
-            case((used.c.user_id.is_not(None), _int(1)), else_=_int(0)).label("involved"),
+            func.coalesce(talk.c.involved, _int(0)).label("involved"),
             *[per_user.c[f"s{i}"] for i in range(len(steps))],
         )
         .select_from(
             per_user.outerjoin(U, U.c.id == per_user.c.user_id)
-            .outerjoin(first_escalation, first_escalation.c.user_id == per_user.c.user_id)
-            .outerjoin(used, used.c.user_id == per_user.c.user_id)
+            .outerjoin(talk, talk.c.user_id == per_user.c.user_id)
         )
         .subquery("users")
     )
