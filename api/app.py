@@ -18,10 +18,11 @@ from starlette.concurrency import run_in_threadpool
 from api import runtime
 from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
-from api.routes import ask, conversations, health, pages, slack, widget_config
+from api.routes import ask, conversations, dashboard, events, health, onboarding, pages, reports, slack, widget_config
 from api.settings import Settings
 from bot.escalation import Dispatcher
 from bot.ledger.db import make_engine, upgrade
+from bot.onboarding import Checklist, ChecklistInvalid, load_checklist
 from indexer.store import IndexUnavailable
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.db, runtime.escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff
         )
         app.state.rate_limits = RateLimits(settings.rate_limit_per_visitor, settings.rate_limit_per_ip)
+        try:
+            app.state.checklist = load_checklist(settings.knowledge_dir)
+        except ChecklistInvalid as error:
+            log.error("onboarding checklist refused, progress and funnels are empty until it is fixed: %s", error)
+            app.state.checklist = Checklist()
         slack_work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack")
         app.state.slack = runtime.slack_app(settings, lambda: app.state.engine, app.state.db, listener_executor=slack_work)
         if app.state.slack is None:
@@ -79,4 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_age=600,
     )
     app.include_router(slack.router)
+    app.include_router(events.router, prefix="/api/v1")
+    app.include_router(onboarding.router, prefix="/api/v1")
+    app.include_router(reports.router, prefix="/api/v1")
+    app.include_router(dashboard.router)
     return app

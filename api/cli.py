@@ -28,12 +28,15 @@ def lint(directory: Annotated[Optional[Path], typer.Argument(help="Knowledge dir
     if not settings.knowledge_dir.is_dir():
         typer.echo(f"{settings.knowledge_dir}: not a directory", err=True)
         raise typer.Exit(2)
+    from bot.onboarding import check_knowledge
+
     result = runtime.scan(settings)
-    for problem in result.problems:
+    problems = sorted([*result.problems, *check_knowledge(settings.knowledge_dir, result.entries)])
+    for problem in problems:
         typer.echo(str(problem))
     entries = len(result.entries)
-    typer.echo(f"{len(result.files)} file(s), {entries} entries, {len(result.problems)} problem(s)", err=True)
-    raise typer.Exit(1 if result.problems else 0)
+    typer.echo(f"{len(result.files)} file(s), {entries} entries, {len(problems)} problem(s)", err=True)
+    raise typer.Exit(1 if problems else 0)
 
 
 @app.command()
@@ -117,6 +120,81 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     settings = _settings()
     upgrade(settings.database_url, revision)
     typer.echo(f"database at revision {revision}")
+
+
+keys_app = typer.Typer(help="API keys for the reporting and ingest APIs.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="manager (reports) or ingest (POST /api/v1/events).")],
+    org: Annotated[Optional[str], typer.Option("--org", help="Limit the key to this organization.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="A note saying who or what uses the key.")] = None,
+) -> None:
+    """Create a key and print it once; only its hash is stored."""
+    from sqlmodel import Session
+
+    from bot.apikeys import create_key
+    from bot.ledger.db import make_engine, upgrade
+
+    if role not in ("manager", "ingest"):
+        typer.echo("--role must be manager or ingest", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        row, secret = create_key(session=session, role=role, org_id=org, name=name)
+    engine.dispose()
+    typer.echo(secret)
+    typer.echo(f"key {row.id}: role {role}{f', organization {org}' if org else ', all organizations'}. Shown once: store it now.", err=True)
+
+
+@app.command()
+def report(
+    since: Annotated[str, typer.Option(help="7d, 4w, 1m (30 days) or a date; today included.")] = "7d",
+    tz: Annotated[str, typer.Option(help="IANA timezone of the days.")] = "UTC",
+    org: Annotated[Optional[str], typer.Option("--org", help="One organization.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    slack_channel: Annotated[Optional[str], typer.Option(help="Also post the digest to this Slack channel (needs SLACK_BOT_TOKEN).")] = None,
+) -> None:
+    """Print the KPI summary (conversations and onboarding) for a period."""
+    from sqlmodel import Session
+
+    from bot.ledger.db import make_engine, upgrade
+    from bot.ledger.models import utcnow
+    from bot.onboarding import load_checklist
+    from bot.reports import kpis
+    from bot.reports.digest import digest_text
+    from bot.reports.periods import BadPeriod, Period, parse_since, parse_tz
+    from bot.reports.queries import Filters
+
+    settings = _settings()
+    now = utcnow()
+    try:
+        zone = parse_tz(tz)
+        first, last = parse_since(since, now, zone)
+        period = Period.of(first, last, zone)
+    except BadPeriod as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        scope = kpis.ReportScope(session, load_checklist(settings.knowledge_dir), period, Filters(org_id=org), now, settings.assume_resolved_after)
+        summary = kpis.summary(scope)
+    engine.dispose()
+    text = digest_text(summary)
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2) if as_json else text)
+    if slack_channel:
+        from slack_sdk import WebClient
+
+        if not settings.slack_bot_token:
+            typer.echo("SLACK_BOT_TOKEN is not set: digest not posted", err=True)
+            raise typer.Exit(1)
+        WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url).chat_postMessage(channel=slack_channel, text=text, mrkdwn=True)
+        typer.echo(f"digest posted to {slack_channel}", err=True)
 
 
 @app.command()

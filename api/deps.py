@@ -12,6 +12,7 @@ from api.limits import RateLimits
 from api.settings import Settings
 from bot.engine import Engine
 from bot.escalation import Dispatcher
+from bot.onboarding import Checklist
 
 
 def get_settings(request: Request) -> Settings:
@@ -55,3 +56,10 @@ SessionDep = Annotated[Session, Depends(get_session)]
 OptionalEngineDep = Annotated[Engine | None, Depends(get_engine_if_built)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
+
+
+def get_checklist(request: Request) -> Checklist:
+    return request.app.state.checklist
+
+
+ChecklistDep = Annotated[Checklist, Depends(get_checklist)]

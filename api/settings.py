@@ -73,6 +73,7 @@ class Settings(BaseSettings):
 
     # Reporting.
     admin_api_key: str = ""  # bootstrap key for first set-up; create real keys with `jiso keys create`
+    report_gap_similarity: float = 0.6  # questions at least this similar (cosine, average) form one content gap
 
     def model_for(self, locale: str) -> str:
         return getattr(self, f"model_{locale}")

@@ -1,0 +1,92 @@
+"""Product events: the customer's backend (ingest key) and the signed-in user's widget."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from api.auth import IngestDep
+from api.deps import ChecklistDep, SessionDep, SettingsDep
+from bot.identity import verify_identity
+from bot.ledger.events import NewEvent, record_events
+from bot.ledger.models import utcnow
+
+router = APIRouter(tags=["events"])
+MAX_BATCH = 1000
+MAX_FUTURE = timedelta(hours=24)  # clock skew we tolerate; later is a bad timestamp
+EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event_id: str = Field(min_length=1, max_length=255)
+    user_id: str = Field(min_length=1, max_length=128)
+    org_id: str | None = Field(default=None, min_length=1, max_length=128)
+    name: str = Field(min_length=1, max_length=255)
+    occurred_at: AwareDatetime  # ISO 8601 with a UTC offset; a naive time is ambiguous → 422
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        if value > utcnow() + MAX_FUTURE:
+            raise ValueError("occurred_at is more than 24 hours in the future")
+        if value < EARLIEST:
+            raise ValueError("occurred_at is before 2000-01-01")
+        return value.astimezone(timezone.utc)
+
+
+_batch = TypeAdapter(list[EventIn])
+
+
+@router.post("/events")
+async def ingest_events(request: Request, principal: IngestDep, session: SessionDep, checklist: ChecklistDep) -> dict:
+    """One event (an object) or a batch (an array). Idempotent by event_id; unknown names are
+    stored and listed in the response."""
+    try:
+        payload = await request.json()
+    except ValueError:
+        raise HTTPException(status_code=422, detail="the body must be JSON: one event object or an array of them") from None
+    single = isinstance(payload, dict)
+    if isinstance(payload, list) and len(payload) > MAX_BATCH:
+        raise HTTPException(status_code=413, detail=f"at most {MAX_BATCH} events per request")
+    try:
+        events = [EventIn.model_validate(payload)] if single else _batch.validate_python(payload)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False, include_context=False)) from None
+    for event in events:
+        if principal.org_id is not None and event.org_id not in (None, principal.org_id):
+            raise HTTPException(status_code=403, detail=f"event {event.event_id}: this key may only send events of organization {principal.org_id}")
+    rows = [NewEvent(e.event_id, e.user_id, e.org_id or principal.org_id, e.name, e.occurred_at, e.properties) for e in events]
+    result = await run_in_threadpool(lambda: record_events(session=session, events=rows, known_names=checklist.event_names))
+    return result.to_json()
+
+
+class WidgetUser(BaseModel):
+    id: str = Field(min_length=1, max_length=128)
+    org_id: str = Field(min_length=1, max_length=128)
+    hash: str = Field(min_length=1, max_length=128)
+
+
+class WidgetEventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: WidgetUser
+    name: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    event_id: str = Field(min_length=1, max_length=100)
+
+
+@router.post("/widget/events")
+def widget_event(body: WidgetEventIn, session: SessionDep, settings: SettingsDep, checklist: ChecklistDep) -> dict:
+    """`jiso.track(name)` from the widget: a verified user's own event, timed by the server."""
+    if not settings.identity_secret:
+        raise HTTPException(status_code=503, detail="identity verification is not configured (JISO_IDENTITY_SECRET)")
+    if not verify_identity(settings.identity_secret, body.user.id, body.user.org_id, body.user.hash):
+        raise HTTPException(status_code=403, detail="the user's identity hash does not verify")
+    # Namespaced by user, so one visitor can never occupy another's event id.
+    event = NewEvent(f"widget:{body.user.id}:{body.event_id}", body.user.id, body.user.org_id, body.name, utcnow())
+    return record_events(session=session, events=[event], known_names=checklist.event_names).to_json()

@@ -1,0 +1,127 @@
+"""The reporting API: JSON by default, `format=csv` for spreadsheets. Manager (or admin) keys;
+an organization's key sees only that organization."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import Response
+
+from api.auth import ManagerDep, scoped_org
+from api.deps import ChecklistDep, SessionDep, SettingsDep
+from bot.ledger.models import utcnow
+from bot.reports import kpis
+from bot.reports.periods import BadPeriod, Period, local_today, parse_tz
+from bot.reports.queries import MAX_BUCKETS, Filters
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+DEFAULT_DAYS = 30
+Format = Literal["json", "csv"]
+
+
+def report_scope(
+    session: SessionDep,
+    settings: SettingsDep,
+    checklist: ChecklistDep,
+    principal: ManagerDep,
+    from_: Annotated[date | None, Query(alias="from", description="First local day (YYYY-MM-DD); default: 29 days before `to`.")] = None,
+    to: Annotated[date | None, Query(description="Last local day, included (YYYY-MM-DD); default: today.")] = None,
+    tz: Annotated[str, Query(description="IANA timezone the days are in.")] = "UTC",
+    org_id: Annotated[str | None, Query(max_length=128)] = None,
+    channel: Annotated[Literal["web", "slack"] | None, Query()] = None,
+    locale: Annotated[str | None, Query(pattern="^(en|ja)$")] = None,
+) -> kpis.ReportScope:
+    now = utcnow()
+    try:
+        zone = parse_tz(tz)
+        last = to or local_today(now, zone)
+        period = Period.of(from_ or last - timedelta(days=DEFAULT_DAYS - 1), last, zone)
+    except BadPeriod as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+    filters = Filters(org_id=scoped_org(principal, org_id), channel=channel, locale=locale)
+    return kpis.ReportScope(session, checklist, period, filters, now, settings.assume_resolved_after)
+
+
+ScopeDep = Annotated[kpis.ReportScope, Depends(report_scope)]
+
+
+def _cell(value: Any) -> Any:
+    # Questions are user-written: keep spreadsheets from running them as formulas.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def csv_response(rows: list[dict[str, Any]], name: str) -> Response:
+    buffer = io.StringIO()
+    columns = list(rows[0]) if rows else []
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _cell(value) for key, value in row.items()})
+    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers={"Content-Disposition": f'attachment; filename="jiso-{name}.csv"'})
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows.extend(_flatten(value, f"{name}."))
+        elif isinstance(value, list):
+            for item in value:
+                label = item.get("step") or item.get("name") if isinstance(item, dict) else None
+                rows.extend(_flatten({k: v for k, v in item.items() if k not in ("step", "name")}, f"{name}.{label}."))
+        else:
+            rows.append({"metric": name, "value": value})
+    return rows
+
+
+@router.get("/summary")
+def summary(scope: ScopeDep, format: Format = "json", lang: Annotated[str, Query(pattern="^(en|ja)$")] = "en") -> Any:
+    report = kpis.summary(scope, lang)
+    return csv_response(_flatten(report), "summary") if format == "csv" else report
+
+
+@router.get("/timeseries")
+def timeseries(scope: ScopeDep, interval: Literal["week", "month"] = "week", format: Format = "json") -> Any:
+    span = (scope.period.last - scope.period.first).days
+    if span / (7 if interval == "week" else 28) > MAX_BUCKETS - 2:
+        raise HTTPException(status_code=422, detail=f"too many {interval}s: at most {MAX_BUCKETS - 2} in one report")
+    report = kpis.timeseries(scope, interval)
+    return csv_response(report["buckets"], f"timeseries-{interval}") if format == "csv" else report
+
+
+@router.get("/organizations")
+def organizations(scope: ScopeDep, format: Format = "json") -> Any:
+    report = kpis.organizations(scope)
+    return csv_response(report["organizations"], "organizations") if format == "csv" else report
+
+
+@router.get("/gaps")
+def gaps(request: Request, scope: ScopeDep, settings: SettingsDep, format: Format = "json", top: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
+    report = kpis.gaps(scope, request.app.state.embedders, min_similarity=settings.report_gap_similarity, top=top)
+    if format == "csv":
+        rows = [{**{k: v for k, v in c.items() if k != "examples"}, "examples": " | ".join(c["examples"])} for c in report["clusters"]]
+        return csv_response(rows, "gaps")
+    return report
+
+
+def entry_catalog(request: Request) -> dict[str, dict[str, Any]]:
+    engine = request.app.state.engine
+    if engine is None:
+        return {}
+    return {
+        e.id: {"title": e.title, "path": e.path, "kind": e.kind, "locale": e.locale, "onboarding_step": e.meta.get("onboarding_step")}
+        for e in engine.index.entries
+    }
+
+
+@router.get("/entries")
+def entries(request: Request, scope: ScopeDep, format: Format = "json") -> Any:
+    report = kpis.entries(scope, entry_catalog(request))
+    return csv_response(report["entries"], "entries") if format == "csv" else report

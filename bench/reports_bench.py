@@ -1,0 +1,203 @@
+"""Reports benchmark: summary and weekly timeseries over a seeded synthetic ledger, on SQLite and
+PostgreSQL (a dedicated schema, dropped afterwards). Not part of the test suite.
+
+    .venv/bin/python bench/reports_bench.py --conversations 1000000 --users 100000
+    .venv/bin/python bench/reports_bench.py --conversations 20000 --users 2000 --databases sqlite   # quick look
+
+Prints one JSON line per database and writes bench/results/reports.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from bot.ledger.db import make_engine, upgrade  # noqa: E402
+from bot.onboarding import load_checklist  # noqa: E402
+from bot.reports import kpis, queries  # noqa: E402
+from bot.reports.periods import Period, parse_tz  # noqa: E402
+from bot.reports.queries import Filters, Window  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
+DAYS = 182
+QUIET = timedelta(hours=24)
+CHUNK = 50_000
+
+
+def stamp(instant: datetime) -> str:
+    return instant.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def generate(seed: int, conversations: int, users: int, checklist):
+    """Yields (table, columns, rows-chunk); the same seed gives the same ledger."""
+    rng = random.Random(seed)
+    orgs = max(1, users // 50)
+    created = stamp(NOW - timedelta(days=DAYS + 30))
+    yield "organizations", ("id", "created_at"), [(f"org{o}", created) for o in range(orgs)]
+    user_org = [f"org{rng.randrange(orgs)}" for _ in range(users)]
+    yield "end_users", ("id", "org_id", "created_at"), [(f"u{u}", user_org[u], created) for u in range(users)]
+    events, event_number = [], 0
+    for u in range(users):
+        at = NOW - timedelta(days=rng.uniform(0, DAYS))
+        for position, step in enumerate(checklist.steps):
+            if rng.random() < (0.85 if step.required else 0.3) - 0.03 * position:
+                at += timedelta(hours=rng.expovariate(1 / 12))
+                if at < NOW:
+                    events.append((f"e{event_number}", f"u{u}", user_org[u], step.events[0], stamp(at), "{}", True, stamp(at)))
+                    event_number += 1
+        for _ in range(rng.randint(0, 4)):  # activity, counted by the active-minutes rule
+            seen = at - timedelta(minutes=rng.randint(0, 600))
+            events.append((f"e{event_number}", f"u{u}", user_org[u], "page.viewed", stamp(seen), "{}", False, stamp(seen)))
+            event_number += 1
+        if len(events) >= CHUNK:
+            yield "onboarding_events", ("event_id", "user_id", "org_id", "name", "occurred_at", "properties", "known", "received_at"), events
+            events = []
+    if events:
+        yield "onboarding_events", ("event_id", "user_id", "org_id", "name", "occurred_at", "properties", "known", "received_at"), events
+    columns = ("id", "channel", "locale", "user_id", "org_id", "created_at", "last_activity_at", "turn_count", "last_turn_answered", "last_turn_not_helpful", "confirmed_at", "escalated_at", "handed_over", "reopened_count")
+    rows = []
+    for c in range(conversations):
+        created_at = NOW - timedelta(seconds=rng.uniform(0, DAYS * 86400))
+        last = created_at + timedelta(minutes=rng.uniform(0, 30))
+        user = rng.randrange(users) if rng.random() < 0.6 else None
+        roll = rng.random()
+        escalated = stamp(last) if roll < 0.1 else None
+        confirmed = stamp(last) if 0.1 <= roll < 0.3 else None
+        answered = rng.random() < 0.75
+        rows.append((
+            f"{c:032x}", rng.choice(("web", "slack")), rng.choice(("en", "ja")), f"u{user}" if user is not None else None,
+            user_org[user] if user is not None else f"org{rng.randrange(orgs)}", stamp(created_at), stamp(last),
+            0 if rng.random() < 0.02 else rng.randint(1, 3), answered, (not answered) and rng.random() < 0.5 or rng.random() < 0.05,
+            confirmed, escalated, escalated is not None, 0,
+        ))
+        if len(rows) >= CHUNK:
+            yield "conversations", columns, rows
+            rows = []
+    if rows:
+        yield "conversations", columns, rows
+
+
+def load(engine, dialect: str, seed: int, conversations: int, users: int, checklist) -> float:
+    started = time.perf_counter()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        for table, columns, rows in generate(seed, conversations, users, checklist):
+            if dialect == "sqlite":
+                cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
+            else:
+                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row([f"{v}+00" if isinstance(v, str) and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", v) else v for v in row])
+        raw.commit()
+        cursor.execute("ANALYZE")
+        raw.commit()
+    finally:
+        raw.close()
+    return time.perf_counter() - started
+
+
+def timed(function, repeats: int) -> dict:
+    runs = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        runs.append(time.perf_counter() - started)
+    return {"median_s": round(statistics.median(runs), 3), "runs_s": [round(r, 3) for r in runs]}
+
+
+def plan_indexes(session: Session, dialect: str, statement) -> list[str]:
+    compiled = statement.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
+    if dialect == "sqlite":
+        rows = session.execute(text(f"EXPLAIN QUERY PLAN {compiled}")).all()
+        return sorted({m for row in rows for m in re.findall(r"(?:INDEX|COVERING INDEX) (\w+)", row[-1])})
+    plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {compiled}")).scalar()
+    return sorted(set(re.findall(r'"Index Name": "(\w+)"', json.dumps(plan))))
+
+
+def run(url: str, dialect: str, args, checklist) -> dict:
+    upgrade(url)
+    engine = make_engine(url)
+    load_s = load(engine, dialect, args.seed, args.conversations, args.users, checklist)
+    tz = parse_tz(args.tz)
+    last = (NOW - timedelta(days=1)).astimezone(tz).date()
+    period = Period.of(last - timedelta(days=DAYS - 1), last, tz)
+    result = {"database": dialect, "conversations": args.conversations, "users": args.users, "load_s": round(load_s, 1)}
+    with Session(engine) as session:
+        counts = session.execute(text("SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM onboarding_events), (SELECT count(*) FROM end_users)")).one()
+        result["rows"] = {"conversations": counts[0], "onboarding_events": counts[1], "end_users": counts[2]}
+        scope = kpis.ReportScope(session, checklist, period, Filters(), NOW, QUIET)
+        org_scope = kpis.ReportScope(session, checklist, period, Filters(org_id="org1"), NOW, QUIET)
+        result["summary"] = timed(lambda: kpis.summary(scope), args.repeats)
+        result["timeseries_week"] = timed(lambda: kpis.timeseries(scope, "week"), args.repeats)
+        result["summary_one_org"] = timed(lambda: kpis.summary(org_scope), args.repeats)
+        summary = kpis.summary(scope)
+        result["check"] = {"conversations": summary["conversations"]["conversations"], "users_started": summary["onboarding"]["users_started"], "deflection_rate": summary["conversations"]["deflection_rate"]}
+        window = Window(period.start, period.end, NOW, QUIET, Filters())
+        from sqlalchemy import func, select
+
+        from bot.ledger.outcomes import outcome_sql
+
+        conversation_query = select(outcome_sql(NOW, QUIET)).where(*queries._conversation_filters(window))
+        users = queries.user_rows(checklist, window, dialect)
+        result["indexes_used"] = {
+            "conversations_by_outcome": plan_indexes(session, dialect, conversation_query),
+            "conversations_one_org": plan_indexes(session, dialect, conversation_query.where(queries.C.c.org_id == "org1")),
+            "onboarding_users": plan_indexes(session, dialect, select(func.count()).select_from(users)),
+        }
+    engine.dispose()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--conversations", type=int, default=1_000_000)
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--tz", default="Asia/Tokyo")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "reports.json")
+    args = parser.parse_args()
+    checklist = load_checklist(REPO / "knowledge")
+    results = {"machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": __import__("os").cpu_count()}, "command": " ".join(sys.argv), "runs": []}
+    for dialect in args.databases.split(","):
+        if dialect == "sqlite":
+            with tempfile.TemporaryDirectory() as folder:
+                outcome = run(f"sqlite:///{folder}/bench.db", "sqlite", args, checklist)
+        else:
+            schema = f"jiso_bench_{uuid.uuid4().hex[:8]}"
+            admin = make_engine(POSTGRES_URL)
+            with admin.begin() as connection:
+                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+            try:
+                outcome = run(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", "postgresql", args, checklist)
+            finally:
+                with admin.begin() as connection:
+                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                admin.dispose()
+        print(json.dumps(outcome), flush=True)
+        results["runs"].append(outcome)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+"""The reports' SQL. Every aggregation runs in the database, identically on SQLite and PostgreSQL.
+
+Portability rules kept here:
+- timestamps are compared to bound UTC instants only (no timezone math in SQL; see `periods`);
+- an expression with bound parameters is never grouped on directly (PostgreSQL would see two
+  different expressions): it is labelled in a subquery and the outer query groups on the label;
+- the only dialect-specific pieces are `hours_between`, `plus_days` and `minute_of`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, case, extract, func, literal, literal_column, or_, select, union_all
+from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql.selectable import Subquery
+from sqlmodel import Session
+
+from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, OnboardingEvent, Turn, UTCDateTime
+from bot.ledger.outcomes import outcome_sql
+from bot.onboarding import Checklist
+from bot.reports.periods import Bucket
+
+C = Conversation.__table__
+E = OnboardingEvent.__table__
+U = EndUser.__table__
+T = Turn.__table__
+F = Feedback.__table__
+X = Escalation.__table__
+MAX_BUCKETS = 400  # SQLite allows 500 terms in one UNION ALL
+
+
+@dataclass(frozen=True)
+class Filters:
+    org_id: str | None = None
+    channel: str | None = None
+    locale: str | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a report looks at: conversations/users that began in [start, end), seen at `now`."""
+
+    start: datetime
+    end: datetime
+    now: datetime
+    quiet: timedelta
+    filters: Filters = Filters()
+
+
+def _int(value: int) -> ColumnElement[int]:
+    return literal_column(str(int(value)))
+
+
+def hours_between(earlier: ColumnElement, later: ColumnElement, dialect: str) -> ColumnElement[float]:
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * literal_column("24.0")
+    return extract("epoch", later - earlier) / literal_column("3600.0")
+
+
+def plus_days(instant: ColumnElement, days: int, dialect: str) -> ColumnElement:
+    if dialect == "sqlite":  # same text shape as stored values, so comparisons stay textual and exact
+        return func.strftime(literal_column("'%Y-%m-%d %H:%M:%f'"), instant, literal_column(f"'+{int(days)} days'"))
+    return instant + literal_column(f"interval '{int(days)} days'")
+
+
+def minute_of(instant: ColumnElement, dialect: str) -> ColumnElement:
+    if dialect == "sqlite":
+        return func.substr(instant, 1, 16)
+    return func.date_trunc(literal_column("'minute'"), instant)
+
+
+def dialect_of(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def bucket_table(buckets: Sequence[Bucket]) -> Subquery:
+    """[start, end) ranges as rows, to join against (an index range scan per bucket)."""
+    if not 0 < len(buckets) <= MAX_BUCKETS:
+        raise ValueError(f"between 1 and {MAX_BUCKETS} buckets, not {len(buckets)}")
+    rows = [
+        select(_int(i).label("bucket"), literal(b.start, UTCDateTime()).label("b_start"), literal(b.end, UTCDateTime()).label("b_end"))
+        for i, b in enumerate(buckets)
+    ]
+    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("buckets")
+
+
+def _conversation_filters(window: Window) -> list[ColumnElement[bool]]:
+    f = window.filters
+    clauses = [C.c.turn_count > 0, C.c.created_at >= window.start, C.c.created_at < window.end]
+    if f.org_id is not None:
+        clauses.append(C.c.org_id == f.org_id)
+    if f.channel is not None:
+        clauses.append(C.c.channel == f.channel)
+    if f.locale is not None:
+        clauses.append(C.c.locale == f.locale)
+    return clauses
+
+
+def outcome_counts(session: Session, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False) -> list[tuple]:
+    """Rows (key, outcome, count); key is the bucket number, the org id, or None."""
+    outcome = outcome_sql(window.now, window.quiet).label("outcome")
+    if buckets:
+        table = bucket_table(buckets)
+        inner = select(table.c.bucket.label("key"), outcome).select_from(C.join(table, and_(C.c.created_at >= table.c.b_start, C.c.created_at < table.c.b_end)))
+    else:
+        inner = select((C.c.org_id if by_org else literal_column("NULL")).label("key"), outcome).select_from(C)
+    inner = inner.where(*_conversation_filters(window)).subquery()
+    query = select(inner.c.key, inner.c.outcome, func.count()).group_by(inner.c.key, inner.c.outcome)
+    return [tuple(row) for row in session.execute(query)]
+
+
+def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: str | None = None) -> Subquery:
+    """One row per onboarding user as of `window.now` (not yet limited to the window):
+    user_id, org_id, started_at, completed_at, self_serve, involved, s0..sN (step done flags).
+
+    A user starts with their first checklist event or first conversation with a question;
+    a step is done by its first completing event (or its active-minutes rule); the user
+    completes when the last required step is done.
+    """
+    now = window.now
+    own_events = [E.c.user_id == user_id] if user_id is not None else []
+    own_conversations = [C.c.user_id == user_id] if user_id is not None else [C.c.user_id.is_not(None)]
+    first_event = select(E.c.user_id.label("user_id"), func.min(E.c.occurred_at).label("t")).where(E.c.known, E.c.occurred_at <= now, *own_events).group_by(E.c.user_id)
+    # One pass over each user's conversations: first question, first hand-over, used the assistant.
+    asked = and_(C.c.turn_count > 0, C.c.created_at <= now)
+    used_here = [asked]
+    if window.filters.channel is not None:
+        used_here.append(C.c.channel == window.filters.channel)
+    if window.filters.locale is not None:
+        used_here.append(C.c.locale == window.filters.locale)
+    talk = (
+        select(
+            C.c.user_id.label("user_id"),
+            func.min(case((asked, C.c.created_at))).label("first_question"),
+            func.min(case((C.c.escalated_at <= now, C.c.escalated_at))).label("first_escalation"),
+            func.max(case((and_(*used_here), _int(1)), else_=_int(0))).label("involved"),
+        )
+        .where(*own_conversations)
+        .group_by(C.c.user_id)
+        .cte("talk")
+    )
+    first_question = select(talk.c.user_id, talk.c.first_question.label("t")).where(talk.c.first_question.is_not(None))
+    starts = union_all(first_event, first_question).subquery("starts")
+    started = select(starts.c.user_id, func.min(starts.c.t).label("started_at")).group_by(starts.c.user_id).cte("started")
+
+    steps = checklist.steps
+    names = sorted(checklist.event_names)
+    hits: list[Select] = []
+    if names:
+        step_of = case(*[(E.c.name.in_(step.events), _int(i)) for i, step in enumerate(steps) if step.events])
+        hits.append(select(E.c.user_id.label("user_id"), step_of.label("step"), E.c.occurred_at.label("t")).where(E.c.name.in_(names), E.c.occurred_at <= now, *own_events))
+    for i, step in enumerate(steps):
+        if step.active_minutes is None:
+            continue
+        rule = step.active_minutes
+        # Active minutes: distinct minutes with any event of the user, from their start on.
+        per_minute = (
+            select(E.c.user_id.label("user_id"), func.min(E.c.occurred_at).label("t"))
+            .select_from(E.join(started, started.c.user_id == E.c.user_id))
+            .where(E.c.occurred_at >= started.c.started_at, E.c.occurred_at < plus_days(started.c.started_at, rule.within_days, dialect), E.c.occurred_at <= now, *own_events)
+            .group_by(E.c.user_id, minute_of(E.c.occurred_at, dialect))
+            .subquery(f"minutes_{i}")
+        )
+        ranked = select(per_minute.c.user_id, per_minute.c.t, func.row_number().over(partition_by=per_minute.c.user_id, order_by=per_minute.c.t).label("rn")).subquery(f"ranked_{i}")
+        hits.append(select(ranked.c.user_id, _int(i).label("step"), ranked.c.t).where(ranked.c.rn == rule.minutes))
+    if hits:
+        all_hits = (union_all(*hits) if len(hits) > 1 else hits[0]).subquery("hits")
+        done = select(all_hits.c.user_id, all_hits.c.step, func.min(all_hits.c.t).label("done_at")).group_by(all_hits.c.user_id, all_hits.c.step).subquery("done")
+    else:
+        done = select(literal_column("NULL").label("user_id"), literal_column("NULL").label("step"), literal_column("NULL").label("done_at")).where(literal_column("1") == literal_column("0")).subquery("done")
+
+    required = [i for i, step in enumerate(steps) if step.required]
+    flags = [func.max(case((done.c.step == _int(i), _int(1)), else_=_int(0))).label(f"s{i}") for i in range(len(steps))]
+    per_user = (
+        select(
+            started.c.user_id,
+            started.c.started_at,
+            func.sum(case((done.c.step.in_([_int(i) for i in required]), _int(1)), else_=_int(0))).label("required_done"),
+            func.max(case((done.c.step.in_([_int(i) for i in required]), done.c.done_at))).label("last_required_at"),
+            *flags,
+        )
+        .select_from(started.outerjoin(done, done.c.user_id == started.c.user_id))
+        .group_by(started.c.user_id, started.c.started_at)
+        .subquery("per_user")
+    )
+    completed_at = case((per_user.c.required_done == _int(len(required)), per_user.c.last_required_at)) if required else literal_column("NULL")
+    self_serve = case((and_(completed_at.is_not(None), or_(talk.c.first_escalation.is_(None), talk.c.first_escalation >= completed_at)), _int(1)), else_=_int(0))
+    return (
+        select(
+            per_user.c.user_id,
+            U.c.org_id,
+            per_user.c.started_at,
+            completed_at.label("completed_at"),
+            self_serve.label("self_serve"),
+            func.coalesce(talk.c.involved, _int(0)).label("involved"),
+            *[per_user.c[f"s{i}"] for i in range(len(steps))],
+        )
+        .select_from(
+            per_user.outerjoin(U, U.c.id == per_user.c.user_id)
+            .outerjoin(talk, talk.c.user_id == per_user.c.user_id)
+        )
+        .subquery("users")
+    )
+
+
+def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = None, *, by_org: bool = False) -> Subquery:
+    """The users who started in the window (per bucket, or per organization), with `key`."""
+    clauses = [users.c.started_at >= window.start, users.c.started_at < window.end]
+    if window.filters.org_id is not None:
+        clauses.append(users.c.org_id == window.filters.org_id)
+    if buckets:
+        table = bucket_table(buckets)
+        source = users.join(table, and_(users.c.started_at >= table.c.b_start, users.c.started_at < table.c.b_end))
+        key = table.c.bucket
+    else:
+        source = users
+        key = users.c.org_id if by_org else literal_column("NULL")
+    return select(key.label("key"), *users.c).select_from(source).where(*clauses).subquery("cohort")
+
+
+def onboarding_counts(session: Session, checklist: Checklist, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False) -> list[dict]:
+    """Per key: started, completed, self_serve, involved, done[i] and reached[i] (the funnel)."""
+    dialect = dialect_of(session)
+    group = cohort(user_rows(checklist, window, dialect), window, buckets, by_org=by_org)
+    n = len(checklist.steps)
+    # Funnel: did this step and every required step before it (optional steps never block).
+    gates = [[j for j in range(i) if checklist.steps[j].required] + [i] for i in range(n)]
+    reached = [func.sum(case((and_(*[group.c[f"s{j}"] == _int(1) for j in gate]), _int(1)), else_=_int(0))) for gate in gates]
+    query = select(
+        group.c.key,
+        func.count(),
+        func.count(group.c.completed_at),
+        func.sum(group.c.self_serve),
+        func.sum(group.c.involved),
+        *[func.sum(group.c[f"s{i}"]) for i in range(n)],
+        *reached,
+    ).group_by(group.c.key)
+    rows = []
+    for row in session.execute(query):
+        values = [int(v or 0) for v in row[1:]]
+        rows.append({"key": row[0], "started": values[0], "completed": values[1], "self_serve": values[2], "involved": values[3], "done": values[4 : 4 + n], "reached": values[4 + n :]})
+    return rows
+
+
+PERCENTILES = {"median": (1, 2), "p90": (9, 10)}  # p as a fraction num/den: exact integer positions
+
+
+def time_to_complete(session: Session, checklist: Checklist, window: Window, *, buckets: Sequence[Bucket] | None = None) -> dict:
+    """Per key: the median and p90 of hours from start to completion, interpolated linearly
+    between the two nearest ranks (as PostgreSQL's percentile_cont does), ranks found in SQL."""
+    dialect = dialect_of(session)
+    group = cohort(user_rows(checklist, window, dialect), window, buckets)
+    hours = hours_between(group.c.started_at, group.c.completed_at, dialect)
+    ranked = (
+        select(
+            group.c.key,
+            hours.label("hours"),
+            (func.row_number().over(partition_by=group.c.key, order_by=hours) - _int(1)).label("rank"),
+            func.count().over(partition_by=group.c.key).label("n"),
+        )
+        .where(group.c.completed_at.is_not(None))
+        .subquery("ranked")
+    )
+    columns = []
+    for num, den in PERCENTILES.values():
+        position = (ranked.c.n - _int(1)) * _int(num)
+        columns.append(func.max(case((ranked.c.rank == position // _int(den), ranked.c.hours))))  # floor: integer division
+        columns.append(func.max(case((ranked.c.rank == (position + _int(den - 1)) // _int(den), ranked.c.hours))))  # ceiling
+    query = select(ranked.c.key, func.max(ranked.c.n), *columns).group_by(ranked.c.key)
+    result = {}
+    for row in session.execute(query):
+        n = int(row[1])
+        values = {}
+        for k, (name, (num, den)) in enumerate(PERCENTILES.items()):
+            low, high = float(row[2 + 2 * k]), float(row[3 + 2 * k])
+            fraction = ((n - 1) * num % den) / den
+            values[name] = low + (high - low) * fraction
+        result[row[0]] = values
+    return result
+
+
+def open_escalations_by_org(session: Session, org_id: str | None) -> dict[str | None, int]:
+    """Hand-overs not closed yet, now (a state, not a count over the period)."""
+    inner = select(C.c.org_id.label("org_id")).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.closed_at.is_(None))
+    if org_id is not None:
+        inner = inner.where(C.c.org_id == org_id)
+    inner = inner.subquery()
+    return {row[0]: int(row[1]) for row in session.execute(select(inner.c.org_id, func.count()).group_by(inner.c.org_id))}
+
+
+def unknown_event_names(session: Session, window: Window) -> list[tuple[str, int]]:
+    query = select(E.c.name, func.count()).where(~E.c.known, E.c.occurred_at >= window.start, E.c.occurred_at < window.end)
+    if window.filters.org_id is not None:
+        query = query.where(E.c.org_id == window.filters.org_id)
+    return [(name, int(count)) for name, count in session.execute(query.group_by(E.c.name).order_by(func.count().desc(), E.c.name))]
+
+
+def entry_stats(session: Session, window: Window) -> list[dict]:
+    """Per entry shown as an answer: times shown, votes, and escalations at or after showing it."""
+    helpful = func.sum(case((F.c.helpful.is_(True), _int(1)), else_=_int(0)))
+    not_helpful = func.sum(case((F.c.helpful.is_(False), _int(1)), else_=_int(0)))
+    escalated_after = func.sum(case((C.c.escalated_at >= T.c.created_at, _int(1)), else_=_int(0)))
+    query = (
+        select(T.c.entry_id, func.count(T.c.id), helpful, not_helpful, escalated_after)
+        .select_from(T.join(C, C.c.id == T.c.conversation_id).outerjoin(F, F.c.turn_id == T.c.id))
+        .where(T.c.answered, T.c.entry_id.is_not(None), *_conversation_filters(window))
+        .group_by(T.c.entry_id)
+        .order_by(func.count(T.c.id).desc(), T.c.entry_id)
+    )
+    return [
+        {"entry_id": row[0], "shown": int(row[1]), "helpful": int(row[2] or 0), "not_helpful": int(row[3] or 0), "escalated_after": int(row[4] or 0)}
+        for row in session.execute(query)
+    ]
+
+
+def gap_questions(session: Session, window: Window, limit: int) -> list[dict]:
+    """The latest questions that went unanswered (declined or voted not helpful) or were handed
+    over, newest first, at most `limit` (the input of the grouping by meaning)."""
+    escalated_turns = select(X.c.turn_id).where(X.c.turn_id.is_not(None))
+    escalated = T.c.id.in_(escalated_turns)
+    unanswered = or_(~T.c.answered, F.c.helpful.is_(False))
+    query = (
+        select(T.c.question, func.coalesce(T.c.locale, C.c.locale).label("locale"), case((unanswered, _int(1)), else_=_int(0)), case((escalated, _int(1)), else_=_int(0)))
+        .select_from(T.join(C, C.c.id == T.c.conversation_id).outerjoin(F, F.c.turn_id == T.c.id))
+        .where(or_(unanswered, escalated), *_conversation_filters(window))
+        .order_by(T.c.created_at.desc(), T.c.id)
+        .limit(limit)
+    )
+    return [{"question": row[0], "locale": row[1], "unanswered": bool(row[2]), "escalated": bool(row[3])} for row in session.execute(query)]
+
+
+def user_steps_done(session: Session, checklist: Checklist, user_id: str, now: datetime, quiet: timedelta) -> list[bool]:
+    window = Window(start=now, end=now, now=now, quiet=quiet)
+    users = user_rows(checklist, window, dialect_of(session), user_id=user_id)
+    row = session.execute(select(*[users.c[f"s{i}"] for i in range(len(checklist.steps))]).where(users.c.user_id == user_id)).first()
+    return [bool(v) for v in row] if row is not None else [False] * len(checklist.steps)

@@ -1,0 +1,53 @@
+"""`jiso keys create` and `jiso report` through the CLI runner, on a real SQLite ledger."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlmodel import Session
+from typer.testing import CliRunner
+
+from api.cli import app
+from bot.apikeys import verify_key
+from bot.ledger.db import make_engine, upgrade
+from tests.reports.conftest import SMALL_CHECKLIST, converse
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    knowledge = tmp_path / "knowledge"
+    knowledge.mkdir()
+    (knowledge / "onboarding.yml").write_text(SMALL_CHECKLIST, encoding="utf-8")
+    monkeypatch.setenv("JISO_DATABASE_URL", url)
+    monkeypatch.setenv("JISO_KNOWLEDGE_DIR", str(knowledge))
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+
+
+def test_keys_create_prints_the_secret_once_and_stores_its_hash(env) -> None:
+    result = CliRunner().invoke(app, ["keys", "create", "--role", "manager", "--org", "acme"])
+    assert result.exit_code == 0, result.output
+    secret = result.stdout.strip().splitlines()[0]
+    with Session(env) as session:
+        principal = verify_key(session=session, presented=secret)
+    assert principal is not None and (principal.role, principal.org_id) == ("manager", "acme")
+    assert CliRunner().invoke(app, ["keys", "create", "--role", "root"]).exit_code == 2
+
+
+def test_report_prints_the_summary(env) -> None:
+    with Session(env) as session:
+        converse(session, datetime.now(timezone.utc) - timedelta(days=2), [("ask", True, 0), ("vote", True, 1)], user="u1", org="acme")
+        converse(session, datetime.now(timezone.utc) - timedelta(days=20), [("ask", False, 0)], user="u2", org="acme")
+    text = CliRunner().invoke(app, ["report", "--since", "7d"])
+    assert text.exit_code == 0, text.output
+    assert "Conversations      1 (1 decided, 0 open)" in text.stdout and "Deflection         100.0%" in text.stdout
+    data = json.loads(CliRunner().invoke(app, ["report", "--since", "4w", "--json", "--tz", "Asia/Tokyo"]).stdout)
+    assert data["conversations"]["conversations"] == 2 and data["period"]["tz"] == "Asia/Tokyo"
+    assert CliRunner().invoke(app, ["report", "--tz", "Nowhere/Town"]).exit_code == 2

@@ -1,0 +1,92 @@
+"""The dashboard in headless Chromium against a real uvicorn and a seeded ledger."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from bot.ledger.db import make_engine, upgrade
+from bot.ledger.models import utcnow
+from bot.onboarding import load_checklist
+from tests.reports.conftest import ADMIN_KEY, make_settings
+from tests.reports.demo import seed_demo
+
+pytestmark = pytest.mark.browser
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    import uvicorn
+
+    from api.app import create_app
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    settings = make_settings(tmp_path, url)
+    shutil.copy(REPO / "knowledge" / "onboarding.yml", settings.knowledge_dir / "onboarding.yml")
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        seed_demo(session, load_checklist(settings.knowledge_dir), utcnow())
+    engine.dispose()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)")
+def test_dashboard_shows_reports_in_english_and_japanese(server, tmp_path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1200, "height": 1500}, locale="en-US", timezone_id="Asia/Tokyo")
+        problems: list[str] = []
+        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.goto(f"{server}/dashboard")
+        page.fill("input[name=key]", ADMIN_KEY)
+        page.click("#key-form button[type=submit]")
+        page.wait_for_selector("body[data-loaded=true]")
+        assert page.input_value("input[name=tz]") == "Asia/Tokyo"
+        assert page.locator(".tile").count() == 10
+        assert page.locator("#orgs tbody tr").count() == 4
+        assert page.locator("#funnel rect[data-step]").count() == 11
+        assert page.locator("#trend polyline[data-series=deflection_rate]").count() == 1
+        assert "Excel" in page.inner_text("#gaps")
+        if os.environ.get("JISO_UPDATE_SCREENSHOT"):
+            page.screenshot(path=str(REPO / "docs" / "dashboard.png"), full_page=True)
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+
+        page.select_option("select[name=lang]", "ja")
+        page.click("#filters button[type=submit]")
+        page.wait_for_function("document.querySelector('h1').textContent.includes('ダッシュボード')")
+        page.wait_for_selector("text=ワークスペースを作成する")
+        assert "組織別" in page.inner_text("main")
+
+        page.reload()  # the key was entered once and is remembered
+        page.wait_for_selector("body[data-loaded=true]")
+        page.click("#forget")
+        assert page.is_visible("#key-form")
+        browser.close()
+    assert problems == []  # no CSP violation, no script error
