@@ -1,6 +1,6 @@
 """Indexing cost: a full build of a large knowledge base vs reindexing after one file changed.
 
-    python bench/index_speed.py [FILES] [ENTRIES_PER_FILE]      # default 200 × 25 = 5,000 entries
+    python bench/index_speed.py [FILES] [ENTRIES_PER_FILE]      # default 100 × 20 = 2,000 entries
 
 Generates English FAQ files (seeded), indexes them with the default configuration, edits one
 answer in one file, reindexes, and prints the times, the number of entries embedded each time,
@@ -65,4 +65,4 @@ def main(files: int, per_file: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200, int(sys.argv[2]) if len(sys.argv) > 2 else 25)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 100, int(sys.argv[2]) if len(sys.argv) > 2 else 20)

@@ -1,21 +1,19 @@
-"""What the widget may use on this server, so that it never calls a route that is not there
-(a 404 would show up in the host page's console)."""
+"""What the widget may use on this server, asked once, so that it never calls a route that has
+nothing to give (a 404 would show up in the host page's console)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from api.deps import SettingsDep
+from api.deps import ChecklistDep, SettingsDep
 
 router = APIRouter(tags=["web chat"])
-ONBOARDING_PROGRESS = "/api/v1/onboarding/progress"
-WIDGET_EVENTS = "/api/v1/widget/events"
 
 
 class WidgetFeatures(BaseModel):
-    onboarding_progress: bool  # the "Your setup" checklist
-    events: bool  # window.jiso.track(name)
+    onboarding_progress: bool  # the "Your setup" checklist: there is a checklist and verified users
+    events: bool  # window.jiso.track(name): verified users
 
 
 class WidgetConfig(BaseModel):
@@ -25,10 +23,10 @@ class WidgetConfig(BaseModel):
 
 
 @router.get("/widget/config", response_model=WidgetConfig)
-def widget_config(request: Request, settings: SettingsDep) -> WidgetConfig:
-    paths = {getattr(route, "path", None) for route in request.app.routes}
+def widget_config(settings: SettingsDep, checklist: ChecklistDep) -> WidgetConfig:
+    verified = bool(settings.identity_secret)
     return WidgetConfig(
-        features=WidgetFeatures(onboarding_progress=ONBOARDING_PROGRESS in paths, events=WIDGET_EVENTS in paths),
-        verified_users=bool(settings.identity_secret),
+        features=WidgetFeatures(onboarding_progress=verified and bool(checklist.steps), events=verified),
+        verified_users=verified,
         max_question_chars=settings.max_question_chars,
     )

@@ -333,6 +333,8 @@ def gap_questions(session: Session, window: Window, limit: int) -> list[dict]:
 
 
 def user_steps_done(session: Session, checklist: Checklist, user_id: str, now: datetime, quiet: timedelta) -> list[bool]:
+    if not checklist.steps:
+        return []  # no checklist written yet: nothing to be done
     window = Window(start=now, end=now, now=now, quiet=quiet)
     users = user_rows(checklist, window, dialect_of(session), user_id=user_id)
     row = session.execute(select(*[users.c[f"s{i}"] for i in range(len(checklist.steps))]).where(users.c.user_id == user_id)).first()

@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from bot.ledger.db import make_engine
-from bot.ledger.models import Conversation, Turn, utcnow
+from bot.ledger.models import Conversation, OnboardingEvent, Turn, utcnow
 from bot.ledger.outcomes import outcome_of
 from tests.web.knowledge import EN_QUESTION, JA_QUESTION, UNKNOWN_QUESTION, XSS_QUESTION, build_settings
 
@@ -158,41 +158,35 @@ def test_screenshot_of_an_answer_on_the_sample_knowledge(tmp_path: Path, live_se
     assert console_errors == []
 
 
-def test_setup_checklist_and_track_use_the_onboarding_routes_when_the_server_has_them(tmp_path: Path, live_server, open_page, console_errors) -> None:
-    """The reporting side's routes, in the documented shapes, added to the app for this test."""
-    received: list[dict] = []
-
-    def onboarding_routes(app) -> None:
-        def progress(user_id: str, org_id: str, hash: str) -> dict:  # noqa: A002 (the query parameter's name)
-            assert (user_id, org_id) == ("demo-user", "tasklane-demo") and len(hash) == 64
-            steps = [{"id": "invite", "title": "Invite your teammates", "done": True, "required": True},
-                     {"id": "slack", "title": "Connect Slack", "done": False, "required": False}]  # fmt: skip
-            return {"steps": steps, "completed": 1, "total": 2}
-
-        def events(body: dict) -> dict:
-            received.append(body)
-            return {"accepted": True}
-
-        app.add_api_route("/api/v1/onboarding/progress", progress, methods=["GET"])
-        app.add_api_route("/api/v1/widget/events", events, methods=["POST"])
-
-    server = live_server(build_settings(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}"), onboarding_routes)
+def test_signed_in_user_sees_their_checklist_and_track_records_events(tmp_path: Path, live_server, open_page, console_errors) -> None:
+    """The real onboarding routes: the user's own progress, and jiso.track() landing in the ledger."""
+    settings = build_settings(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}")
+    shutil.copyfile(REPO / "knowledge" / "onboarding.yml", settings.knowledge_dir / "onboarding.yml")
+    server = live_server(settings)
     page = open_page(server.url + "/")
-    assert page.evaluate("window.jiso.track('opened_help')") is True
+    assert page.evaluate("window.jiso.track('member.invited')") is True
+    assert page.evaluate("window.jiso.track('member.invited')") is True  # a second invitation: still one step
     widget(page).get_by_role("button", name="Ask a question").click()
     setup = widget(page).locator("details.setup")
     setup.locator("summary").wait_for()
-    assert setup.locator("summary").inner_text() == "Your setup 1/2"
+    assert setup.locator("summary").inner_text() == "Your setup 1/11"
     setup.locator("summary").click()
     assert setup.locator("li.done").inner_text().split() == ["✓", "Invite", "your", "teammates", "(done)"]
-    assert setup.locator("li.todo").inner_text().strip() == "Connect Slack"
-    assert [(event["name"], event["user"]["id"], len(event["event_id"])) for event in received] == [("opened_help", "demo-user", 36)]
+    assert "Connect Slack" in setup.locator("li.todo").all_inner_texts()
+    database = make_engine(settings.database_url)
+    with Session(database) as session:
+        events = session.exec(select(OnboardingEvent)).all()
+    database.dispose()
+    assert [(event.name, event.user_id, event.org_id) for event in events] == [("member.invited", "demo-user", "tasklane-demo")] * 2
     assert console_errors == []
 
 
-def test_track_and_checklist_stay_silent_without_the_onboarding_routes(server, open_page, console_errors) -> None:
+def test_track_and_checklist_stay_silent_without_a_signed_in_user(tmp_path: Path, live_server, open_page, console_errors) -> None:
+    settings = build_settings(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", identity_secret="")
+    shutil.copyfile(REPO / "knowledge" / "onboarding.yml", settings.knowledge_dir / "onboarding.yml")
+    server = live_server(settings)
     page = open_page(server.url + "/")
-    assert page.evaluate("window.jiso.track('opened_help')") is False
+    assert page.evaluate("window.jiso.track('member.invited')") is False
     widget(page).get_by_role("button", name="Ask a question").click()
     widget(page).get_by_text("Ask me anything").wait_for()
     assert widget(page).locator("details.setup").is_hidden()
