@@ -20,7 +20,7 @@ from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
 from api.routes import ask, conversations, dashboard, events, health, onboarding, pages, reports, slack, widget_config
 from api.settings import Settings
-from bot.escalation import Dispatcher
+from bot.escalation import Dispatcher, resume_pending
 from bot.ledger.db import make_engine, upgrade
 from bot.onboarding import Checklist, ChecklistInvalid, load_checklist
 from indexer.store import IndexUnavailable
@@ -45,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = make_engine(settings.database_url)
         app.state.dispatcher = Dispatcher(
             app.state.db, runtime.escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff
+        )
+        await run_in_threadpool(
+            resume_pending, database=app.state.db, dispatcher=app.state.dispatcher, link_for=lambda conversation_id: runtime.conversation_link(settings, conversation_id)
         )
         app.state.rate_limits = RateLimits(settings.rate_limit_per_visitor, settings.rate_limit_per_ip)
         try:

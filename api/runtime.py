@@ -48,6 +48,11 @@ def load_engine(settings: Settings, shared_embedders: Embedders, build: Path | N
     return Engine(index, shared_embedders, policy(settings), settings.default_locale)
 
 
+def conversation_link(settings: Settings, conversation_id: str) -> str:
+    """Where a person can read a conversation (sent with every hand-over)."""
+    return f"{settings.public_url.rstrip('/')}/api/v1/conversations/{conversation_id}"
+
+
 def escalation_destinations(settings: Settings) -> list[Destination]:
     """Where hand-overs go: the signed JSON webhook and/or Slack, whichever is configured."""
     destinations: list[Destination] = []

@@ -57,7 +57,7 @@ def main(files: int, per_file: int) -> None:
         edited.write_text(edited.read_text(encoding="utf-8").replace(".\n", ". Edited.\n", 1), encoding="utf-8")
         one_seconds, one = run()
     print(f"knowledge: {files} files × {per_file} entries = {files * per_file} entries")
-    print(f"| run | seconds | entries embedded | summary |\n|---|---|---|---|")
+    print("| run | seconds | entries embedded | summary |\n|---|---|---|---|")
     print(f"| full build | {full_seconds:.1f} | {full.embedded_entries} | {full.summary()} |")
     print(f"| nothing changed | {unchanged_seconds:.1f} | {unchanged.embedded_entries} | {unchanged.summary()} |")
     print(f"| one answer edited | {one_seconds:.1f} | {one.embedded_entries} | {one.summary()} |")

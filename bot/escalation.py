@@ -13,18 +13,19 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Protocol
 
 import httpx
 from sqlalchemy.engine import Engine as DatabaseEngine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.conversations import transcript
 from bot.ledger import writes
-from bot.ledger.models import Conversation, Escalation
+from bot.ledger.models import Conversation, Escalation, utcnow
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Jiso-Signature"
@@ -112,8 +113,10 @@ class Dispatcher:
     def names(self) -> list[str]:
         return [destination.name for destination in self.destinations]
 
-    def dispatch(self, handover: Handover) -> None:
+    def dispatch(self, handover: Handover, only: set[str] | None = None) -> None:
         for destination in self.destinations:
+            if only is not None and destination.name not in only:
+                continue
             future = self._executor.submit(self._deliver, destination, handover)
             with self._lock:
                 self._pending.add(future)
@@ -155,6 +158,22 @@ class Dispatcher:
             close = getattr(destination, "close", None)
             if callable(close):
                 close()
+
+
+def resume_pending(*, database: DatabaseEngine, dispatcher: Dispatcher, link_for: Callable[[str], str | None], within: timedelta = timedelta(days=7)) -> int:
+    """Send again what a previous run left `pending` (it stopped mid-retry); returns how many."""
+    resumed = 0
+    with Session(database) as session:
+        for escalation in session.exec(select(Escalation).where(Escalation.created_at >= utcnow() - within)):
+            pending = {name for name, status in escalation.delivery.items() if status == "pending"} & set(dispatcher.names)
+            conversation = session.get(Conversation, escalation.conversation_id)
+            if not pending or conversation is None:
+                continue
+            dispatcher.dispatch(build_handover(session=session, conversation=conversation, escalation=escalation, link=link_for(conversation.id)), only=pending)
+            resumed += 1
+    if resumed:
+        log.info("resumed %d hand-over(s) left pending by the previous run", resumed)
+    return resumed
 
 
 def escalate(*, session: Session, conversation: Conversation, reason: str, dispatcher: Dispatcher, link: str | None) -> Escalation:

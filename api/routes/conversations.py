@@ -7,6 +7,7 @@ import re
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlmodel import Session, select
 
+from api import runtime
 from api.conversation_schemas import (
     AnswerOut,
     ConversationCreate,
@@ -135,7 +136,7 @@ def post_escalation(conversation_id: str, body: EscalationCreate, request: Reque
     conversation = _conversation(session, conversation_id)
 
     def action() -> tuple[int, dict]:
-        link = f"{settings.public_url.rstrip('/')}/api/v1/conversations/{conversation.id}"
+        link = runtime.conversation_link(settings, conversation.id)
         escalation = escalate(session=session, conversation=conversation, reason=body.reason.strip() or body.reason, dispatcher=dispatcher, link=link)
         session.refresh(conversation)
         out = EscalationOut(escalation_id=escalation.id, destinations=escalation.destinations, outcome=_outcome(conversation, settings))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import uvicorn
@@ -16,8 +14,6 @@ from fastapi import FastAPI
 from api.app import create_app
 from api.settings import Settings
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @dataclass
@@ -57,18 +53,6 @@ def live_server() -> Iterator[Callable[[Settings], LiveServer]]:
     for server, thread in servers:
         server.should_exit = True
         thread.join(timeout=30)
-
-
-@pytest.fixture(scope="session")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"Debian's chromium is needed for the browser tests ({CHROMIUM}): run scripts/test-prereqs.sh")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

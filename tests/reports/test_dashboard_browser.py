@@ -20,7 +20,6 @@ from tests.reports.demo import seed_demo
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 
 
 def free_port() -> int:
@@ -54,13 +53,10 @@ def server(tmp_path):
     thread.join(timeout=10)
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (make test installs it)")
-def test_dashboard_shows_reports_in_english_and_japanese(server, tmp_path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1200, "height": 1500}, locale="en-US", timezone_id="Asia/Tokyo")
+def test_dashboard_shows_reports_in_english_and_japanese(server, browser, tmp_path) -> None:
+    context = browser.new_context(viewport={"width": 1200, "height": 1500}, locale="en-US", timezone_id="Asia/Tokyo")
+    try:
+        page = context.new_page()
         problems: list[str] = []
         page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
         page.on("pageerror", lambda error: problems.append(str(error)))
@@ -88,5 +84,6 @@ def test_dashboard_shows_reports_in_english_and_japanese(server, tmp_path) -> No
         page.wait_for_selector("body[data-loaded=true]")
         page.click("#forget")
         assert page.is_visible("#key-form")
-        browser.close()
+    finally:
+        context.close()
     assert problems == []  # no CSP violation, no script error

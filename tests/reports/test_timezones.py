@@ -3,7 +3,7 @@ on a local midnight belong to the day that starts there."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 import pytest
 from sqlmodel import Session

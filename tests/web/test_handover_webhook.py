@@ -99,3 +99,25 @@ def test_a_destination_that_keeps_failing_is_recorded_as_failed(make_client, rec
     delivery = client.get(f"/api/v1/conversations/{conversation_id}").json()["escalations"][0]["delivery"]
     assert len(receiver.received) == 3
     assert list(delivery) == ["webhook"] and delivery["webhook"].startswith("failed: Server error '500")
+
+
+def test_a_hand_over_left_pending_by_a_stopped_server_is_sent_at_the_next_start(make_client, receiver: Receiver) -> None:
+    receiver.statuses = [500]
+    receiver.release.set()
+    settings = {"escalation_webhook_url": receiver.url, "escalation_webhook_secret": SECRET, "escalation_retry_attempts": 5}
+    first = make_client(**settings, escalation_retry_backoff=600)  # the retry waits; the server stops first
+    conversation_id = first.post("/api/v1/conversations", json={}).json()["id"]
+    assert first.post(f"/api/v1/conversations/{conversation_id}/escalate", json={"reason": "help"}).status_code == 201
+    while not receiver.received:
+        receiver.release.wait(0.01)
+    first.__exit__(None, None, None)  # shutdown during the back-off: the delivery stays pending
+
+    second = make_client(**settings, escalation_retry_backoff=0.01)
+    second.app.state.dispatcher.drain()
+    assert second.get(f"/api/v1/conversations/{conversation_id}").json()["escalations"][0]["delivery"] == {"webhook": "delivered"}
+    assert len(receiver.received) == 2  # the failed first attempt, then the resumed one
+    assert json.loads(receiver.received[1][1])["conversation_id"] == conversation_id
+
+    third = make_client(**settings)  # nothing pending any more: nothing is sent again
+    third.app.state.dispatcher.drain()
+    assert len(receiver.received) == 2
