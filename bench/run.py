@@ -36,7 +36,8 @@ def main() -> None:
     subprocess.run([PYTHON, str(ROOT / "bench" / "build_eval_sets.py")], check=True, capture_output=True)
     for dataset in DATASETS:
         result = json.loads(jiso("eval", str(dataset), "--json"))
-        print(f"### `jiso eval {dataset.relative_to(ROOT.parent) if dataset.is_relative_to(ROOT.parent) else dataset}`\n")
+        shown = dataset.relative_to(ROOT) if dataset.is_relative_to(ROOT) else Path("..") / dataset.relative_to(ROOT.parent)
+        print(f"### `jiso eval {shown}`\n")
         print(f"{result['corpus']} documents, {result['queries']} queries ({result['unanswerable_queries']} unanswerable); default method `{result['default']}`.\n")
         print("| method | " + " | ".join(COLUMNS) + " |\n|" + "---|" * (len(COLUMNS) + 1))
         for method, row in result["methods"].items():
