@@ -84,20 +84,10 @@ Click **New project** on the home screen.
 
 
 def make_settings(tmp_path, database_url: str):
-    from api import runtime
-    from api.settings import Settings
-    from indexer.pipeline import index_knowledge
+    from tests.support import indexed_settings
 
-    knowledge = tmp_path / "knowledge"
-    (knowledge / "en" / "faq").mkdir(parents=True, exist_ok=True)
-    (knowledge / "en" / "faq" / "projects.md").write_text(FAQ, encoding="utf-8")
-    (knowledge / "onboarding.yml").write_text(SMALL_CHECKLIST, encoding="utf-8")
-    settings = Settings(
-        model_en="fake-hashing", model_ja="fake-hashing", lexical_ja="bigram", knowledge_dir=knowledge, index_dir=tmp_path / "index",
-        database_url=database_url, admin_api_key=ADMIN_KEY, identity_secret=IDENTITY_SECRET,
-    )
-    index_knowledge(runtime.scan(settings), settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings))
-    return settings
+    files = {"en/faq/projects.md": FAQ, "onboarding.yml": SMALL_CHECKLIST}
+    return indexed_settings(tmp_path, files, database_url=database_url, admin_api_key=ADMIN_KEY, identity_secret=IDENTITY_SECRET)
 
 
 @pytest.fixture

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api import runtime
 from api.settings import Settings
-from indexer.pipeline import index_knowledge
+from tests.support import indexed_settings
 
 IDENTITY_SECRET = "test-identity-secret"
 EN_QUESTION = "How do I invite a teammate?"
@@ -79,21 +78,5 @@ id: ja-invite-member
 
 def build_settings(tmp_path: Path, database_url: str, *, knowledge_dir: Path | None = None, **overrides) -> Settings:
     """Settings over `knowledge_dir` (default: the test knowledge, written to tmp_path), indexed once."""
-    knowledge = knowledge_dir or tmp_path / "knowledge"
-    if knowledge_dir is None and not knowledge.exists():
-        for relative, text in KNOWLEDGE.items():
-            path = knowledge / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-    settings = Settings(
-        model_en="fake-hashing",
-        model_ja="fake-hashing",
-        lexical_ja="bigram",
-        knowledge_dir=knowledge,
-        index_dir=tmp_path / "index",
-        database_url=database_url,
-        **{"identity_secret": IDENTITY_SECRET, **overrides},
-    )
-    if not (settings.index_dir / "CURRENT").exists():
-        index_knowledge(runtime.scan(settings), settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings))
-    return settings
+    files = KNOWLEDGE if knowledge_dir is None and not (tmp_path / "knowledge").exists() else None
+    return indexed_settings(tmp_path, files, knowledge_dir=knowledge_dir, database_url=database_url, **{"identity_secret": IDENTITY_SECRET, **overrides})

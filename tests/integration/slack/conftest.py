@@ -17,12 +17,11 @@ from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 from sqlmodel import Session, select
 
-from api import runtime
 from api.app import create_app
 from api.settings import Settings
 from bot.ledger.db import make_engine
 from bot.ledger.models import Conversation, Turn
-from indexer.pipeline import index_knowledge
+from tests.support import indexed_settings
 
 from .fake_slack import BOT_USER_ID, TEAM_ID, Call, FakeSlack
 
@@ -60,16 +59,9 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def slack_settings(tmp_path: Path, database_url: str, fake_slack: FakeSlack) -> Settings:
-    for relative, content in KNOWLEDGE.items():
-        path = tmp_path / "knowledge" / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content, encoding="utf-8")
-    settings = Settings(
-        model_en="fake-hashing",
-        model_ja="fake-hashing",
-        lexical_ja="bigram",
-        knowledge_dir=tmp_path / "knowledge",
-        index_dir=tmp_path / "index",
+    return indexed_settings(
+        tmp_path,
+        KNOWLEDGE,
         database_url=database_url,
         slack_bot_token="xoxb-test",
         slack_signing_secret=SIGNING_SECRET,
@@ -78,8 +70,6 @@ def slack_settings(tmp_path: Path, database_url: str, fake_slack: FakeSlack) -> 
         slack_workspace_orgs={TEAM_ID: "acme"},
         knowledge_url=KNOWLEDGE_URL,
     )
-    index_knowledge(runtime.scan(settings), settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings))
-    return settings
 
 
 class Slack:
