@@ -51,3 +51,31 @@ def test_report_prints_the_summary(env) -> None:
     data = json.loads(CliRunner().invoke(app, ["report", "--since", "4w", "--json", "--tz", "Asia/Tokyo"]).stdout)
     assert data["conversations"]["conversations"] == 2 and data["period"]["tz"] == "Asia/Tokyo"
     assert CliRunner().invoke(app, ["report", "--tz", "Nowhere/Town"]).exit_code == 2
+
+
+def test_report_posts_the_weekly_digest_to_slack(env, monkeypatch) -> None:
+    from tests.integration.slack.fake_slack import FakeSlack
+
+    with Session(env) as session:
+        converse(session, datetime.now(timezone.utc) - timedelta(days=2), [("ask", True, 0), ("vote", True, 1)], user="u1", org="acme")
+    fake = FakeSlack().start()
+    try:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("JISO_SLACK_API_URL", fake.api_url)
+        result = CliRunner().invoke(app, ["report", "--since", "7d", "--slack-channel", "C-CS-MANAGERS"])
+        assert result.exit_code == 0, result.output
+        posts = fake.calls_to("chat.postMessage")
+        assert len(posts) == 1
+        assert posts[0].body["channel"] == "C-CS-MANAGERS"
+        assert "Deflection         100.0%" in posts[0].body["text"]
+        assert posts[0].headers.get("Authorization") == "Bearer xoxb-test"
+    finally:
+        fake.stop()
+
+
+def test_report_without_a_slack_token_says_so_and_posts_nothing(env, monkeypatch) -> None:
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.delenv("JISO_SLACK_BOT_TOKEN", raising=False)
+    result = CliRunner().invoke(app, ["report", "--slack-channel", "C1"])
+    assert result.exit_code == 1
+    assert "SLACK_BOT_TOKEN is not set: digest not posted" in result.output
