@@ -50,7 +50,7 @@ def load_engine(settings: Settings, shared_embedders: Embedders, build: Path | N
 
 def conversation_link(settings: Settings, conversation_id: str) -> str:
     """Where a person can read a conversation (sent with every hand-over)."""
-    return f"{settings.public_url.rstrip('/')}/api/v1/conversations/{conversation_id}"
+    return f"{settings.public_url.rstrip('/')}/conversations/{conversation_id}"
 
 
 def escalation_destinations(settings: Settings) -> list[Destination]:

@@ -1,4 +1,5 @@
-"""Our own pages: the Tasklane demo with the widget (`GET /`) and the knowledge pages sources link to.
+"""Our own pages: the Tasklane demo with the widget (`GET /`), the knowledge pages sources link
+to, and the transcript page a hand-over links to (`/conversations/{id}`).
 
 Every page carries a strict Content-Security-Policy: scripts, styles and requests from this
 server only, no inline script or style, no framing.
@@ -11,10 +12,15 @@ from pathlib import Path
 from string import Template
 
 from fastapi import APIRouter, HTTPException, Query
+from sqlmodel import select
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api.deps import SettingsDep
+from api.deps import SessionDep, SettingsDep
+from bot.conversations import answer_source_path
 from bot.formatting import render_markdown
+from bot.ledger import writes
+from bot.ledger.models import Conversation, Escalation, Feedback, Turn, utcnow
+from bot.ledger.outcomes import outcome_of
 from bot.identity import identity_hash
 from indexer.parser import parse_document
 
@@ -92,3 +98,56 @@ def knowledge_page(path: str, settings: SettingsDep):
         lang=escape(document.locale), title=escape(document.title), path=escape(relative), body=body
     )
     return _page(page)
+
+
+@router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
+def conversation_page(conversation_id: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """The whole conversation for the people a hand-over reaches. The id is a random 128-bit
+    capability: whoever has the link can read it, as with the JSON transcript."""
+    conversation = session.get(Conversation, conversation_id) if conversation_id.isalnum() and len(conversation_id) <= 32 else None
+    if conversation is None:
+        raise HTTPException(404, detail="no such conversation")
+    votes = {vote.turn_id: vote.helpful for vote in session.exec(select(Feedback).where(Feedback.conversation_id == conversation.id))}
+    escalations = list(session.exec(select(Escalation).where(Escalation.conversation_id == conversation.id).order_by(Escalation.created_at)))
+    facts = {
+        "Outcome": outcome_of(conversation, utcnow(), settings.assume_resolved_after),
+        "Channel": conversation.channel,
+        "User": conversation.user_id or conversation.visitor_id or "anonymous visitor",
+        "Organization": conversation.org_id or "—",
+        "Locale": conversation.locale or "—",
+        "Started": f"{conversation.created_at:%Y-%m-%d %H:%M} UTC",
+    }
+    page = Template((TEMPLATES / "conversation.html").read_text(encoding="utf-8")).substitute(
+        short=escape(conversation.id[:8]),
+        facts="".join(f"<tr><th>{escape(name)}</th><td>{escape(str(value))}</td></tr>" for name, value in facts.items()),
+        turns="".join(_turn_html(turn, votes.get(turn.id)) for turn in writes.turns_of(session=session, conversation_id=conversation.id)),
+        escalations="".join(_escalation_html(escalation) for escalation in escalations),
+    )
+    return _page(page)
+
+
+def _turn_html(turn: Turn, helpful: bool | None) -> str:
+    if turn.answer_text is None:
+        answer = '<p class="meta">The bot stayed quiet (after a hand-over, the message is for the team).</p>'
+    else:
+        verdict = "answered" if turn.answered else "declined: offered a person"
+        answer = f'<div class="answer">{render_markdown(turn.answer_text, source_path=answer_source_path(turn), new_tab=False)}</div>'
+        answer += f'<p class="meta">{verdict}, confidence {turn.confidence:.2f}</p>'
+    sources = "".join(
+        f'<li><a href="/knowledge/{escape(source["path"])}#L{int(source["line"])}">{escape(source["heading"])}</a> ({float(source["score"]):.2f})</li>'
+        for source in turn.sources
+    )
+    vote = "" if helpful is None else f'<p class="meta">The user said: {"this solved it" if helpful else "not helpful"}</p>'
+    return (
+        f'<section class="turn"><p class="meta">{turn.created_at:%Y-%m-%d %H:%M} UTC</p>'
+        f'<p class="question">{escape(turn.question)}</p>{answer}'
+        f'{f"<ul>{sources}</ul>" if sources else ""}{vote}</section>'
+    )
+
+
+def _escalation_html(escalation: Escalation) -> str:
+    delivery = ", ".join(f"{escape(name)}: {escape(status)}" for name, status in escalation.delivery.items()) or "no destination configured"
+    return (
+        f'<section class="turn"><p class="question">Handed over to a person: {escape(escalation.reason)}</p>'
+        f'<p class="meta">{escalation.created_at:%Y-%m-%d %H:%M} UTC · {delivery}</p></section>'
+    )

@@ -36,3 +36,30 @@ def test_knowledge_page_is_rendered_safely_with_line_anchors(client) -> None:
 )
 def test_knowledge_paths_outside_or_not_markdown_are_404(client, path: str) -> None:
     assert client.get(f"/knowledge/{path}").status_code == 404
+
+
+def test_the_transcript_page_a_hand_over_links_to(client) -> None:
+    from tests.web.knowledge import EN_QUESTION, XSS_QUESTION
+
+    conversation_id = client.post("/api/v1/conversations", json={"locale": "en", "visitor_id": "v-1"}).json()["id"]
+    first = client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": EN_QUESTION}).json()
+    client.post(f"/api/v1/conversations/{conversation_id}/feedback", json={"turn_id": first["turn_id"], "helpful": False})
+    client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "<script>alert(1)</script> " + XSS_QUESTION})
+    client.post(f"/api/v1/conversations/{conversation_id}/escalate", json={"reason": "wants <b>a person</b>"})
+
+    response = client.get(f"/conversations/{conversation_id}")
+    assert response.status_code == 200
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page = response.text
+    assert f"<p class=\"question\">{EN_QUESTION}</p>" in page
+    assert "The user said: not helpful" in page
+    assert 'href="/knowledge/en/faq/members.md#L9"' in page  # the answer's source, at its line
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
+    assert "Handed over to a person: wants &lt;b&gt;a person&lt;/b&gt;" in page
+    assert "<tr><th>Outcome</th><td>escalated</td></tr>" in page
+    assert "<tr><th>User</th><td>v-1</td></tr>" in page
+
+
+@pytest.mark.parametrize("conversation_id", ["0" * 32, "not-an-id", "x" * 40, "..%2f..%2fetc"])
+def test_unknown_transcripts_are_404(client, conversation_id: str) -> None:
+    assert client.get(f"/conversations/{conversation_id}").status_code == 404
