@@ -112,7 +112,7 @@ def record_turn(
     conversation and ends the bot's silence after a hand-over; a `quiet` turn (a message for the
     humans after a hand-over, which the bot did not answer) leaves the hand-over standing."""
     if delivery_key is not None:
-        existing = session.exec(select(Turn).where(Turn.delivery_key == delivery_key)).first()
+        existing = _delivered_turn(session, delivery_key)
         if existing is not None:
             return existing, False
     now = now or utcnow()
@@ -149,13 +149,16 @@ def record_turn(
     except IntegrityError:
         # A concurrent delivery of the same event (or the same seq) got there first.
         session.rollback()
-        if delivery_key is not None:
-            existing = session.exec(select(Turn).where(Turn.delivery_key == delivery_key)).first()
-            if existing is not None:
-                return existing, False
+        existing = _delivered_turn(session, delivery_key) if delivery_key is not None else None
+        if existing is not None:
+            return existing, False
         raise
     session.refresh(turn)
     return turn, True
+
+
+def _delivered_turn(session: Session, delivery_key: str) -> Turn | None:
+    return session.exec(select(Turn).where(Turn.delivery_key == delivery_key)).first()
 
 
 def record_feedback(*, session: Session, conversation: Conversation, turn_id: str, helpful: bool, now: datetime | None = None) -> Feedback:
