@@ -151,6 +151,48 @@ def keys_create(
     typer.echo(f"key {row.id}: role {role}{f', organization {org}' if org else ', all organizations'}. Shown once: store it now.", err=True)
 
 
+@keys_app.command("list")
+def keys_list() -> None:
+    """List the keys (id, prefix, role, organization, created, revoked); never the secrets."""
+    from sqlmodel import Session
+
+    from bot.ledger.db import make_engine, upgrade
+    from bot.ledger.keys import list_api_keys
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with Session(engine) as session:
+        keys = list_api_keys(session=session)
+    engine.dispose()
+    for key in keys:
+        revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+        typer.echo(f"{key.id}  jiso_{key.prefix}_…  {key.role:8} {key.org_id or 'all organizations':20} created {key.created_at:%Y-%m-%d %H:%M}  {revoked}  {key.name or ''}".rstrip())
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (from `jiso keys list`).")]) -> None:
+    """Revoke a key: it stops working at once; the record stays for the audit trail."""
+    from sqlmodel import Session
+
+    from bot.ledger.db import make_engine, upgrade
+    from bot.ledger.keys import revoke_api_key
+    from bot.ledger.writes import NotFound
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            key = revoke_api_key(session=session, key_id=key_id)
+    except NotFound as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(f"key {key.id} revoked at {key.revoked_at:%Y-%m-%d %H:%M} UTC")
+
+
 @app.command()
 def report(
     since: Annotated[str, typer.Option(help="7d, 4w, 1m (30 days) or a date; today included.")] = "7d",

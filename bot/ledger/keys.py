@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.ledger.models import ApiKey, utcnow
 from bot.ledger.writes import NotFound
@@ -28,3 +28,7 @@ def revoke_api_key(*, session: Session, key_id: str, now: datetime | None = None
         session.commit()
         session.refresh(key)
     return key
+
+
+def list_api_keys(*, session: Session) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)))

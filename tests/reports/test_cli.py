@@ -79,3 +79,26 @@ def test_report_without_a_slack_token_says_so_and_posts_nothing(env, monkeypatch
     result = CliRunner().invoke(app, ["report", "--slack-channel", "C1"])
     assert result.exit_code == 1
     assert "SLACK_BOT_TOKEN is not set: digest not posted" in result.output
+
+
+def test_keys_list_and_revoke(env) -> None:
+    runner = CliRunner()
+    secret = runner.invoke(app, ["keys", "create", "--role", "ingest", "--org", "acme", "--name", "product backend"]).stdout.strip().splitlines()[0]
+    prefix = secret.split("_")[1]
+    listed = runner.invoke(app, ["keys", "list"])
+    assert listed.exit_code == 0, listed.output
+    line = next(line for line in listed.stdout.splitlines() if f"jiso_{prefix}_…" in line)
+    assert "ingest" in line and "acme" in line and "active" in line and "product backend" in line
+    assert secret not in listed.stdout  # the secret is shown once, at creation, never again
+    key_id = line.split()[0]
+
+    revoked = runner.invoke(app, ["keys", "revoke", key_id])
+    assert revoked.exit_code == 0, revoked.output
+    assert f"key {key_id} revoked at" in revoked.stdout
+    with Session(env) as session:
+        assert verify_key(session=session, presented=secret) is None
+    assert "revoked" in next(line for line in runner.invoke(app, ["keys", "list"]).stdout.splitlines() if key_id in line)
+
+    missing = runner.invoke(app, ["keys", "revoke", "0" * 32])
+    assert missing.exit_code == 1
+    assert f"API key {'0' * 32} not found" in missing.output
