@@ -53,23 +53,24 @@ class BuildReport:
         return line + (f" in {self.seconds:.1f}s" if self.seconds else "")
 
 
-def _previous_vectors(index_dir: Path) -> tuple[dict[str, str], dict[str, dict[str, np.ndarray]]]:
-    """(model per locale, {locale: {content_hash: passage vectors}}) of the build in service."""
+def _previous_build(index_dir: Path) -> store.KnowledgeIndex | None:
+    """The build in service, loaded and verified once; None when there is none to reuse."""
     try:
-        previous = store.load_index(index_dir)
+        return store.load_index(index_dir)
     except store.IndexUnavailable as error:
         if not isinstance(error, store.IndexMissing):
             log.warning("previous index unusable, re-embedding everything: %s", error)
-        return {}, {}
-    models: dict[str, str] = {}
-    vectors: dict[str, dict[str, np.ndarray]] = {}
-    for locale, index in previous.locales.items():
-        models[locale] = index.model
-        rows: dict[int, list[int]] = {}
-        for row, position in enumerate(index.passage_entry):
-            rows.setdefault(int(position), []).append(row)
-        vectors[locale] = {entry.content_hash: index.passage_vectors(rows.get(position, [])) for position, entry in enumerate(index.entries)}
-    return models, vectors
+        return None
+
+
+def _reusable_vectors(previous: store.KnowledgeIndex | None) -> dict[str, tuple[str, dict[str, np.ndarray]]]:
+    """{locale: (model, {content_hash: passage vectors})} of the previous build."""
+    reusable: dict[str, tuple[str, dict[str, np.ndarray]]] = {}
+    for locale, index in (previous.locales if previous else {}).items():
+        every = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+        by_hash = {entry.content_hash: every[index.passage_entry == position] for position, entry in enumerate(index.entries)}
+        reusable[locale] = (index.model, by_hash)
+    return reusable
 
 
 def build_index(
@@ -88,8 +89,9 @@ def build_index(
     started = time.perf_counter()
     report = BuildReport(refused=sorted(refused))
     report.refused_files = sorted({problem.path for problem in report.refused})
-    previous_models, previous_vectors = ({}, {}) if full else _previous_vectors(index_dir)
-    previous_ids = _previous_ids(index_dir) if not full else {}
+    previous = None if full else _previous_build(index_dir)
+    reusable_by_locale = _reusable_vectors(previous)
+    previous_ids = {entry.id for entry in previous.entries} if previous else set()
 
     by_locale: dict[str, list[Entry]] = {}
     for entry in entries:
@@ -102,7 +104,8 @@ def build_index(
     current_ids: set[str] = set()
     for locale, locale_entries in sorted(by_locale.items()):
         config = configs[locale]
-        reusable = previous_vectors.get(locale, {}) if previous_models.get(locale) == config.model else {}
+        model, by_hash = reusable_by_locale.get(locale, ("", {}))
+        reusable = by_hash if model == config.model else {}
         vectors: list[np.ndarray | None] = []
         to_embed: list[tuple[int, Entry]] = []
         for position, entry in enumerate(locale_entries):
@@ -114,7 +117,7 @@ def build_index(
             else:
                 vectors.append(None)
                 to_embed.append((position, entry))
-                if previous_ids.get(entry.id) is None:
+                if entry.id not in previous_ids:
                     report.added += 1
                 else:
                     report.changed += 1
@@ -141,8 +144,8 @@ def build_index(
             vectors=np.vstack(vectors),
             tokenizer=load_tokenizer(config.lexical),
         )
-    report.removed = len(set(previous_ids) - current_ids)
-    if not full and _unchanged(index_dir, report, builds, files or {}):
+    report.removed = len(previous_ids - current_ids)
+    if previous is not None and _unchanged(index_dir, previous, report, builds, files or {}):
         report.seconds = time.perf_counter() - started
         return report  # the build in service already holds exactly this content
 
@@ -159,31 +162,18 @@ def build_index(
     return report
 
 
-def _unchanged(index_dir: Path, report: BuildReport, builds: Mapping[str, store.LocaleBuild], files: Mapping[str, str]) -> bool:
+def _unchanged(index_dir: Path, previous: store.KnowledgeIndex, report: BuildReport, builds: Mapping[str, store.LocaleBuild], files: Mapping[str, str]) -> bool:
+    """True when the build in service (verified on load, and not a fallback for a damaged
+    newer one) already holds exactly this content."""
     if report.added or report.changed or report.removed:
         return False
-    build = store.current_build(index_dir)
-    if build is None:
+    current = store.current_build(index_dir)
+    if current is None or current.name != previous.name:
         return False
-    try:
-        manifest = store.read_manifest(build)
-        store.verify(build, manifest)  # a damaged build in service is rebuilt, never kept
-    except (store.IndexUnavailable, OSError):
-        return False
+    manifest = previous.manifest
     in_service = {locale: (info["model"], info["lexical"], list(info["entry_hashes"])) for locale, info in manifest["locales"].items()}
     wanted = {locale: (b.model, b.lexical_name, [entry.id for entry in b.entries]) for locale, b in builds.items()}
     return in_service == wanted and manifest["files"] == dict(files)
-
-
-def _previous_ids(index_dir: Path) -> dict[str, str]:
-    build = store.current_build(index_dir)
-    if build is None:
-        return {}
-    try:
-        manifest = store.read_manifest(build)
-    except store.IndexUnavailable:
-        return {}
-    return {entry_id: digest for info in manifest["locales"].values() for entry_id, digest in info["entry_hashes"].items()}
 
 
 def index_knowledge(
