@@ -136,26 +136,15 @@ class Engine:
 
     def _dense_scores(self, index: LocaleIndex, query: np.ndarray) -> dict[int, float]:
         scores, rows = index.vectors.search(query[None, :], min(DENSE_CANDIDATES, index.vectors.ntotal))
-        best: dict[int, float] = {}
-        for score, row in zip(scores[0], rows[0]):
-            if row < 0:
-                continue
-            position = int(index.passage_entry[row])
-            best[position] = max(best.get(position, -1.0), float(score))
-        return best
+        found = rows[0] >= 0
+        return _best_per_entry(index, rows[0][found], scores[0][found])
 
     def _dense_for(self, index: LocaleIndex, query: np.ndarray, positions: list[int]) -> dict[int, float]:
         """Exact dense scores for lexical candidates that the dense search did not return."""
         if not positions:
             return {}
-        wanted = set(positions)
-        rows = [row for row, position in enumerate(index.passage_entry) if int(position) in wanted]
-        scores = index.passage_vectors(rows) @ query
-        best: dict[int, float] = {}
-        for row, score in zip(rows, scores):
-            position = int(index.passage_entry[row])
-            best[position] = max(best.get(position, -1.0), float(score))
-        return best
+        rows = np.flatnonzero(np.isin(index.passage_entry, positions))
+        return _best_per_entry(index, rows, index.passage_vectors(rows.tolist()) @ query)
 
     def answer(self, question: str, locale: str | None = None, *, method: Method = "hybrid", sources: int = 3) -> Answer:
         started = time.perf_counter()
@@ -178,3 +167,12 @@ class Engine:
         if not confident:
             return Answer(question, locale, dont_know(locale), False, confidence, cited, None, elapsed)
         return Answer(question, locale, top.entry.body, True, confidence, cited, top.entry, elapsed)
+
+
+def _best_per_entry(index: LocaleIndex, rows: np.ndarray, scores: np.ndarray) -> dict[int, float]:
+    """An entry scores as its best-matching passage."""
+    best: dict[int, float] = {}
+    for row, score in zip(rows, scores):
+        position = int(index.passage_entry[row])
+        best[position] = max(best.get(position, -1.0), float(score))
+    return best
