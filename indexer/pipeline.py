@@ -68,7 +68,10 @@ def _reusable_vectors(previous: store.KnowledgeIndex | None) -> dict[str, tuple[
     reusable: dict[str, tuple[str, dict[str, np.ndarray]]] = {}
     for locale, index in (previous.locales if previous else {}).items():
         every = index.vectors.reconstruct_n(0, index.vectors.ntotal)
-        by_hash = {entry.content_hash: every[index.passage_entry == position] for position, entry in enumerate(index.entries)}
+        # Passages are stored entry by entry, in order: split the rows at each entry's first row.
+        starts = np.searchsorted(index.passage_entry, np.arange(len(index.entries)))
+        blocks = np.split(every, starts[1:])
+        by_hash = {entry.content_hash: block for entry, block in zip(index.entries, blocks)}
         reusable[locale] = (index.model, by_hash)
     return reusable
 
