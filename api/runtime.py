@@ -34,7 +34,8 @@ def policy(settings: Settings) -> Policy:
     return Policy(
         thresholds={locale: settings.threshold_for(locale) for locale in settings.locales},
         lexical_weights={locale: settings.lexical_weight_for(locale) for locale in settings.locales},
-        faq_bonus=settings.faq_bonus,
+        sentence_weights={locale: settings.sentence_weight_for(locale) for locale in settings.locales},
+        faq_bonuses={locale: settings.faq_bonus_for(locale) for locale in settings.locales},
     )
 
 

@@ -19,25 +19,31 @@ class Settings(BaseSettings):
     index_dir: Path = REPO_ROOT / "var" / "index"
     database_url: str = f"sqlite:///{REPO_ROOT / 'var' / 'jiso.db'}"
 
-    # Embedding model per locale: a built-in name ("all-MiniLM-L6-v2", "use-multilingual-v3"),
-    # a sentence-transformers model name (downloaded only if you have internet) or a local path.
+    # Embedding model per locale: a built-in name ("all-MiniLM-L6-v2", "multilingual-e5-small-q4",
+    # "use-multilingual-v3"), a sentence-transformers model name (downloaded only if you have
+    # internet) or a local path.
     model_en: str = "all-MiniLM-L6-v2"
-    model_ja: str = "use-multilingual-v3"
+    model_ja: str = "multilingual-e5-small-q4"
     # Lexical tokenizer per locale: "words" (English) or "sudachi" / "bigram" (Japanese).
     lexical_en: str = "words"
     lexical_ja: str = "bigram"
     locales: list[str] = Field(default_factory=lambda: ["en", "ja"])
     default_locale: str = "en"
 
-    # Weight of the keyword score in the hybrid score, per locale (docs/BENCHMARKS.md has the sweep).
+    # The hybrid score, per locale, because each model has its own similarity scale
+    # (docs/BENCHMARKS.md has the sweeps): weight of the keyword score, weight of the best
+    # sentence's similarity, and the bonus of a FAQ entry over a manual section (a curated answer
+    # to a question wins near-ties).
     lexical_weight_en: float = 0.1
-    lexical_weight_ja: float = 0.3
-    # Score bonus of a FAQ entry over a manual section: a curated answer to a question wins near-ties.
-    faq_bonus: float = 0.05
+    lexical_weight_ja: float = 0.02
+    sentence_weight_en: float = 0.0
+    sentence_weight_ja: float = 0.7
+    faq_bonus_en: float = 0.05
+    faq_bonus_ja: float = 0.05
     # Answer only at or above this confidence; below it, say "I don't know" and offer a human.
     # Per locale, because each model has its own similarity scale (docs/BENCHMARKS.md).
     threshold_en: float = 0.5
-    threshold_ja: float = 0.45
+    threshold_ja: float = 0.89
     max_file_bytes: int = 1_000_000
     # How often the server checks for a newly published index build (seconds).
     index_reload_seconds: float = 5.0
@@ -73,7 +79,10 @@ class Settings(BaseSettings):
 
     # Reporting.
     admin_api_key: str = ""  # bootstrap key for first set-up; create real keys with `jiso keys create`
-    report_gap_similarity: float = 0.6  # questions at least this similar (cosine, average) form one content gap
+    # Questions at least this similar (cosine, average linkage) form one content gap. Per locale,
+    # like the thresholds: e5 puts unrelated questions at 0.8 where MiniLM puts them at 0.2.
+    report_gap_similarity_en: float = 0.6
+    report_gap_similarity_ja: float = 0.9
 
     def model_for(self, locale: str) -> str:
         return getattr(self, f"model_{locale}")
@@ -83,6 +92,15 @@ class Settings(BaseSettings):
 
     def lexical_weight_for(self, locale: str) -> float:
         return getattr(self, f"lexical_weight_{locale}")
+
+    def sentence_weight_for(self, locale: str) -> float:
+        return getattr(self, f"sentence_weight_{locale}")
+
+    def faq_bonus_for(self, locale: str) -> float:
+        return getattr(self, f"faq_bonus_{locale}")
+
+    def gap_similarities(self) -> dict[str, float]:
+        return {locale: getattr(self, f"report_gap_similarity_{locale}") for locale in self.locales}
 
     def threshold_for(self, locale: str) -> float:
         return getattr(self, f"threshold_{locale}")

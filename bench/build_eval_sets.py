@@ -1,12 +1,14 @@
 """Build BEIR-layout evaluation sets from the sample knowledge and the hand-written queries.
 
-    python bench/build_eval_sets.py        # writes bench/datasets/{en,ja}-onboarding/
+    python bench/build_eval_sets.py   # writes bench/datasets/{en,ja}-{onboarding,heldout}/
 
 The corpus is every entry the product indexes for that locale (FAQ entries with their
-alternative phrasings, manual sections). Queries come from bench/eval-sets/<locale>-onboarding.tsv
-(paraphrases a new user would type, each with the FAQ entry that answers it) and
-<locale>-unanswerable.tsv (questions the knowledge does not answer: they have no qrels, and the
-right behaviour is to decline).
+alternative phrasings, manual sections). Queries of the development sets come from
+bench/eval-sets/<locale>-onboarding.tsv (paraphrases a new user would type, each with the FAQ
+entry that answers it) and <locale>-unanswerable.tsv (questions the knowledge does not answer:
+they have no qrels, and the right behaviour is to decline). The held-out sets
+(<locale>-heldout.tsv) were written later, by someone who had not seen the development queries
+and never ran the system, and are never used to choose a setting.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from indexer.content import scan_knowledge  # noqa: E402
 
 
-def build(locale: str, knowledge: Path, out: Path) -> None:
+def build(locale: str, knowledge: Path, out: Path, queries: str, unanswerable: str | None) -> None:
     scan = scan_knowledge(knowledge)
     if scan.problems:
         raise SystemExit("\n".join(map(str, scan.problems)))
@@ -34,10 +36,12 @@ def build(locale: str, knowledge: Path, out: Path) -> None:
             doc = {"_id": entry.id, "title": entry.heading if entry.kind == "manual" else entry.title, "text": entry.plain, "alternatives": list(entry.alternatives), "locale": locale, "kind": entry.kind}
             handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
     sets = ROOT / "bench" / "eval-sets"
-    with (sets / f"{locale}-onboarding.tsv").open(encoding="utf-8") as handle:
+    with (sets / queries).open(encoding="utf-8") as handle:
         answerable = list(csv.DictReader(handle, delimiter="\t"))
-    with (sets / f"{locale}-unanswerable.tsv").open(encoding="utf-8") as handle:
-        unanswerable = list(csv.DictReader(handle, delimiter="\t"))
+    declined: list[dict] = []
+    if unanswerable:
+        with (sets / unanswerable).open(encoding="utf-8") as handle:
+            declined = list(csv.DictReader(handle, delimiter="\t"))
     unknown = sorted({row["entry_id"] for row in answerable} - ids)
     if unknown:
         raise SystemExit(f"{locale}: queries name unknown entries: {', '.join(unknown)}")
@@ -46,11 +50,12 @@ def build(locale: str, knowledge: Path, out: Path) -> None:
         for number, row in enumerate(answerable, 1):
             queries.write(json.dumps({"_id": f"{locale}-q{number:04d}", "text": row["query"]}, ensure_ascii=False) + "\n")
             qrels.write(f"{locale}-q{number:04d}\t{row['entry_id']}\t1\n")
-        for number, row in enumerate(unanswerable, 1):
+        for number, row in enumerate(declined, 1):
             queries.write(json.dumps({"_id": f"{locale}-none{number:03d}", "text": row["query"]}, ensure_ascii=False) + "\n")
-    print(f"{out}: {len(entries)} documents, {len(answerable)} answerable + {len(unanswerable)} unanswerable queries")
+    print(f"{out}: {len(entries)} documents, {len(answerable)} answerable + {len(declined)} unanswerable queries")
 
 
 if __name__ == "__main__":
     for locale in ("en", "ja"):
-        build(locale, ROOT / "knowledge", ROOT / "bench" / "datasets" / f"{locale}-onboarding")
+        build(locale, ROOT / "knowledge", ROOT / "bench" / "datasets" / f"{locale}-onboarding", f"{locale}-onboarding.tsv", f"{locale}-unanswerable.tsv")
+        build(locale, ROOT / "knowledge", ROOT / "bench" / "datasets" / f"{locale}-heldout", f"{locale}-heldout.tsv", None)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DATASETS = [ROOT.parent / "shared" / "datasets" / "stackfaq", ROOT / "bench" / "datasets" / "en-onboarding", ROOT / "bench" / "datasets" / "ja-onboarding"]
+DATASETS = [ROOT.parent / "shared" / "datasets" / "stackfaq"] + [ROOT / "bench" / "datasets" / name for name in ("en-onboarding", "en-heldout", "ja-onboarding", "ja-heldout")]
 COLUMNS = ["p@1", "mrr@10", "recall@5", "ndcg@10", "p50_ms", "p95_ms", "answered_share", "answered_precision"]
 
 

@@ -1,10 +1,12 @@
 """Question → ranked evidence from the knowledge index → the writers' answer, or "I don't know".
 
-Retrieval is hybrid: dense cosine (best passage of each entry) plus a per-locale weight times the
-BM25 score divided by the query's best BM25 score, plus a small bonus for curated FAQ entries
-over manual sections. Dense carries the ranking; the keyword term breaks near-ties on exact terms
-(product names, error codes). docs/BENCHMARKS.md shows the sweep that chose the weights and why
-plain rank fusion was rejected.
+Retrieval is hybrid. An entry's score is the cosine of its best-matching question or whole
+text, plus a per-locale weight times the cosine of its best-matching sentence (evidence that the
+answer talks about what was asked), plus a per-locale weight times the BM25 score divided by the
+query's best BM25 score, plus a small bonus for curated FAQ entries over manual sections. Dense
+carries the ranking; the keyword term breaks near-ties on exact terms (product names, error
+codes). docs/BENCHMARKS.md shows the sweeps that chose the weights and why plain rank fusion was
+rejected.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ from typing import Literal
 import numpy as np
 
 from bot.messages import dont_know
-from indexer.documents import Entry
+from indexer.documents import PASSAGE_ROLES, Entry
 from indexer.embedder import Embedder
 from indexer.language import detect_locale
 from indexer.store import KnowledgeIndex, LocaleIndex
 
 Method = Literal["hybrid", "dense", "bm25"]
 METHODS: tuple[Method, ...] = ("hybrid", "dense", "bm25")
-DENSE_CANDIDATES = 200
+DENSE_CANDIDATES = 400  # passages; their entries are then scored exactly
 LEXICAL_CANDIDATES = 20
+SENTENCE = PASSAGE_ROLES.index("sentence")
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,8 @@ class Policy:
 
     thresholds: Mapping[str, float]
     lexical_weights: Mapping[str, float] = field(default_factory=dict)
-    faq_bonus: float = 0.0
+    sentence_weights: Mapping[str, float] = field(default_factory=dict)
+    faq_bonuses: Mapping[str, float] = field(default_factory=dict)
     default_threshold: float = 0.5
     default_lexical_weight: float = 0.1
 
@@ -43,6 +47,12 @@ class Policy:
 
     def lexical_weight(self, locale: str) -> float:
         return self.lexical_weights.get(locale, self.default_lexical_weight)
+
+    def sentence_weight(self, locale: str) -> float:
+        return self.sentence_weights.get(locale, 0.0)
+
+    def faq_bonus(self, locale: str) -> float:
+        return self.faq_bonuses.get(locale, 0.0)
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,6 @@ class Engine:
         if index is None or not index.entries or not question.strip():
             return []
         query = self._embedder_for(index.locale).embed_queries([question])[0] if method != "bm25" else None
-        dense = self._dense_scores(index, query) if query is not None else {}
         lexical = index.lexical.scores(question) if method != "dense" else np.zeros(len(index.entries), np.float32)
         top_lexical = float(lexical.max()) if len(lexical) else 0.0
         normalized = lexical / top_lexical if top_lexical > 0 else lexical
@@ -120,31 +129,27 @@ class Engine:
             candidates = [int(i) for i in np.argsort(-lexical)[: max(k, LEXICAL_CANDIDATES)] if lexical[i] > 0]
             hits = [Hit(index.entries[i], float(normalized[i]), 0.0, float(normalized[i])) for i in candidates]
         else:
-            weight = self.policy.lexical_weight(locale) if method == "hybrid" else 0.0
-            bonus = self.policy.faq_bonus if method == "hybrid" else 0.0
-            candidates = set(dense)
+            hybrid = method == "hybrid"
+            weight = self.policy.lexical_weight(locale) if hybrid else 0.0
+            sentence_weight = self.policy.sentence_weight(locale) if hybrid else 0.0
+            bonus = self.policy.faq_bonus(locale) if hybrid else 0.0
+            candidates = self._dense_candidates(index, query)
             if weight:
-                extra = [int(i) for i in np.argsort(-lexical)[:LEXICAL_CANDIDATES] if lexical[i] > 0 and int(i) not in dense]
-                dense.update(self._dense_for(index, query, extra))
-                candidates |= set(extra)
+                candidates |= {int(i) for i in np.argsort(-lexical)[:LEXICAL_CANDIDATES] if lexical[i] > 0}
+            positions = np.asarray(sorted(candidates), dtype=np.int64)
+            match, evidence = _entry_scores(index, query, positions)
+            score = match + sentence_weight * evidence + weight * normalized[positions]
             hits = [
-                Hit(index.entries[i], dense[i] + weight * float(normalized[i]) + (bonus if index.entries[i].kind == "faq" else 0.0), dense[i], float(normalized[i]))
-                for i in candidates
+                Hit(index.entries[i], float(score[n]) + (bonus if index.entries[i].kind == "faq" else 0.0), float(match[n]), float(normalized[i]))
+                for n, i in enumerate(positions.tolist())
             ]
         hits.sort(key=lambda hit: (-hit.score, hit.entry.id))
         return hits[:k]
 
-    def _dense_scores(self, index: LocaleIndex, query: np.ndarray) -> dict[int, float]:
-        scores, rows = index.vectors.search(query[None, :], min(DENSE_CANDIDATES, index.vectors.ntotal))
-        found = rows[0] >= 0
-        return _best_per_entry(index, rows[0][found], scores[0][found])
-
-    def _dense_for(self, index: LocaleIndex, query: np.ndarray, positions: list[int]) -> dict[int, float]:
-        """Exact dense scores for lexical candidates that the dense search did not return."""
-        if not positions:
-            return {}
-        rows = np.flatnonzero(np.isin(index.passage_entry, positions))
-        return _best_per_entry(index, rows, index.passage_vectors(rows.tolist()) @ query)
+    def _dense_candidates(self, index: LocaleIndex, query: np.ndarray) -> set[int]:
+        """Entries owning the passages nearest the question."""
+        _, rows = index.vectors.search(query[None, :], min(DENSE_CANDIDATES, index.vectors.ntotal))
+        return {int(position) for position in index.passage_entry[rows[0][rows[0] >= 0]]}
 
     def answer(self, question: str, locale: str | None = None, *, method: Method = "hybrid", sources: int = 3) -> Answer:
         started = time.perf_counter()
@@ -169,10 +174,15 @@ class Engine:
         return Answer(question, locale, top.entry.body, True, confidence, cited, top.entry, elapsed)
 
 
-def _best_per_entry(index: LocaleIndex, rows: np.ndarray, scores: np.ndarray) -> dict[int, float]:
-    """An entry scores as its best-matching passage."""
-    best: dict[int, float] = {}
-    for row, score in zip(rows, scores):
-        position = int(index.passage_entry[row])
-        best[position] = max(best.get(position, -1.0), float(score))
-    return best
+def _entry_scores(index: LocaleIndex, query: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosines for the entries at `positions`: of each one's best question or whole-text
+    passage (the match), and of its best sentence (the evidence; the match if it has none)."""
+    rows = np.flatnonzero(np.isin(index.passage_entry, positions))
+    scores = index.matrix[rows] @ query
+    owner = np.searchsorted(positions, index.passage_entry[rows])
+    is_sentence = index.passage_role[rows] == SENTENCE
+    match = np.full(len(positions), -1.0, np.float32)
+    evidence = np.full(len(positions), -np.inf, np.float32)
+    np.maximum.at(match, owner[~is_sentence], scores[~is_sentence])
+    np.maximum.at(evidence, owner[is_sentence], scores[is_sentence])
+    return match, np.where(np.isfinite(evidence), evidence, match)

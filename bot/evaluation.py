@@ -100,38 +100,42 @@ def evaluate(
     """Index the corpus with the default configuration, then rank every query with every method."""
     with tempfile.TemporaryDirectory(prefix="jiso-eval-") as scratch:
         build_index(collection.corpus, Path(scratch), configs=configs, embedder_for=embedder_for)
-        engine = Engine(load_index(Path(scratch)), embedder_for, policy)
-        results = {}
-        judged = [qid for qid in collection.queries if qid in collection.qrels]
-        decisions: list[tuple[float, bool]] = []  # default method: (confidence, right to answer with the top entry)
-        declined_unanswerable = 0
-        for method in methods:
-            ranked, latencies, answered, answered_right = [], [], 0, 0
-            for qid, text in collection.queries.items():
-                started = time.perf_counter()
-                locale = engine.locale_of(text)
-                hits = engine.search(text, locale, k=10, method=method)
-                answer = engine.decide(text, locale, hits, method=method) if method != "bm25" else None
-                latencies.append((time.perf_counter() - started) * 1000)
-                gold = collection.qrels.get(qid)
-                if gold is not None:
-                    ranked.append([hit.entry.id for hit in hits])
-                if answer is None:
-                    continue
-                right = gold is not None and bool(hits) and hits[0].entry.id in gold
-                if method == "hybrid":
-                    decisions.append((answer.confidence, right))
-                    declined_unanswerable += int(gold is None and not answer.confident)
-                if answer.confident:
-                    answered += 1
-                    answered_right += int(right)
-            row = _metrics(ranked, [collection.qrels[qid] for qid in judged])
-            row["p50_ms"] = statistics.median(latencies) if latencies else 0.0
-            row["p95_ms"] = _percentile(latencies, 0.95)
-            # BM25 scores have no absolute scale, so only the embedding methods can decline.
-            row["answered_share"] = answered / len(collection.queries) if method != "bm25" else None
-            row["answered_precision"] = (answered_right / answered if answered else 0.0) if method != "bm25" else None
-            results[method] = {key: (round(value, 4) if isinstance(value, float) else value) for key, value in row.items()}
+        return measure(collection, Engine(load_index(Path(scratch)), embedder_for, policy), methods)
+
+
+def measure(collection: Collection, engine: Engine, methods: tuple[Method, ...] = METHODS) -> dict:
+    """Rank every query of `collection` with every method of an engine over its indexed corpus."""
+    results = {}
+    judged = [qid for qid in collection.queries if qid in collection.qrels]
+    decisions: list[tuple[float, bool]] = []  # default method: (confidence, right to answer with the top entry)
+    declined_unanswerable = 0
+    for method in methods:
+        ranked, latencies, answered, answered_right = [], [], 0, 0
+        for qid, text in collection.queries.items():
+            started = time.perf_counter()
+            locale = engine.locale_of(text)
+            hits = engine.search(text, locale, k=10, method=method)
+            answer = engine.decide(text, locale, hits, method=method) if method != "bm25" else None
+            latencies.append((time.perf_counter() - started) * 1000)
+            gold = collection.qrels.get(qid)
+            if gold is not None:
+                ranked.append([hit.entry.id for hit in hits])
+            if answer is None:
+                continue
+            right = gold is not None and bool(hits) and hits[0].entry.id in gold
+            if method == "hybrid":
+                decisions.append((answer.confidence, right))
+                declined_unanswerable += int(gold is None and not answer.confident)
+            if answer.confident:
+                answered += 1
+                answered_right += int(right)
+        row = _metrics(ranked, [collection.qrels[qid] for qid in judged])
+        row["p50_ms"] = statistics.median(latencies) if latencies else 0.0
+        row["p95_ms"] = _percentile(latencies, 0.95)
+        # BM25 scores have no absolute scale, so only the embedding methods can decline.
+        row["answered_share"] = answered / len(collection.queries) if method != "bm25" else None
+        row["answered_precision"] = (answered_right / answered if answered else 0.0) if method != "bm25" else None
+        results[method] = {key: (round(value, 4) if isinstance(value, float) else value) for key, value in row.items()}
     return {
         "dataset": collection.name,
         "default": "hybrid",

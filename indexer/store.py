@@ -26,7 +26,7 @@ import numpy as np
 from indexer.documents import Entry
 from indexer.lexical import LexicalIndex, Tokenizer, load_tokenizer
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: passages carry a role (question, content, sentence)
 KEEP_BUILDS = 3
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,16 @@ class LocaleIndex:
     lexical_name: str
     entries: list[Entry]
     passage_entry: np.ndarray  # passage row → position in `entries`
+    passage_role: np.ndarray  # passage row → index into PASSAGE_ROLES
     vectors: faiss.Index
     lexical: LexicalIndex
 
-    def passage_vectors(self, rows: list[int]) -> np.ndarray:
-        return np.vstack([self.vectors.reconstruct(int(row)) for row in rows]) if rows else np.zeros((0, self.dimensions), np.float32)
+    @property
+    def matrix(self) -> np.ndarray:
+        """Every passage vector, a read-only view of the FAISS index's own storage (no copy)."""
+        view = faiss.rev_swig_ptr(self.vectors.get_xb(), self.vectors.ntotal * self.vectors.d).reshape(self.vectors.ntotal, self.vectors.d)
+        view.flags.writeable = False
+        return view
 
 
 @dataclass
@@ -78,6 +83,7 @@ class LocaleBuild:
     lexical_name: str
     entries: list[Entry]
     passage_entry: list[int]
+    passage_role: list[int]
     vectors: np.ndarray
     tokenizer: Tokenizer
 
@@ -130,6 +136,7 @@ def write_build(index_dir: Path, locales: dict[str, LocaleBuild], files: dict[st
                 "entries": len(build.entries),
                 "entry_hashes": {entry.id: entry.content_hash for entry in build.entries},
                 "passage_entry": list(map(int, build.passage_entry)),
+                "passage_role": list(map(int, build.passage_role)),
             }
         checksums = {p.relative_to(staging).as_posix(): _sha256(p) for p in sorted(staging.rglob("*")) if p.is_file()}
         manifest = {
@@ -208,7 +215,8 @@ def load_build(build: Path) -> KnowledgeIndex:
     for locale, info in manifest["locales"].items():
         vectors = faiss.read_index(str(build / f"{locale}.faiss"))
         passage_entry = np.asarray(info["passage_entry"], dtype=np.int64)
-        if vectors.ntotal != len(passage_entry) or vectors.d != info["dimensions"]:
+        passage_role = np.asarray(info["passage_role"], dtype=np.int8)
+        if vectors.ntotal != len(passage_entry) or vectors.ntotal != len(passage_role) or vectors.d != info["dimensions"]:
             raise IndexCorrupt(f"{build}: {locale}.faiss holds {vectors.ntotal}×{vectors.d} vectors, the manifest says {len(passage_entry)}×{info['dimensions']}")
         locales[locale] = LocaleIndex(
             locale=locale,
@@ -217,6 +225,7 @@ def load_build(build: Path) -> KnowledgeIndex:
             lexical_name=info["lexical"],
             entries=[Entry.from_json(data) for data in entries_json[locale]],
             passage_entry=passage_entry,
+            passage_role=passage_role,
             vectors=vectors,
             lexical=LexicalIndex.load(build / f"{locale}.lexical", load_tokenizer(info["lexical"])),
         )

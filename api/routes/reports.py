@@ -104,7 +104,7 @@ def organizations(scope: ScopeDep, format: Format = "json") -> Any:
 
 @router.get("/gaps")
 def gaps(request: Request, scope: ScopeDep, settings: SettingsDep, format: Format = "json", top: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
-    report = kpis.gaps(scope, request.app.state.embedders, min_similarity=settings.report_gap_similarity, top=top)
+    report = kpis.gaps(scope, request.app.state.embedders, min_similarity=settings.gap_similarities(), top=top)
     if format == "csv":
         rows = [{**{k: v for k, v in c.items() if k != "examples"}, "examples": " | ".join(c["examples"])} for c in report["clusters"]]
         return csv_response(rows, "gaps")

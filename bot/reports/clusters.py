@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -48,8 +48,9 @@ def group_labels(vectors: np.ndarray, min_similarity: float) -> list[int]:
     return [int(label) for label in fcluster(tree, t=1.0 - min_similarity, criterion="distance")]
 
 
-def cluster_questions(rows: Sequence[dict], embedder_for: Callable[[str], Embedder], *, min_similarity: float, examples: int = 3, default_locale: str = "en") -> list[Cluster]:
-    """rows: {"question", "locale", "unanswered", "escalated"} → clusters, largest first."""
+def cluster_questions(rows: Sequence[dict], embedder_for: Callable[[str], Embedder], *, min_similarity: Mapping[str, float], examples: int = 3, default_locale: str = "en") -> list[Cluster]:
+    """rows: {"question", "locale", "unanswered", "escalated"} → clusters, largest first.
+    `min_similarity` is per locale: each locale's model has its own similarity scale."""
     by_locale: dict[str, dict[str, list[dict]]] = {}
     for row in rows:
         text = normalized(row["question"])
@@ -63,7 +64,7 @@ def cluster_questions(rows: Sequence[dict], embedder_for: Callable[[str], Embedd
         wording = {text: min(row["question"] for row in groups[text]) for text in texts}
         vectors = embedder_for(locale).embed_queries([wording[text] for text in texts])
         members: dict[int, list[str]] = {}
-        for text, label in zip(texts, group_labels(np.asarray(vectors), min_similarity)):
+        for text, label in zip(texts, group_labels(np.asarray(vectors), min_similarity[locale])):
             members.setdefault(label, []).append(text)
         for label_texts in members.values():
             asked = Counter({text: len(groups[text]) for text in label_texts})

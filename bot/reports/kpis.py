@@ -197,13 +197,13 @@ def entries(scope: ReportScope, catalog: Mapping[str, Mapping[str, Any]]) -> dic
     return {**scope.header(), "entries": rows}
 
 
-def gaps(scope: ReportScope, embedder_for: Callable[[str], Embedder], *, min_similarity: float, limit: int = 2000, top: int = 50) -> dict[str, Any]:
+def gaps(scope: ReportScope, embedder_for: Callable[[str], Embedder], *, min_similarity: Mapping[str, float], limit: int = 2000, top: int = 50) -> dict[str, Any]:
     questions = queries.gap_questions(scope.session, scope.window, limit)
     clusters = cluster_questions(questions, embedder_for, min_similarity=min_similarity)
     return {
         **scope.header(),
         "questions": len(questions),
         "truncated": len(questions) >= limit,
-        "min_similarity": min_similarity,
+        "min_similarity": dict(min_similarity),
         "clusters": [cluster.to_json() for cluster in clusters[:top]],
     }

@@ -20,7 +20,7 @@ def test_paraphrases_group_together_and_topics_stay_apart() -> None:
         "Why is my invoice in dollars?",
     ]
     rows = [{"question": q, "locale": "en", "unanswered": True, "escalated": False} for q in questions]
-    groups = {frozenset(c.examples) for c in cluster_questions(rows, lambda locale: embedder, min_similarity=Settings().report_gap_similarity)}
+    groups = {frozenset(c.examples) for c in cluster_questions(rows, lambda locale: embedder, min_similarity=Settings().gap_similarities())}
     assert groups == {
         frozenset(questions[0:2]), frozenset(questions[2:4]), frozenset(questions[4:6]), frozenset(questions[6:7]),
     }

@@ -92,8 +92,8 @@ def test_questions_grouped_by_meaning_deterministically() -> None:
         ]
     ] + [{"question": "請求書をエクスポートしたい", "locale": "ja", "unanswered": True, "escalated": False}]
     embedder = HashingEmbedder()
-    first = cluster_questions(rows, lambda locale: embedder, min_similarity=0.5)
-    again = cluster_questions(list(reversed(rows)), lambda locale: embedder, min_similarity=0.5)
+    first = cluster_questions(rows, lambda locale: embedder, min_similarity={"en": 0.5, "ja": 0.5})
+    again = cluster_questions(list(reversed(rows)), lambda locale: embedder, min_similarity={"en": 0.5, "ja": 0.5})
     assert [c.to_json() for c in first] == [c.to_json() for c in again]
     assert [(c.locale, c.count, c.unanswered, c.escalated) for c in first] == [("en", 3, 3, 1), ("en", 1, 1, 1), ("ja", 1, 1, 0)]
     assert first[0].examples[0] == "How do I export my invoices?"  # asked twice (case and punctuation aside)
