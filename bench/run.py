@@ -50,7 +50,7 @@ def main() -> None:
         for row in result["tradeoff"]:
             print(f"| {row['threshold']:.2f} | {row['answered_share']:.3f} | {row['answered_precision']:.3f} |")
         print()
-    for script, args in (("compare_retrieval.py", ["ja"]), ("compare_retrieval.py", ["en"]), ("index_speed.py", [])):
+    for script, args in (("compare_retrieval.py", ["ja"]), ("compare_retrieval.py", ["en"]), ("gap_similarity.py", []), ("index_speed.py", [])):
         print(f"### `python bench/{script} {' '.join(args)}`\n")
         print(subprocess.run([PYTHON, str(ROOT / "bench" / script), *args], check=True, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout)
 
