@@ -12,7 +12,7 @@ import numpy as np
 
 from indexer import store
 from indexer.content import KnowledgeScan
-from indexer.documents import PASSAGE_ROLES, Entry, Problem
+from indexer.documents import PASSAGE_ROLES, Entry, Passage, Problem
 from indexer.embedder import Embedder
 from indexer.lexical import load_tokenizer
 
@@ -67,7 +67,7 @@ def _reusable_vectors(previous: store.KnowledgeIndex | None) -> dict[str, tuple[
     """{locale: (model, {content_hash: passage vectors})} of the previous build."""
     reusable: dict[str, tuple[str, dict[str, np.ndarray]]] = {}
     for locale, index in (previous.locales if previous else {}).items():
-        every = index.vectors.reconstruct_n(0, index.vectors.ntotal)
+        every = index.matrix  # a view: `previous` stays loaded for the whole build
         # Passages are stored entry by entry, in order: split the rows at each entry's first row.
         starts = np.searchsorted(index.passage_entry, np.arange(len(index.entries)))
         blocks = np.split(every, starts[1:])
@@ -76,12 +76,12 @@ def _reusable_vectors(previous: store.KnowledgeIndex | None) -> dict[str, tuple[
     return reusable
 
 
-def _embed(embedder: Embedder, entries: list[tuple[int, Entry]], batch_size: int, stage: str, progress: Progress | None) -> Iterable[tuple[int, np.ndarray]]:
-    """Passage vectors of each (position, entry), in passage order. Questions are embedded as
+def _embed(embedder: Embedder, entries: list[tuple[int, list[Passage]]], batch_size: int, stage: str, progress: Progress | None) -> Iterable[tuple[int, np.ndarray]]:
+    """Vectors of each (position, passages), in passage order. Questions are embedded as
     queries: a user's question is matched against them like with like (e5's "query: " on both
     sides); content and sentences as documents."""
-    passages = [(position, row, passage) for position, entry in entries for row, passage in enumerate(entry.passages())]
-    blocks = {position: np.zeros((len(entry.passages()), embedder.dimensions), np.float32) for position, entry in entries}
+    passages = [(position, row, passage) for position, texts in entries for row, passage in enumerate(texts)]
+    blocks = {position: np.zeros((len(texts), embedder.dimensions), np.float32) for position, texts in entries}
     done = 0
     for as_query in (True, False):
         todo = [item for item in passages if (item[2].role == "question") == as_query]
@@ -130,17 +130,18 @@ def build_index(
         config = configs[locale]
         model, by_hash = reusable_by_locale.get(locale, ("", {}))
         reusable = by_hash if model == config.model else {}
+        passages = [entry.passages() for entry in locale_entries]  # sentence splitting: once per entry
         vectors: list[np.ndarray | None] = []
-        to_embed: list[tuple[int, Entry]] = []
+        to_embed: list[tuple[int, list[Passage]]] = []
         for position, entry in enumerate(locale_entries):
             current_ids.add(entry.id)
             cached = reusable.get(entry.content_hash)
-            if cached is not None and len(cached) == len(entry.passages()):
+            if cached is not None and len(cached) == len(passages[position]):
                 vectors.append(cached)
                 report.skipped += 1
             else:
                 vectors.append(None)
-                to_embed.append((position, entry))
+                to_embed.append((position, passages[position]))
                 if entry.id not in previous_ids:
                     report.added += 1
                 else:
@@ -148,9 +149,9 @@ def build_index(
         if to_embed:
             for position, block in _embed(embedder_for(locale), to_embed, batch_size, f"embedding {locale}", progress):
                 vectors[position] = block
-            report.embedded_passages += sum(len(entry.passages()) for _, entry in to_embed)
+            report.embedded_passages += sum(len(texts) for _, texts in to_embed)
         passage_entry = [position for position, block in enumerate(vectors) for _ in range(len(block))]
-        passage_role = [PASSAGE_ROLES.index(passage.role) for entry in locale_entries for passage in entry.passages()]
+        passage_role = [PASSAGE_ROLES.index(passage.role) for texts in passages for passage in texts]
         builds[locale] = store.LocaleBuild(
             model=config.model,
             lexical_name=config.lexical,
