@@ -6,8 +6,9 @@
 Each (model, tokenizer) pair is indexed once; every weight setting is then measured on that index
 (question embeddings are computed once and reused). All rows of one invocation are measured in the
 same run on the same machine and printed as markdown tables for docs/BENCHMARKS.md. The Japanese
-sweep runs on the development set (ja-onboarding) and reports the held-out set (ja-heldout) beside
-it: weights are chosen on the first, the second shows whether the choice generalizes.
+sweep runs on the development set (ja-onboarding) and reports the held-out (ja-heldout) and
+confirmation (ja-confirmation) sets beside it: weights are chosen on the first, the others show
+whether the choice generalizes.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ def run(names: list[str], locale: str, plan: list[tuple[str, str, list[Weights]]
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "ja"
     if which == "ja":
-        run(["ja-onboarding", "ja-heldout"], "ja", [
+        run(["ja-onboarding", "ja-heldout", "ja-confirmation"], "ja", [
             (MINILM, "bigram", [(0.3, 0.0, 0.05, 0.45)]),
             (USE_MULTILINGUAL, "sudachi", [(0.3, 0.0, 0.05, 0.45)]),
             (USE_MULTILINGUAL, "bigram", [(0.3, 0.0, 0.05, 0.45), (0.3, 0.3, 0.05, 0.45)]),

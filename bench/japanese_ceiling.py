@@ -31,13 +31,13 @@ import numpy as np  # noqa: E402
 from bot.engine import SENTENCE, Engine, Policy  # noqa: E402
 from bot.evaluation import Collection, load_beir, measure  # noqa: E402
 from indexer.content import scan_knowledge  # noqa: E402
-from indexer.documents import Entry  # noqa: E402
+from indexer.documents import PASSAGE_ROLES, Entry  # noqa: E402
 from indexer.embedder import E5_SMALL_Q4, USE_MULTILINGUAL, Embedders  # noqa: E402
 from indexer.lexical import CharacterBigrams, JapaneseMorphemes  # noqa: E402
 from indexer.pipeline import LocaleConfig, build_index  # noqa: E402
 from indexer.store import LocaleIndex, load_index  # noqa: E402
 
-SETS = ("ja-onboarding", "ja-heldout")
+SETS = ("ja-onboarding", "ja-heldout", "ja-confirmation")
 SENTENCE_WEIGHT, LEXICAL_WEIGHT, FAQ_BONUS, THRESHOLD = 0.7, 0.02, 0.05, 0.89
 
 
@@ -118,12 +118,11 @@ class Ceiling:
         return lambda qs: self.hybrid(*match_and_evidence(transform(qs.e5), transform(self.e5.matrix), self.e5), qs.lexical)
 
     def hubness(self, penalty: float, neighbours: int = 30) -> Callable[[QuerySet], np.ndarray]:
-        """Cross-domain similarity local scaling: entries close to many other entries' questions
-        (generic ones, like "I cannot log in") pay for it."""
-        question = self.e5.passage_role == 0
-        proxies = self.e5.matrix[question]
-        match, _ = match_and_evidence(proxies, self.e5.matrix, self.e5)
-        own = self.e5.passage_entry[question]
+        """Hubness penalty (cross-domain similarity local scaling): entries close to many other
+        entries' questions (generic ones, like "I cannot log in") pay for it."""
+        questions = self.e5.passage_role == PASSAGE_ROLES.index("question")
+        match, _ = match_and_evidence(self.e5.matrix[questions], self.e5.matrix, self.e5)
+        own = self.e5.passage_entry[questions]
         hub = np.array([np.sort(match[own != j, j])[-neighbours:].mean() for j in range(len(self.ids))])
         return lambda qs: self.default(qs) - penalty * hub
 
@@ -266,7 +265,7 @@ def main() -> None:
         (f"weights fitted on the writers' alternatives (s={weights[0]:.2f}, w={weights[1]:.2f}, bonus={weights[2]:.2f})", learned),
     ]
     totals = {name: sum(1 for gold in qs.gold if gold) for name, qs in sets.items()}
-    print(f"Default through the engine: p@1 {through_engine[SETS[0]]:.3f} / {through_engine[SETS[1]]:.3f} (the first row must agree).\n")
+    print("Default through the engine: p@1 " + " / ".join(f"{through_engine[name]:.3f}" for name in SETS) + " (the first row must agree).\n")
     print("| change | " + " | ".join(f"{name} p@1 (hits / {totals[name]}) | won / lost" for name in SETS) + " |")
     print("|---|" + "---|---|" * len(SETS))
     baseline = {name: ceiling.right(ceiling.default(qs), qs) for name, qs in sets.items()}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DATASETS = [ROOT.parent / "shared" / "datasets" / "stackfaq"] + [ROOT / "bench" / "datasets" / name for name in ("en-onboarding", "en-heldout", "ja-onboarding", "ja-heldout")]
+DATASETS = [ROOT.parent / "shared" / "datasets" / "stackfaq"] + [ROOT / "bench" / "datasets" / name for name in ("en-onboarding", "en-heldout", "ja-onboarding", "ja-heldout", "ja-confirmation")]
 COLUMNS = ["p@1", "mrr@10", "recall@5", "ndcg@10", "p50_ms", "p95_ms", "answered_share", "answered_precision"]
 
 
@@ -50,7 +50,7 @@ def main() -> None:
         for row in result["tradeoff"]:
             print(f"| {row['threshold']:.2f} | {row['answered_share']:.3f} | {row['answered_precision']:.3f} |")
         print()
-    for script, args in (("compare_retrieval.py", ["ja"]), ("compare_retrieval.py", ["en"]), ("gap_similarity.py", []), ("index_speed.py", [])):
+    for script, args in (("compare_retrieval.py", ["ja"]), ("japanese_ceiling.py", []), ("compare_retrieval.py", ["en"]), ("gap_similarity.py", []), ("index_speed.py", [])):
         print(f"### `python bench/{script} {' '.join(args)}`\n")
         print(subprocess.run([PYTHON, str(ROOT / "bench" / script), *args], check=True, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout)
 
