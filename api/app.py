@@ -20,7 +20,6 @@ from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
 from api.routes import ask, conversations, dashboard, events, health, onboarding, pages, reports, slack, widget_config
 from api.settings import Settings
-from bot.escalation import Dispatcher, resume_pending
 from bot.ledger.db import make_engine, upgrade
 from bot.onboarding import Checklist, ChecklistInvalid, load_checklist
 from indexer.store import IndexUnavailable
@@ -43,12 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine = None
         await run_in_threadpool(upgrade, settings.database_url)  # idempotent; creates an empty database
         app.state.db = make_engine(settings.database_url)
-        app.state.dispatcher = Dispatcher(
-            app.state.db, runtime.escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff
-        )
-        await run_in_threadpool(
-            resume_pending, database=app.state.db, dispatcher=app.state.dispatcher, link_for=lambda conversation_id: runtime.conversation_link(settings, conversation_id)
-        )
+        app.state.dispatcher = await run_in_threadpool(runtime.hand_over_dispatcher, settings, app.state.db)
         app.state.rate_limits = RateLimits(settings.rate_limit_per_visitor, settings.rate_limit_per_ip)
         try:
             app.state.checklist = load_checklist(settings.knowledge_dir)
@@ -56,7 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.error("onboarding checklist refused, progress and funnels are empty until it is fixed: %s", error)
             app.state.checklist = Checklist()
         slack_work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="slack")
-        app.state.slack = runtime.slack_app(settings, lambda: app.state.engine, app.state.db, listener_executor=slack_work)
+        app.state.slack = runtime.slack_app(settings, lambda: app.state.engine, app.state.db, app.state.dispatcher, listener_executor=slack_work)
         if app.state.slack is None:
             log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect it")
         watcher = asyncio.create_task(watch_index(app, settings, settings.index_reload_seconds))

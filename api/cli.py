@@ -267,9 +267,14 @@ def slack() -> None:
     except IndexUnavailable as error:
         typer.echo(f"no usable index, every question will get a hand-over: {error}", err=True)
         engine = None
-    handler = runtime.slack_socket_mode(settings, lambda: engine, make_engine(settings.database_url))
+    database = make_engine(settings.database_url)
+    dispatcher = runtime.hand_over_dispatcher(settings, database)
+    handler = runtime.slack_socket_mode(settings, lambda: engine, database, dispatcher)
     typer.echo("connecting to Slack in Socket Mode…", err=True)
-    handler.start()
+    try:
+        handler.start()
+    finally:
+        dispatcher.close()
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine as Database
 
 from api.settings import Settings
 from bot.engine import Engine, Policy
-from bot.escalation import Destination, WebhookDestination
+from bot.escalation import Destination, Dispatcher, WebhookDestination, resume_pending
 from indexer.content import KnowledgeScan, scan_knowledge
 from indexer.embedder import Embedders
 from indexer.pipeline import LocaleConfig
@@ -64,7 +64,16 @@ def escalation_destinations(settings: Settings) -> list[Destination]:
 
         destinations.append(SlackChannelDestination(make_web_client(settings.slack_bot_token, settings.slack_api_url), settings.slack_escalation_channel))
     return destinations
-def slack_app(settings: Settings, engine: Callable[[], Engine | None], database: Database, *, socket_mode: bool = False, listener_executor: Executor | None = None) -> SlackApp | None:
+def hand_over_dispatcher(settings: Settings, database: Database) -> Dispatcher:
+    """The hand-over deliveries, with what a previous run left pending sent again."""
+    dispatcher = Dispatcher(database, escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff)
+    resume_pending(database=database, dispatcher=dispatcher, link_for=lambda conversation_id: conversation_link(settings, conversation_id))
+    return dispatcher
+
+
+def slack_app(
+    settings: Settings, engine: Callable[[], Engine | None], database: Database, dispatcher: Dispatcher, *, socket_mode: bool = False, listener_executor: Executor | None = None
+) -> SlackApp | None:
     """The Slack app, or None when Slack is not configured (HTTP mode needs the signing secret)."""
     from bot.channels.slack import build_app, make_web_client
 
@@ -75,7 +84,7 @@ def slack_app(settings: Settings, engine: Callable[[], Engine | None], database:
         signing_secret=settings.slack_signing_secret,
         engine=engine,
         database=database,
-        escalation_channel=settings.slack_escalation_channel,
+        dispatcher=dispatcher,
         workspace_orgs=settings.slack_workspace_orgs,
         knowledge_url=settings.knowledge_url or f"{settings.public_url.rstrip('/')}/knowledge",
         locales=tuple(settings.locales),
@@ -83,11 +92,11 @@ def slack_app(settings: Settings, engine: Callable[[], Engine | None], database:
     )
 
 
-def slack_socket_mode(settings: Settings, engine: Callable[[], Engine | None], database: Database) -> SocketModeHandler:
+def slack_socket_mode(settings: Settings, engine: Callable[[], Engine | None], database: Database, dispatcher: Dispatcher) -> SocketModeHandler:
     """Socket Mode (`jiso slack`): the built-in client connects out through the app's Web API client."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-    app = slack_app(settings, engine, database, socket_mode=True)
+    app = slack_app(settings, engine, database, dispatcher, socket_mode=True)
     if app is None or not settings.slack_app_token:
         raise ValueError("Socket Mode needs SLACK_APP_TOKEN and SLACK_BOT_TOKEN")
     return SocketModeHandler(app, settings.slack_app_token)

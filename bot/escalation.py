@@ -81,14 +81,15 @@ class WebhookDestination:
         self._client.close()
 
 
-def build_handover(*, session: Session, conversation: Conversation, escalation: Escalation, link: str | None) -> Handover:
+def build_handover(*, session: Session, conversation: Conversation, escalation: Escalation, link: str | None, user_id: str | None = None) -> Handover:
+    """`user_id`: who asked for the person, when not the conversation's user (a shared Slack thread)."""
     return Handover(
         escalation_id=escalation.id,
         conversation_id=conversation.id,
         channel=conversation.channel,
         reason=escalation.reason,
         org_id=conversation.org_id,
-        user_id=conversation.user_id,
+        user_id=user_id or conversation.user_id,
         locale=conversation.locale,
         transcript=transcript(session=session, conversation=conversation),
         link=link,
@@ -176,10 +177,15 @@ def resume_pending(*, database: DatabaseEngine, dispatcher: Dispatcher, link_for
     return resumed
 
 
-def escalate(*, session: Session, conversation: Conversation, reason: str, dispatcher: Dispatcher, link: str | None) -> Escalation:
+def escalate(
+    *, session: Session, conversation: Conversation, reason: str, dispatcher: Dispatcher, link: str | None, turn_id: str | None = None, user_id: str | None = None
+) -> Escalation:
     """Record the hand-over (the bot goes quiet) and send it to every destination in the background."""
-    escalation = writes.record_escalation(session=session, conversation=conversation, reason=reason, destinations=dispatcher.names)
+    escalation = writes.record_escalation(session=session, conversation=conversation, reason=reason, destinations=dispatcher.names, turn_id=turn_id)
     if not dispatcher.destinations:
-        log.warning("conversation %s was handed over but no destination is configured (JISO_ESCALATION_WEBHOOK_URL, Slack): it is in the ledger only", conversation.id)
-    dispatcher.dispatch(build_handover(session=session, conversation=conversation, escalation=escalation, link=link))
+        log.warning(
+            "conversation %s was handed over but no destination is configured (JISO_ESCALATION_WEBHOOK_URL, JISO_SLACK_ESCALATION_CHANNEL): it is in the ledger only",
+            conversation.id,
+        )
+    dispatcher.dispatch(build_handover(session=session, conversation=conversation, escalation=escalation, link=link, user_id=user_id))
     return escalation

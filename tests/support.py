@@ -1,8 +1,12 @@
-"""Test helpers shared by every suite that needs a small, indexed knowledge base."""
+"""Test helpers shared by the suites: a small, indexed knowledge base; a hand-over webhook receiver."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from api import runtime
@@ -37,3 +41,45 @@ def indexed_settings(tmp_path: Path, files: Mapping[str, str] | None = None, **o
     if not (settings.index_dir / "CURRENT").exists():
         index_knowledge(runtime.scan(settings), settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings))
     return settings
+
+
+@dataclass
+class Receiver:
+    """A real local webhook server: answers attempt n with statuses[n] (then 200); the first
+    attempt is held until `release` is set."""
+
+    statuses: list[int]
+    release: threading.Event = field(default_factory=threading.Event)
+    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    url: str = ""
+
+
+@contextmanager
+def webhook_receiver(statuses: list[int]) -> Iterator[Receiver]:
+    state = Receiver(statuses=statuses)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            attempt = len(state.received)
+            state.received.append((dict(self.headers), body))
+            if attempt == 0:
+                state.release.wait(timeout=60)
+            status = state.statuses[attempt] if attempt < len(state.statuses) else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/jiso"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.release.set()
+        server.shutdown()
+        server.server_close()

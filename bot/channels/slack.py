@@ -29,7 +29,7 @@ from sqlmodel import Session, select
 
 from bot.channels.slack_blocks import ACTION_IDS, HELPFUL, NOT_HELPFUL, SHARE, ButtonRef, State, answer_message, text
 from bot.engine import Answer, Engine
-from bot.escalation import Handover
+from bot.escalation import Dispatcher, Handover, escalate
 from bot.ledger import writes
 from bot.ledger.models import Conversation, Turn
 from bot.messages import dont_know
@@ -141,14 +141,14 @@ class SlackBot:
         *,
         engine: Callable[[], Engine | None],
         database: Database,
-        escalation: SlackChannelDestination | None,
+        dispatcher: Dispatcher,
         workspace_orgs: dict[str, str],
         knowledge_url: str = "",
         locales: tuple[str, ...] = ("en", "ja"),
     ) -> None:
         self.engine = engine
         self.database = database
-        self.escalation = escalation
+        self.dispatcher = dispatcher
         self.workspace_orgs = workspace_orgs
         self.knowledge_url = knowledge_url
         self.locales = locales
@@ -293,36 +293,13 @@ class SlackBot:
             _respond(response_url, {**message, "response_type": "in_channel"}, context=where)
 
     def _hand_over(self, session: Session, conversation: Conversation, turn: Turn, *, user_id: str, client: WebClient, channel: str | None, thread_ts: str | None) -> None:
+        """The same hand-over as the web's: to every destination (the escalation channel, the
+        webhook), retried with back-off in the background and resumed after a restart."""
         if conversation.handed_over:
             return  # already with a person (a second click); nothing new was asked since
         reason = "asked for a person" if turn.answered else "asked for a person after the bot could not answer"
-        destinations = [SlackChannelDestination.name] if self.escalation else []
-        escalation = writes.record_escalation(session=session, conversation=conversation, reason=reason, destinations=destinations, turn_id=turn.id)
-        if self.escalation is None:
-            log.error("hand-over %s recorded but not posted: set JISO_SLACK_ESCALATION_CHANNEL", escalation.id)
-            return
-        transcript = [
-            {"question": t.question, "answer": t.answer_text, "answered": t.answered, "confidence": t.confidence, "sources": t.sources}
-            for t in writes.turns_of(session=session, conversation_id=conversation.id)
-        ]
-        handover = Handover(
-            escalation_id=escalation.id,
-            conversation_id=conversation.id,
-            channel=CHANNEL,
-            reason=reason,
-            org_id=conversation.org_id,
-            user_id=user_id,  # who asked for the person (in a shared thread, maybe not who opened it)
-            locale=conversation.locale,
-            transcript=transcript,
-            link=_permalink(client, channel, thread_ts),
-        )
-        try:
-            self.escalation.deliver(handover)
-            status = "delivered"
-        except Exception as error:
-            log.exception("hand-over %s not posted to Slack channel %s (conversation %s)", escalation.id, self.escalation.channel, conversation.id)
-            status = f"failed: {error}"[:500]
-        writes.record_delivery(session=session, escalation_id=escalation.id, destination=SlackChannelDestination.name, status=status)
+        link = _permalink(client, channel, thread_ts)
+        escalate(session=session, conversation=conversation, reason=reason, dispatcher=self.dispatcher, link=link, turn_id=turn.id, user_id=user_id)
 
 
 def _delivered(session: Session, delivery_key: str) -> bool:
@@ -380,18 +357,18 @@ def build_app(
     signing_secret: str,
     engine: Callable[[], Engine | None],
     database: Database,
-    escalation_channel: str = "",
+    dispatcher: Dispatcher,
     workspace_orgs: dict[str, str] | None = None,
     knowledge_url: str = "",
     locales: tuple[str, ...] = ("en", "ja"),
     listener_executor: Executor | None = None,
 ) -> App:
     """The Bolt app. `client` carries the bot token and the Web API base URL; `engine` is read at
-    each question, so a reindexed engine swapped into the web app is used at once."""
-    escalation = SlackChannelDestination(client, escalation_channel) if escalation_channel else None
-    if escalation is None:
-        log.warning("JISO_SLACK_ESCALATION_CHANNEL is not set: Slack hand-overs are recorded but posted nowhere")
-    bot = SlackBot(engine=engine, database=database, escalation=escalation, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales)
+    each question, so a reindexed engine swapped into the web app is used at once; `dispatcher`
+    delivers hand-overs, as it does the web's."""
+    if SlackChannelDestination.name not in dispatcher.names:
+        log.warning("JISO_SLACK_ESCALATION_CHANNEL is not set: hand-overs asked for in Slack are not posted to a Slack channel")
+    bot = SlackBot(engine=engine, database=database, dispatcher=dispatcher, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales)
     bolt_log = logging.getLogger("slack_bolt.App")
     quiet = _SameTokenNotice(client.token)
     bolt_log.addFilter(quiet)

@@ -6,14 +6,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from bot.identity import identity_hash
+from tests.support import Receiver, webhook_receiver
 
 from .knowledge import IDENTITY_SECRET, UNKNOWN_QUESTION
 
@@ -21,43 +19,10 @@ pytestmark = pytest.mark.integration
 SECRET = "webhook-secret"
 
 
-@dataclass
-class Receiver:
-    """Answers the first attempts with failures; the first one is held until `release` is set."""
-
-    statuses: list[int]
-    release: threading.Event = field(default_factory=threading.Event)
-    received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    url: str = ""
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver(statuses=[500, 503])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            attempt = len(state.received)
-            state.received.append((dict(self.headers), body))
-            if attempt == 0:
-                state.release.wait(timeout=60)
-            status = state.statuses[attempt] if attempt < len(state.statuses) else 200
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/jiso"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    state.release.set()
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver([500, 503]) as state:
+        yield state
 
 
 def test_hand_over_is_retried_in_the_background_and_recorded_once(make_client, receiver: Receiver) -> None:

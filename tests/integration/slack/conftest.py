@@ -67,6 +67,8 @@ def slack_settings(tmp_path: Path, database_url: str, fake_slack: FakeSlack) -> 
         slack_signing_secret=SIGNING_SECRET,
         slack_api_url=fake_slack.api_url,
         slack_escalation_channel=ESCALATION_CHANNEL,
+        escalation_retry_attempts=3,
+        escalation_retry_backoff=0.01,
         slack_workspace_orgs={TEAM_ID: "acme"},
         knowledge_url=KNOWLEDGE_URL,
     )
@@ -135,6 +137,10 @@ class Slack:
             "actions": [{"type": "button", "action_id": action_id, "block_id": "jiso_feedback", "value": value, "action_ts": "1700001000.000001"}],
         }
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def hand_overs_delivered(self) -> None:
+        """Wait until the hand-overs under way are delivered or given up (they run in the background)."""
+        self.client.app.state.dispatcher.drain(timeout=15)
 
     def conversations(self) -> list[Conversation]:
         with Session(self.database) as session:

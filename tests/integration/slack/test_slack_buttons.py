@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from api.app import create_app
+from api.settings import Settings
 from bot.ledger.models import Escalation, Feedback
+from tests.support import webhook_receiver
 
 from .conftest import ESCALATION_CHANNEL, EN_QUESTION, UNKNOWN_QUESTION, Slack, action_ids, all_text
+from .fake_slack import FakeSlack
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +64,7 @@ def test_talk_to_a_person_hands_over_to_the_escalation_channel(slack_app: Slack)
     [update] = fake.wait_for(lambda: fake.calls_to("chat.update"))
     assert "someone will follow up" in all_text(update.body) and action_ids(update.body) == []
 
-    [handover] = [call for call in fake.calls_to("chat.postMessage") if call.body["channel"] == ESCALATION_CHANNEL]
+    [handover] = fake.wait_for(lambda: [call for call in fake.calls_to("chat.postMessage") if call.body["channel"] == ESCALATION_CHANNEL])
     shown = all_text(handover.body)
     assert "<@U1>" in shown and "acme" in shown
     assert f"*Question:* {EN_QUESTION}" in shown and "Invite members" in shown
@@ -65,12 +72,35 @@ def test_talk_to_a_person_hands_over_to_the_escalation_channel(slack_app: Slack)
     assert (permalink.body["channel"], permalink.body["message_ts"]) == ("C1", "1700000100.000100")
     assert "<https://jiso-test.slack.com/archives/C1/p1700000100000100|Open the conversation>" in shown
 
+    slack_app.hand_overs_delivered()
     [escalation] = escalations(slack_app)
     assert escalation.destinations == ["slack"] and escalation.delivery == {"slack": "delivered"}
     [turn] = slack_app.turns()
     assert escalation.turn_id == turn.id
     [conversation] = slack_app.conversations()
     assert conversation.handed_over and conversation.escalated_at is not None
+
+
+def test_a_hand_over_asked_for_in_slack_also_reaches_the_webhook_retried_after_a_failure(slack_settings: Settings, fake_slack: FakeSlack, database_url: str) -> None:
+    with webhook_receiver([500]) as receiver:
+        receiver.release.set()
+        settings = slack_settings.model_copy(update={"escalation_webhook_url": receiver.url, "escalation_webhook_secret": "webhook-secret"})
+        with TestClient(create_app(settings)) as client:
+            slack = Slack(client, fake_slack, database_url, lambda: None)
+            slack.mention(EN_QUESTION, ts="1700000100.000100")
+            [post] = fake_slack.wait_for(lambda: fake_slack.calls_to("chat.postMessage"))
+            slack.click(post, "jiso_handover")
+            fake_slack.wait_for(lambda: fake_slack.calls_to("chat.update"))
+            slack.hand_overs_delivered()
+            [escalation] = escalations(slack)
+            slack.database.dispose()
+    assert escalation.destinations == ["webhook", "slack"] and escalation.delivery == {"webhook": "delivered", "slack": "delivered"}
+    assert len(receiver.received) == 2  # a 500, then the retry
+    handover = json.loads(receiver.received[-1][1])
+    assert (handover["escalation_id"], handover["channel"], handover["user_id"]) == (escalation.id, "slack", "slack:T1:U1")
+    assert handover["link"] == "https://jiso-test.slack.com/archives/C1/p1700000100000100"
+    assert [turn["question"] for turn in handover["transcript"]] == [EN_QUESTION]
+    assert len([c for c in fake_slack.calls_to("chat.postMessage") if c.body["channel"] == ESCALATION_CHANNEL]) == 1
 
 
 def test_unconfident_answer_hands_over_with_what_was_asked(slack_app: Slack) -> None:
@@ -135,6 +165,7 @@ def test_buttons_on_an_ephemeral_slash_answer_replace_it_through_the_response_ur
     slack_app.click(answer, "jiso_handover", ephemeral=True, response_name="ephemeral-click")
     [replaced] = fake.wait_for(lambda: fake.calls_to("response:ephemeral-click"))
     assert replaced.body["replace_original"] is True and "someone will follow up" in all_text(replaced.body)
+    slack_app.hand_overs_delivered()
     handover = [c for c in fake.calls_to("chat.postMessage") if c.body["channel"] == ESCALATION_CHANNEL]
     assert len(handover) == 1 and "No link" in all_text(handover[0].body)  # an ephemeral answer has no permalink
     assert fake.calls_to("chat.update") == [] and fake.calls_to("chat.getPermalink") == []

@@ -18,7 +18,7 @@ from api.settings import Settings
 from bot.engine import Answer
 from bot.ledger.models import Escalation
 
-from .conftest import EN_QUESTION, SIGNING_SECRET, Slack, action_ids, all_text, event_body
+from .conftest import ESCALATION_CHANNEL, EN_QUESTION, SIGNING_SECRET, Slack, action_ids, all_text, event_body
 from .fake_slack import FakeSlack
 
 pytestmark = pytest.mark.integration
@@ -125,14 +125,16 @@ def test_a_failed_post_is_logged_and_the_question_stays_recorded(slack_app: Slac
     assert "team=T1 channel=C1 event=EvLost" in record.getMessage() and "channel_not_found" in record.exc_text
 
 
-def test_a_failed_hand_over_post_is_recorded_as_failed(slack_app: Slack) -> None:
+def test_a_hand_over_post_that_keeps_failing_is_retried_then_recorded_as_failed(slack_app: Slack) -> None:
     fake = slack_app.fake
     slack_app.mention(EN_QUESTION)
     [post] = fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
     fake.errors["chat.postMessage"] = "not_in_channel"
     slack_app.click(post, "jiso_handover")
     fake.wait_for(lambda: fake.calls_to("chat.update"))
-    slack_app.finish()
+    slack_app.hand_overs_delivered()
+    attempts = [c for c in fake.calls_to("chat.postMessage", ok_only=False) if c.body["channel"] == ESCALATION_CHANNEL]
+    assert len(attempts) == 3  # JISO_ESCALATION_RETRY_ATTEMPTS in these tests
     with Session(slack_app.database) as session:
         [escalation] = session.exec(select(Escalation)).all()
     assert escalation.delivery["slack"].startswith("failed:") and "not_in_channel" in escalation.delivery["slack"]

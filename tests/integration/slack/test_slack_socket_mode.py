@@ -12,6 +12,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from api import runtime
 from api.settings import Settings
+from bot.escalation import Dispatcher
 from bot.ledger.db import make_engine
 
 from .conftest import EN_QUESTION, all_text, event_body
@@ -63,13 +64,15 @@ def test_socket_mode_acks_the_envelope_and_answers_in_the_thread(socket_settings
     database = make_engine(database_url)
     with FakeSocketModeServer([envelope]) as server:
         fake_slack.socket_mode_url = server.url
-        handler = runtime.slack_socket_mode(socket_settings, lambda: engine, database)
+        dispatcher = runtime.hand_over_dispatcher(socket_settings, database)
+        handler = runtime.slack_socket_mode(socket_settings, lambda: engine, database, dispatcher)
         handler.connect()
         try:
             [post] = fake_slack.wait_for(lambda: fake_slack.calls_to("chat.postMessage"))
             fake_slack.wait_for(lambda: server.acks)
         finally:
             handler.close()
+            dispatcher.close()
     assert server.acks[0]["envelope_id"] == "env-1"
     [opened] = fake_slack.calls_to("apps.connections.open")
     assert opened.headers["Authorization"] == "Bearer xapp-test"
@@ -80,5 +83,5 @@ def test_socket_mode_acks_the_envelope_and_answers_in_the_thread(socket_settings
 def test_socket_mode_needs_the_app_token(slack_settings: Settings, database_url: str) -> None:
     database = make_engine(database_url)
     with pytest.raises(ValueError, match="SLACK_APP_TOKEN"):
-        runtime.slack_socket_mode(slack_settings.model_copy(update={"slack_app_token": ""}), lambda: None, database)
+        runtime.slack_socket_mode(slack_settings.model_copy(update={"slack_app_token": ""}), lambda: None, database, Dispatcher(database, []))
     database.dispose()
