@@ -121,8 +121,15 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
     completes when the last required step is done.
     """
     now = window.now
-    own_events = [E.c.user_id == user_id] if user_id is not None else []
-    own_conversations = [C.c.user_id == user_id] if user_id is not None else [C.c.user_id.is_not(None)]
+    if user_id is not None:
+        own_events, own_conversations = [E.c.user_id == user_id], [C.c.user_id == user_id]
+    elif window.filters.org_id is not None:
+        # An organization's report builds only its members' state (the cohort keeps the same
+        # users: those whose end_users row names the organization).
+        members = select(U.c.id).where(U.c.org_id == window.filters.org_id)
+        own_events, own_conversations = [E.c.user_id.in_(members)], [C.c.user_id.in_(members)]
+    else:
+        own_events, own_conversations = [], [C.c.user_id.is_not(None)]
     first_event = select(E.c.user_id.label("user_id"), func.min(E.c.occurred_at).label("t")).where(E.c.known, E.c.occurred_at <= now, *own_events).group_by(E.c.user_id)
     # One pass over each user's conversations: first question, first hand-over, used the assistant.
     asked = and_(C.c.turn_count > 0, C.c.created_at <= now)
