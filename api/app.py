@@ -43,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(upgrade, settings.database_url)  # idempotent; creates an empty database
         app.state.db = make_engine(settings.database_url)
         app.state.dispatcher = await run_in_threadpool(runtime.hand_over_dispatcher, settings, app.state.db)
-        app.state.rate_limits = RateLimits(settings.rate_limit_per_visitor, settings.rate_limit_per_ip)
+        app.state.rate_limits = RateLimits(settings.rate_limit_per_visitor, settings.rate_limit_per_ip, settings.rate_limit_storage)
         try:
             app.state.checklist = load_checklist(settings.knowledge_dir)
         except ChecklistInvalid as error:

@@ -1,27 +1,43 @@
 """Request limits of the chat API: body size (413) and rate limits per visitor and per IP (429).
 
-Rate limits use the `limits` package with in-memory moving windows: exact for one process. More
-than one instance behind a load balancer would need its Redis storage (the same API).
+Rate limits use the `limits` package's moving windows, in memory (exact for one process) or in
+Redis (`JISO_RATE_LIMIT_STORAGE=redis://…`: shared by every instance behind a load balancer).
+If the storage cannot be reached, requests are let through and a warning is logged: a broken
+limiter must not take the chat down.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
 
 import limits
 from fastapi import HTTPException
-from limits.storage import MemoryStorage
+from limits.errors import ConfigurationError, StorageError
+from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+log = logging.getLogger(__name__)
+
+
 class RateLimits:
-    def __init__(self, per_visitor: str, per_ip: str) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+    def __init__(self, per_visitor: str, per_ip: str, storage: str = "memory://") -> None:
+        if not storage.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+            raise ValueError(f"JISO_RATE_LIMIT_STORAGE={storage!r}: use memory:// or redis://host:port/db")
+        try:
+            backend = storage_from_string(storage, key_prefix="jiso", wrap_exceptions=True)
+        except ConfigurationError as error:
+            raise ValueError(f"JISO_RATE_LIMIT_STORAGE={storage!r}: {error}") from error
+        self._limiter = MovingWindowRateLimiter(backend)
         self.per_visitor = limits.parse(per_visitor)
         self.per_ip = limits.parse(per_ip)
+        self.storage = storage
+        if not backend.check():
+            log.warning("rate-limit storage %s is not reachable: requests are not limited until it is", storage)
 
     def check_ip(self, ip: str) -> None:
         self._hit(self.per_ip, "ip", ip, "requests from your address")
@@ -30,9 +46,13 @@ class RateLimits:
         self._hit(self.per_visitor, "visitor", visitor, "messages")
 
     def _hit(self, item: limits.RateLimitItem, kind: str, key: str, what: str) -> None:
-        if self._limiter.hit(item, kind, key):
+        try:
+            if self._limiter.hit(item, kind, key):
+                return
+            reset = self._limiter.get_window_stats(item, kind, key).reset_time
+        except StorageError as error:
+            log.warning("rate-limit storage %s failed, request let through: %s", self.storage, error.storage_error)
             return
-        reset = self._limiter.get_window_stats(item, kind, key).reset_time
         retry_after = max(1, math.ceil(reset - time.time()))
         raise HTTPException(
             status_code=429,

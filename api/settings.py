@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     max_question_chars: int = 1000
     rate_limit_per_visitor: str = "20/minute"
     rate_limit_per_ip: str = "60/minute"
+    # Where the rate-limit windows live: memory:// (one process) or redis://host:port/db (shared by
+    # every instance behind a load balancer).
+    rate_limit_storage: str = "memory://"
     escalation_webhook_url: str = ""
     escalation_webhook_secret: str = ""
     escalation_retry_attempts: int = 6  # per destination; waits double from the back-off: 2, 4, 8 … s
