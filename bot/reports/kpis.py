@@ -66,10 +66,11 @@ def conversation_kpis(counts: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
-def onboarding_kpis(row: Mapping[str, Any] | None, times: Mapping[str, float] | None) -> dict[str, Any]:
+def onboarding_kpis(row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """From a row of `queries.onboarding_counts(..., times=True)` (None: nobody started)."""
     row = row or {"started": 0, "completed": 0, "self_serve": 0, "involved": 0}
     started = row["started"]
-    times = times or {}
+    times = row.get("times") or {}
     return {
         "users_started": started,
         "users_completed": row["completed"],
@@ -120,12 +121,11 @@ def _outcomes_by_key(rows: list[tuple]) -> dict[Any, dict[str, int]]:
 def summary(scope: ReportScope, locale: str = "en") -> dict[str, Any]:
     window = scope.window
     outcomes = _outcomes_by_key(queries.outcome_counts(scope.session, window)).get(None, {})
-    onboarding = next(iter(queries.onboarding_counts(scope.session, scope.checklist, window)), None)
-    times = queries.time_to_complete(scope.session, scope.checklist, window).get(None)
+    onboarding = next(iter(queries.onboarding_counts(scope.session, scope.checklist, window, times=True)), None)
     return {
         **scope.header(),
         "conversations": conversation_kpis(outcomes),
-        "onboarding": {**onboarding_kpis(onboarding, times), "funnel": _funnel(scope.checklist, onboarding, locale)},
+        "onboarding": {**onboarding_kpis(onboarding), "funnel": _funnel(scope.checklist, onboarding, locale)},
         "unknown_events": [{"name": name, "count": count} for name, count in queries.unknown_event_names(scope.session, window)],
     }
 
@@ -135,8 +135,7 @@ def timeseries(scope: ReportScope, interval: Interval) -> dict[str, Any]:
     # Whole weeks/months: the buckets may reach beyond the period's first and last day.
     wide = Window(buckets[0].start, buckets[-1].end, scope.now, scope.quiet, scope.filters)
     outcomes = _outcomes_by_key(queries.outcome_counts(scope.session, wide, buckets=buckets))
-    onboarding = {row["key"]: row for row in queries.onboarding_counts(scope.session, scope.checklist, wide, buckets=buckets)}
-    times = queries.time_to_complete(scope.session, scope.checklist, wide, buckets=buckets)
+    onboarding = {row["key"]: row for row in queries.onboarding_counts(scope.session, scope.checklist, wide, buckets=buckets, times=True)}
     rows = []
     for i, bucket in enumerate(buckets):
         rows.append(
@@ -145,7 +144,7 @@ def timeseries(scope: ReportScope, interval: Interval) -> dict[str, Any]:
                 "start_utc": iso(bucket.start),
                 "end_utc": iso(bucket.end),
                 **conversation_kpis(outcomes.get(i, {})),
-                **onboarding_kpis(onboarding.get(i), times.get(i)),
+                **onboarding_kpis(onboarding.get(i)),
             }
         )
     return {**scope.header(), "interval": interval, "buckets": rows}

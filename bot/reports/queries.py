@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, extract, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.sql import ColumnElement, Select
-from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.sql.selectable import CTE, Subquery
 from sqlmodel import Session
 
 from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, OnboardingEvent, Turn, UTCDateTime
@@ -213,8 +213,9 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
     )
 
 
-def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = None, *, by_org: bool = False) -> Subquery:
-    """The users who started in the window (per bucket, or per organization), with `key`."""
+def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = None, *, by_org: bool = False) -> CTE:
+    """The users who started in the window (per bucket, or per organization), with `key`. A CTE:
+    the counts and the time-to-complete percentiles read it in one statement, built once."""
     clauses = [users.c.started_at >= window.start, users.c.started_at < window.end]
     if window.filters.org_id is not None:
         clauses.append(users.c.org_id == window.filters.org_id)
@@ -225,41 +226,49 @@ def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = N
     else:
         source = users
         key = users.c.org_id if by_org else literal_column("NULL")
-    return select(key.label("key"), *users.c).select_from(source).where(*clauses).subquery("cohort")
+    return select(key.label("key"), *users.c).select_from(source).where(*clauses).cte("cohort")
 
 
-def onboarding_counts(session: Session, checklist: Checklist, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False) -> list[dict]:
-    """Per key: started, completed, self_serve, involved, done[i] and reached[i] (the funnel)."""
+PERCENTILES = {"median": (1, 2), "p90": (9, 10)}  # p as a fraction num/den: exact integer positions
+
+
+def onboarding_counts(
+    session: Session, checklist: Checklist, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False, times: bool = False
+) -> list[dict]:
+    """Per key: started, completed, self_serve, involved, done[i] and reached[i] (the funnel),
+    and with `times` the median and p90 hours from start to completion (None without completions)."""
     dialect = dialect_of(session)
     group = cohort(user_rows(checklist, window, dialect), window, buckets, by_org=by_org)
     n = len(checklist.steps)
     # Funnel: did this step and every required step before it (optional steps never block).
     gates = [[j for j in range(i) if checklist.steps[j].required] + [i] for i in range(n)]
     reached = [func.sum(case((and_(*[group.c[f"s{j}"] == _int(1) for j in gate]), _int(1)), else_=_int(0))) for gate in gates]
-    query = select(
-        group.c.key,
+    counts = select(
+        group.c.key.label("key"),
         func.count(),
         func.count(group.c.completed_at),
         func.sum(group.c.self_serve),
         func.sum(group.c.involved),
         *[func.sum(group.c[f"s{i}"]) for i in range(n)],
         *reached,
-    ).group_by(group.c.key)
+    ).group_by(group.c.key).subquery("counts")
+    query = select(*counts.c)
+    if times:
+        completion = _completion_ranks(group, dialect)
+        query = select(*counts.c, *list(completion.c)[1:]).select_from(counts.outerjoin(completion, counts.c.key.is_not_distinct_from(completion.c.key)))
     rows = []
+    width = 5 + 2 * n
     for row in session.execute(query):
-        values = [int(v or 0) for v in row[1:]]
-        rows.append({"key": row[0], "started": values[0], "completed": values[1], "self_serve": values[2], "involved": values[3], "done": values[4 : 4 + n], "reached": values[4 + n :]})
+        values = [int(v or 0) for v in row[1:width]]
+        rows.append({
+            "key": row[0], "started": values[0], "completed": values[1], "self_serve": values[2], "involved": values[3], "done": values[4 : 4 + n], "reached": values[4 + n :],
+            **({"times": _percentiles(row[width:])} if times else {}),
+        })
     return rows
 
 
-PERCENTILES = {"median": (1, 2), "p90": (9, 10)}  # p as a fraction num/den: exact integer positions
-
-
-def time_to_complete(session: Session, checklist: Checklist, window: Window, *, buckets: Sequence[Bucket] | None = None) -> dict:
-    """Per key: the median and p90 of hours from start to completion, interpolated linearly
-    between the two nearest ranks (as PostgreSQL's percentile_cont does), ranks found in SQL."""
-    dialect = dialect_of(session)
-    group = cohort(user_rows(checklist, window, dialect), window, buckets)
+def _completion_ranks(group: CTE, dialect: str) -> Subquery:
+    """Per key: how many completed, and for each percentile the hours at the two nearest ranks."""
     hours = hours_between(group.c.started_at, group.c.completed_at, dialect)
     ranked = (
         select(
@@ -276,16 +285,18 @@ def time_to_complete(session: Session, checklist: Checklist, window: Window, *, 
         position = (ranked.c.n - _int(1)) * _int(num)
         columns.append(func.max(case((ranked.c.rank == position // _int(den), ranked.c.hours))))  # floor: integer division
         columns.append(func.max(case((ranked.c.rank == (position + _int(den - 1)) // _int(den), ranked.c.hours))))  # ceiling
-    query = select(ranked.c.key, func.max(ranked.c.n), *columns).group_by(ranked.c.key)
+    return select(ranked.c.key, func.max(ranked.c.n).label("n"), *[column.label(f"h{i}") for i, column in enumerate(columns)]).group_by(ranked.c.key).subquery("completion")
+
+
+def _percentiles(values: Sequence) -> dict[str, float] | None:
+    """Interpolated linearly between the two nearest ranks, as PostgreSQL's percentile_cont does."""
+    if values[0] is None:
+        return None
+    n = int(values[0])
     result = {}
-    for row in session.execute(query):
-        n = int(row[1])
-        values = {}
-        for k, (name, (num, den)) in enumerate(PERCENTILES.items()):
-            low, high = float(row[2 + 2 * k]), float(row[3 + 2 * k])
-            fraction = ((n - 1) * num % den) / den
-            values[name] = low + (high - low) * fraction
-        result[row[0]] = values
+    for k, (name, (num, den)) in enumerate(PERCENTILES.items()):
+        low, high = float(values[1 + 2 * k]), float(values[2 + 2 * k])
+        result[name] = low + (high - low) * (((n - 1) * num % den) / den)
     return result
 
 
