@@ -150,6 +150,8 @@ def run(url: str, dialect: str, args, checklist) -> dict:
         result["summary_one_org"] = timed(lambda: kpis.summary(org_scope), args.repeats)
         summary = kpis.summary(scope)
         result["check"] = {"conversations": summary["conversations"]["conversations"], "users_started": summary["onboarding"]["users_started"], "deflection_rate": summary["conversations"]["deflection_rate"]}
+        one_org = kpis.summary(org_scope)["onboarding"]
+        result["check_one_org"] = {key: one_org[key] for key in ("users_started", "users_completed", "median_time_to_complete_hours", "p90_time_to_complete_hours")}
         window = Window(period.start, period.end, NOW, QUIET, Filters())
         from sqlalchemy import func, select
 
