@@ -64,6 +64,8 @@ def escalation_destinations(settings: Settings) -> list[Destination]:
 
         destinations.append(SlackChannelDestination(make_web_client(settings.slack_bot_token, settings.slack_api_url), settings.slack_escalation_channel))
     return destinations
+
+
 def hand_over_dispatcher(settings: Settings, database: Database) -> Dispatcher:
     """The hand-over deliveries, with what a previous run left pending sent again."""
     dispatcher = Dispatcher(database, escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff)

@@ -30,7 +30,7 @@ import bm25s  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bot.engine import SENTENCE, Engine, Policy  # noqa: E402
-from bot.evaluation import Collection, load_beir, measure  # noqa: E402
+from bot.evaluation import load_beir, measure  # noqa: E402
 from indexer.content import scan_knowledge  # noqa: E402
 from indexer.documents import PASSAGE_ROLES, Entry  # noqa: E402
 from indexer.embedder import E5_SMALL_Q4, USE_MULTILINGUAL, Embedders  # noqa: E402
@@ -45,7 +45,6 @@ QUESTION = PASSAGE_ROLES.index("question")
 
 @dataclass
 class QuerySet:
-    collection: Collection
     texts: list[str]
     gold: list[set[str] | None]
     e5: np.ndarray  # questions embedded by e5 (queries × 384)
@@ -232,15 +231,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         for name, model, embedder_for in (("e5", E5_SMALL_Q4, embedders), ("use", USE_MULTILINGUAL, use_embedder)):
             build_index(corpus, Path(scratch) / name, configs={"ja": LocaleConfig(model, "bigram")}, embedder_for=embedder_for)
-        e5_index, use_index = (load_index(Path(scratch) / name).locales["ja"] for name in ("e5", "use"))
-        engine = Engine(load_index(Path(scratch) / "e5"), embedders, Policy({"ja": THRESHOLD}, {"ja": LEXICAL_WEIGHT}, {"ja": SENTENCE_WEIGHT}, {"ja": FAQ_BONUS}))
+        e5_build, use_build = (load_index(Path(scratch) / name) for name in ("e5", "use"))
+        e5_index, use_index = e5_build.locales["ja"], use_build.locales["ja"]
+        engine = Engine(e5_build, embedders, Policy({"ja": THRESHOLD}, {"ja": LEXICAL_WEIGHT}, {"ja": SENTENCE_WEIGHT}, {"ja": FAQ_BONUS}))
         through_engine = {name: measure(c, engine, ("hybrid",))["methods"]["hybrid"]["p@1"] for name, c in collections.items()}
 
     sets = {}
     for name, collection in collections.items():
         texts = list(collection.queries.values())
         sets[name] = QuerySet(
-            collection,
             texts,
             [collection.qrels.get(qid) for qid in collection.queries],
             embedders("ja").embed_queries(texts),
@@ -276,6 +275,7 @@ def main() -> None:
             right = ceiling.right(scores(qs), qs)
             cells.append(f"{right.sum() / totals[name]:.3f} ({right.sum()}) | +{(right & ~baseline[name]).sum()} / −{(~right & baseline[name]).sum()}")
         print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
+
 
 if __name__ == "__main__":
     main()
