@@ -13,6 +13,7 @@ import typer
 
 from api import runtime
 from api.settings import Settings
+from bot.confidence import CHOICES, FOLDS, REPEATS, CalibrationMissing
 
 app = typer.Typer(help="jiso (自走): answers onboarding questions from your knowledge, hands over to humans, reports outcomes.", no_args_is_help=True, add_completion=False)
 
@@ -29,13 +30,20 @@ def lint(directory: Annotated[Optional[Path], typer.Argument(help="Knowledge dir
         typer.echo(f"{settings.knowledge_dir}: not a directory", err=True)
         raise typer.Exit(2)
     from bot.onboarding import check_knowledge
+    from indexer import risks
+    from indexer.store import IndexUnavailable, load_index
 
     result = runtime.scan(settings)
     problems = sorted([*result.problems, *check_knowledge(settings.knowledge_dir, result.entries)])
-    for problem in problems:
+    warnings = risks.missing_twins(result.entries, tuple(settings.locales))
+    try:  # similar entries are judged by the model, so on the last index built (no model is loaded here)
+        warnings += risks.confusable_entries(load_index(settings.index_dir))
+    except IndexUnavailable:
+        typer.echo("no index yet: run `jiso index` to check for entries too similar to tell apart", err=True)
+    for problem in sorted([*problems, *warnings]):
         typer.echo(str(problem))
     entries = len(result.entries)
-    typer.echo(f"{len(result.files)} file(s), {entries} entries, {len(problems)} problem(s)", err=True)
+    typer.echo(f"{len(result.files)} file(s), {entries} entries, {len(problems)} problem(s), {len(warnings)} warning(s)", err=True)
     raise typer.Exit(1 if problems else 0)
 
 
@@ -75,11 +83,49 @@ def ask(
         typer.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
         return
     typer.echo(answer.text)
+    for number, choice in enumerate(answer.choices, 1):
+        typer.echo(f"  ({number}) {choice.title}  {choice.path}:{choice.line}")
     typer.echo("")
-    verdict = "answered" if answer.confident else "not confident: offered a hand-over"
-    typer.echo(f"confidence {answer.confidence:.3f} ({verdict}, threshold {engine.policy.threshold(answer.locale):.2f}, locale {answer.locale})")
+    answer_at, clarify_at = engine.policy.thresholds(answer.locale)
+    verdict = {"answer": f"answered: at least {answer_at:.2f} needed", "clarify": f"asked which entry is meant: {answer_at:.2f} needed to answer", "decline": "not confident: offered a hand-over"}[answer.decision]
+    typer.echo(f"confidence {answer.confidence:.2f} = probability the best entry is right ({verdict}; target precision {settings.target_precision:.2f}, locale {answer.locale})")
     for number, source in enumerate(answer.sources, 1):
-        typer.echo(f"  [{number}] {source.heading}  {source.path}:{source.line}  score {source.score:.3f}")
+        typer.echo(f"  [{number}] {source.heading}  {source.path}:{source.line}  ranking score {source.score:.3f}")
+
+
+@app.command()
+def calibrate(
+    dataset: Annotated[Path, typer.Argument(help="A BEIR-layout development question set: corpus.jsonl, queries.jsonl, qrels/test.tsv (queries without qrels are unanswerable).")],
+    locale: Annotated[str, typer.Option(help="Fit the calibration of this locale (its configured model).")],
+    out: Annotated[Optional[Path], typer.Option(help="Write here instead of JISO_CALIBRATION_DIR.")] = None,
+) -> None:
+    """Fit the answer / clarify calibration of a locale's model on a development question set."""
+    from bot.confidence import Calibration, calibration_file, calibration_text
+    from bot.evaluation import calibration_rows, indexed, load_beir
+
+    settings = _settings()
+    _require_dataset(dataset)
+    collection = load_beir(dataset, tuple(settings.locales))
+    model = settings.model_for(locale)
+    with indexed(collection, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), policy=runtime.policy(settings, calibrated=False)) as engine:
+        rows = calibration_rows(collection, engine).get(locale, [])
+    if len(rows) < 50:
+        typer.echo(f"{dataset}: {len(rows)} {locale} questions; a calibration needs at least 50 (more is better: each one sets the thresholds)", err=True)
+        raise typer.Exit(2)
+    answerable = sum(1 for _, _, any_right in rows if any_right)
+    calibration = Calibration.fit(rows, locale=locale, model=model, fitted_on=f"{dataset.name}: {len(rows)} questions, {FOLDS}-fold cross-validation repeated {REPEATS} times")
+    path = out or calibration_file(settings.calibration_dir, locale, model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(calibration_text(calibration), encoding="utf-8")
+    answer_at, clarify_at = calibration.answer.threshold(settings.target_precision), calibration.choices.threshold(settings.target_precision)
+    typer.echo(f"{path}: {len(rows)} questions ({answerable} with a right entry in the top {CHOICES}); at target precision {settings.target_precision:.2f} jiso answers from {answer_at:.2f} and asks from {clarify_at:.2f}")
+
+
+def _require_dataset(dataset: Path) -> None:
+    for required in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        if not (dataset / required).is_file():
+            typer.echo(f"{dataset}: missing {required} (expected the BEIR layout)", err=True)
+            raise typer.Exit(2)
 
 
 @app.command("eval")
@@ -92,20 +138,19 @@ def evaluate(
     from bot.evaluation import load_beir
 
     settings = _settings()
-    for required in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
-        if not (dataset / required).is_file():
-            typer.echo(f"{dataset}: missing {required} (expected the BEIR layout)", err=True)
-            raise typer.Exit(2)
+    _require_dataset(dataset)
     collection = load_beir(dataset, tuple(settings.locales))
     result = run_evaluation(collection, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), policy=runtime.policy(settings))
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
         return
     typer.echo(f"{result['dataset']}: {result['corpus']} documents, {result['queries']} queries (default method: {result['default']})")
-    columns = ["p@1", "mrr@10", "recall@5", "ndcg@10", "p50_ms", "p95_ms", "answered_share", "answered_precision"]
+    columns = ["p@1", "mrr@10", "recall@5", "p95_ms", "answered_share", "answered_precision", "clarified_share", "reached_correct", "aurc"]
     typer.echo(f"{'method':8} " + " ".join(f"{column:>18}" for column in columns))
     for method, row in result["methods"].items():
-        typer.echo(f"{method:8} " + " ".join(f"{'-' if row[c] is None else format(row[c], '.3f'):>18}" for c in columns))
+        typer.echo(f"{method:8} " + " ".join(f"{'-' if row.get(c) is None else format(row[c], '.3f'):>18}" for c in columns))
+    for name, baseline in result["confidence_baselines"].items():
+        typer.echo(f"confidence baseline {name}: aurc {baseline['aurc']:.3f}")
 
 
 db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
@@ -248,6 +293,7 @@ def serve(
     import uvicorn
 
     settings = _settings(host=host, port=port)
+    runtime.policy(settings)  # a missing calibration stops here with one sentence, not in the server's start-up
     uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, log_level="info")
 
 
@@ -287,7 +333,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for noisy in ("sentence_transformers", "httpx", "bm25s", "faiss"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    app()
+    try:
+        app()
+    except CalibrationMissing as error:
+        typer.echo(str(error), err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine as Database
 
 from api.settings import Settings
+from bot.confidence import load_calibration
 from bot.engine import Engine, Policy
 from bot.escalation import Destination, Dispatcher, WebhookDestination, resume_pending
 from indexer.content import KnowledgeScan, scan_knowledge
@@ -30,9 +31,12 @@ def embedders(settings: Settings) -> Embedders:
     return Embedders({locale: settings.model_for(locale) for locale in settings.locales})
 
 
-def policy(settings: Settings) -> Policy:
+def policy(settings: Settings, *, calibrated: bool = True) -> Policy:
+    """The ranking weights and, unless `calibrated` is False (to fit a calibration), each locale's
+    calibration; a missing one raises CalibrationMissing, naming the command that fits it."""
     return Policy(
-        thresholds={locale: settings.threshold_for(locale) for locale in settings.locales},
+        calibrations={locale: load_calibration(settings.calibration_dir, locale, settings.model_for(locale)) for locale in settings.locales} if calibrated else {},
+        target_precision=settings.target_precision,
         lexical_weights={locale: settings.lexical_weight_for(locale) for locale in settings.locales},
         sentence_weights={locale: settings.sentence_weight_for(locale) for locale in settings.locales},
         faq_bonuses={locale: settings.faq_bonus_for(locale) for locale in settings.locales},

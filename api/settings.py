@@ -40,10 +40,12 @@ class Settings(BaseSettings):
     sentence_weight_ja: float = 0.7
     faq_bonus_en: float = 0.05
     faq_bonus_ja: float = 0.05
-    # Answer only at or above this confidence; below it, say "I don't know" and offer a human.
-    # Per locale, because each model has its own similarity scale (docs/BENCHMARKS.md).
-    threshold_en: float = 0.5
-    threshold_ja: float = 0.89
+    # Answer when the calibrated probability of being right reaches the level at which held-out
+    # questions were right this often; ask which entry is meant, by the same rule, when a right
+    # entry is probably among the top three; otherwise say "I don't know" (docs/BENCHMARKS.md).
+    target_precision: float = Field(default=0.9, gt=0.0, le=1.0)
+    # Fitted per locale and model by `jiso calibrate`; the bundled models' calibrations ship with jiso.
+    calibration_dir: Path = REPO_ROOT / "bot" / "calibrations"
     max_file_bytes: int = 1_000_000
     # How often the server checks for a newly published index build (seconds).
     index_reload_seconds: float = 5.0
@@ -104,6 +106,3 @@ class Settings(BaseSettings):
 
     def gap_similarities(self) -> dict[str, float]:
         return {locale: getattr(self, f"report_gap_similarity_{locale}") for locale in self.locales}
-
-    def threshold_for(self, locale: str) -> float:
-        return getattr(self, f"threshold_{locale}")

@@ -10,7 +10,9 @@ they have no qrels, and the right behaviour is to decline). The held-out sets
 (<locale>-heldout.tsv) were written later, by someone who had not seen the development queries
 and never ran the system, and are never used to choose a setting. The Japanese confirmation set
 (ja-confirmation.tsv) was written last, just as blind, to decide one setting by a rule fixed before
-it existed (docs/BENCHMARKS.md).
+it existed (docs/BENCHMARKS.md). The English blind set (en-blind.tsv, en-blind-unanswerable.tsv) was
+written as real new users type (typos, fragments, several asks in one, off-topic) by someone who
+had seen neither the system nor any other set, and committed before it was first measured.
 """
 
 from __future__ import annotations
@@ -62,3 +64,4 @@ if __name__ == "__main__":
         build(locale, ROOT / "knowledge", ROOT / "bench" / "datasets" / f"{locale}-onboarding", f"{locale}-onboarding.tsv", f"{locale}-unanswerable.tsv")
         build(locale, ROOT / "knowledge", ROOT / "bench" / "datasets" / f"{locale}-heldout", f"{locale}-heldout.tsv", None)
     build("ja", ROOT / "knowledge", ROOT / "bench" / "datasets" / "ja-confirmation", "ja-confirmation.tsv", None)
+    build("en", ROOT / "knowledge", ROOT / "bench" / "datasets" / "en-blind", "en-blind.tsv", "en-blind-unanswerable.tsv")

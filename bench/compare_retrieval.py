@@ -33,9 +33,9 @@ from indexer.store import load_index  # noqa: E402
 
 DATASETS = ROOT / "bench" / "datasets"
 STACKFAQ = ROOT.parent / "shared" / "datasets" / "stackfaq"
-COLUMNS = ["p@1", "mrr@10", "recall@5", "answered_share", "answered_precision"]
-# (lexical weight, sentence weight, FAQ bonus, threshold)
-Weights = tuple[float, float, float, float]
+COLUMNS = ["p@1", "mrr@10", "recall@5"]
+# (lexical weight, sentence weight, FAQ bonus)
+Weights = tuple[float, float, float]
 
 
 class QueryCache:
@@ -77,8 +77,8 @@ def sweep(collections: list[Collection], locale: str, model: str, lexical: str, 
             build_index(collection.corpus, directory, configs={locale: LocaleConfig(model, lexical)}, embedder_for=embedder_for)
             indexes.append(load_index(directory))
         for weights in settings:
-            lexical_weight, sentence_weight, bonus, threshold = weights
-            policy = Policy({locale: threshold}, {locale: lexical_weight}, {locale: sentence_weight}, {locale: bonus})
+            lexical_weight, sentence_weight, bonus = weights
+            policy = Policy({}, lexical_weights={locale: lexical_weight}, sentence_weights={locale: sentence_weight}, faq_bonuses={locale: bonus})
             methods = ("hybrid", "dense", "bm25") if baselines and weights == settings[0] else ("hybrid",)
             results = [measure(collection, Engine(index, embedder_for, policy), methods) for collection, index in zip(collections, indexes)]
             for method in methods:
@@ -91,7 +91,7 @@ def rrf(collection: Collection, locale: str, model: str, lexical: str) -> dict:
     embedder_for = Embedders({locale: model})
     with tempfile.TemporaryDirectory() as scratch:
         build_index(collection.corpus, Path(scratch), configs={locale: LocaleConfig(model, lexical)}, embedder_for=embedder_for)
-        engine = Engine(load_index(Path(scratch)), embedder_for, Policy({locale: 0.5}))
+        engine = Engine(load_index(Path(scratch)), embedder_for, Policy({}))
         ranked, gold = [], []
         for qid, text in collection.queries.items():
             if qid not in collection.qrels:
@@ -128,16 +128,16 @@ if __name__ == "__main__":
             (MINILM, "bigram", [(0.3, 0.0, 0.05, 0.45)]),
             (USE_MULTILINGUAL, "sudachi", [(0.3, 0.0, 0.05, 0.45)]),
             (USE_MULTILINGUAL, "bigram", [(0.3, 0.0, 0.05, 0.45), (0.3, 0.3, 0.05, 0.45)]),
-            (E5_SMALL_Q4, "sudachi", [(0.02, 0.7, 0.05, 0.89)]),
+            (E5_SMALL_Q4, "sudachi", [(0.02, 0.7, 0.05)]),
             (E5_SMALL_Q4, "bigram", [
-                (0.02, 0.7, 0.05, 0.89),  # the default first: it carries the dense and BM25 baselines
-                (0.0, 0.0, 0.0, 0.89), (0.02, 0.0, 0.05, 0.89), (0.05, 0.0, 0.05, 0.89),
-                (0.02, 0.3, 0.05, 0.89), (0.02, 0.5, 0.05, 0.89), (0.02, 1.0, 0.05, 0.89),
-                (0.01, 0.7, 0.05, 0.89), (0.04, 0.7, 0.05, 0.89), (0.02, 0.7, 0.0, 0.89), (0.02, 0.7, 0.1, 0.89),
+                (0.02, 0.7, 0.05),  # the default first: it carries the dense and BM25 baselines
+                (0.0, 0.0, 0.0), (0.02, 0.0, 0.05), (0.05, 0.0, 0.05),
+                (0.02, 0.3, 0.05), (0.02, 0.5, 0.05), (0.02, 1.0, 0.05, 0.89),
+                (0.01, 0.7, 0.05), (0.04, 0.7, 0.05), (0.02, 0.7, 0.0), (0.02, 0.7, 0.1),
             ]),
         ], rrf_with=(E5_SMALL_Q4, "bigram"))
     elif which == "en":
         run(["stackfaq", "en-onboarding", "en-heldout"], "en", [
-            (MINILM, "words", [(0.1, 0.0, 0.05, 0.5), (0.05, 0.0, 0.05, 0.5), (0.2, 0.0, 0.05, 0.5), (0.3, 0.0, 0.05, 0.5), (0.1, 0.1, 0.05, 0.5), (0.1, 0.3, 0.05, 0.5)]),
-            (E5_SMALL_Q4, "words", [(0.02, 0.7, 0.05, 0.89)]),
+            (MINILM, "words", [(0.1, 0.0, 0.05), (0.05, 0.0, 0.05), (0.2, 0.0, 0.05), (0.3, 0.0, 0.05), (0.1, 0.1, 0.05), (0.1, 0.3, 0.05)]),
+            (E5_SMALL_Q4, "words", [(0.02, 0.7, 0.05)]),
         ], rrf_with=(MINILM, "words"), loader=lambda name: load_beir(STACKFAQ if name == "stackfaq" else DATASETS / name, ("en",)))

@@ -39,7 +39,7 @@ from indexer.pipeline import LocaleConfig, build_index  # noqa: E402
 from indexer.store import LocaleIndex, load_index  # noqa: E402
 
 SETS = ("ja-onboarding", "ja-heldout", "ja-confirmation")
-SENTENCE_WEIGHT, LEXICAL_WEIGHT, FAQ_BONUS, THRESHOLD = 0.7, 0.02, 0.05, 0.89
+SENTENCE_WEIGHT, LEXICAL_WEIGHT, FAQ_BONUS = 0.7, 0.02, 0.05
 QUESTION = PASSAGE_ROLES.index("question")
 
 
@@ -233,7 +233,7 @@ def main() -> None:
             build_index(corpus, Path(scratch) / name, configs={"ja": LocaleConfig(model, "bigram")}, embedder_for=embedder_for)
         e5_build, use_build = (load_index(Path(scratch) / name) for name in ("e5", "use"))
         e5_index, use_index = e5_build.locales["ja"], use_build.locales["ja"]
-        engine = Engine(e5_build, embedders, Policy({"ja": THRESHOLD}, {"ja": LEXICAL_WEIGHT}, {"ja": SENTENCE_WEIGHT}, {"ja": FAQ_BONUS}))
+        engine = Engine(e5_build, embedders, Policy({}, lexical_weights={"ja": LEXICAL_WEIGHT}, sentence_weights={"ja": SENTENCE_WEIGHT}, faq_bonuses={"ja": FAQ_BONUS}))
         through_engine = {name: measure(c, engine, ("hybrid",))["methods"]["hybrid"]["p@1"] for name, c in collections.items()}
 
     sets = {}

@@ -14,36 +14,38 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
 
-from bot.messages import dont_know
+from bot.confidence import CHOICES, Calibration, signals
+from bot.messages import dont_know, message
 from indexer.documents import PASSAGE_ROLES, Entry
 from indexer.embedder import Embedder
 from indexer.language import detect_locale
 from indexer.store import KnowledgeIndex, LocaleIndex
 
 Method = Literal["hybrid", "dense", "bm25"]
+Decision = Literal["answer", "clarify", "decline"]
 METHODS: tuple[Method, ...] = ("hybrid", "dense", "bm25")
 DENSE_CANDIDATES = 400  # passages; their entries are then scored exactly
 LEXICAL_CANDIDATES = 20
 SENTENCE = PASSAGE_ROLES.index("sentence")
+SIGNAL_DEPTH = 10  # hits read for the confidence signals (the runner-ups' leads)
 
 
 @dataclass(frozen=True)
 class Policy:
-    """How to rank and when to answer, per locale: each model has its own similarity scale."""
+    """How to rank and when to answer, per locale: each model has its own similarity scale, so
+    each locale has its own calibration (bot/confidence.py)."""
 
-    thresholds: Mapping[str, float]
+    calibrations: Mapping[str, Calibration]
+    target_precision: float = 0.9
     lexical_weights: Mapping[str, float] = field(default_factory=dict)
     sentence_weights: Mapping[str, float] = field(default_factory=dict)
     faq_bonuses: Mapping[str, float] = field(default_factory=dict)
-    default_threshold: float = 0.5
     default_lexical_weight: float = 0.1
-
-    def threshold(self, locale: str) -> float:
-        return self.thresholds.get(locale, self.default_threshold)
 
     def lexical_weight(self, locale: str) -> float:
         return self.lexical_weights.get(locale, self.default_lexical_weight)
@@ -54,13 +56,24 @@ class Policy:
     def faq_bonus(self, locale: str) -> float:
         return self.faq_bonuses.get(locale, 0.0)
 
+    def thresholds(self, locale: str) -> tuple[float, float]:
+        """The probabilities at or above which jiso answers, and asks which entry is meant (never,
+        for a locale without a calibration)."""
+        return self._thresholds.get(locale, (1.01, 1.01))
+
+    @cached_property
+    def _thresholds(self) -> dict[str, tuple[float, float]]:
+        target = self.target_precision
+        return {locale: (c.answer.threshold(target), c.choices.threshold(target)) for locale, c in self.calibrations.items()}
+
 
 @dataclass(frozen=True)
 class Hit:
     entry: Entry
     score: float
-    dense: float
-    lexical: float
+    dense: float  # cosine of the best question or whole-text passage (the match)
+    lexical: float  # BM25 score over the query's best BM25 score
+    evidence: float = 0.0  # cosine of the best answer sentence
 
 
 @dataclass(frozen=True)
@@ -82,21 +95,28 @@ class Source:
 class Answer:
     question: str
     locale: str
-    text: str  # markdown: the writers' answer, or the "I don't know" message
-    confident: bool
-    confidence: float
+    text: str  # markdown: the writers' answer, the "which one?" prompt, or the "I don't know" message
+    decision: Decision
+    confidence: float  # the probability that the best entry is right (calibrated per locale)
     sources: list[Source] = field(default_factory=list)
     entry: Entry | None = None
+    choices: list[Source] = field(default_factory=list)  # when asking which entry is meant
     elapsed_ms: float = 0.0
+
+    @property
+    def confident(self) -> bool:
+        return self.decision == "answer"
 
     def to_json(self) -> dict:
         return {
             "question": self.question,
             "locale": self.locale,
             "text": self.text,
+            "decision": self.decision,
             "confident": self.confident,
             "confidence": round(self.confidence, 4),
             "sources": [source.__dict__ for source in self.sources],
+            "choices": [choice.__dict__ for choice in self.choices],
             "entry_id": self.entry.id if self.entry else None,
         }
 
@@ -127,7 +147,7 @@ class Engine:
         normalized = lexical / top_lexical if top_lexical > 0 else lexical
         if method == "bm25":
             candidates = [int(i) for i in np.argsort(-lexical)[: max(k, LEXICAL_CANDIDATES)] if lexical[i] > 0]
-            hits = [Hit(index.entries[i], float(normalized[i]), 0.0, float(normalized[i])) for i in candidates]
+            hits = [Hit(index.entries[i], float(normalized[i]), 0.0, float(normalized[i]), 0.0) for i in candidates]
         else:
             hybrid = method == "hybrid"
             weight = self.policy.lexical_weight(locale) if hybrid else 0.0
@@ -140,7 +160,7 @@ class Engine:
             match, evidence = _entry_scores(index, query, positions)
             score = match + sentence_weight * evidence + weight * normalized[positions]
             hits = [
-                Hit(index.entries[i], float(score[n]) + (bonus if index.entries[i].kind == "faq" else 0.0), float(match[n]), float(normalized[i]))
+                Hit(index.entries[i], float(score[n]) + (bonus if index.entries[i].kind == "faq" else 0.0), float(match[n]), float(normalized[i]), float(evidence[n]))
                 for n, i in enumerate(positions.tolist())
             ]
         hits.sort(key=lambda hit: (-hit.score, hit.entry.id))
@@ -151,27 +171,41 @@ class Engine:
         _, rows = index.vectors.search(query[None, :], min(DENSE_CANDIDATES, index.vectors.ntotal))
         return {int(position) for position in index.passage_entry[rows[0][rows[0] >= 0]]}
 
-    def answer(self, question: str, locale: str | None = None, *, method: Method = "hybrid", sources: int = 3) -> Answer:
+    def answer(self, question: str, locale: str | None = None, *, sources: int = 3) -> Answer:
         started = time.perf_counter()
         question = question.strip()
         answer_locale = self.locale_of(question, locale)
-        hits = self.search(question, answer_locale, k=sources, method=method)
-        return self.decide(question, answer_locale, hits, method=method, started=started)
+        hits = self.search(question, answer_locale, k=SIGNAL_DEPTH)
+        return self.decide(question, answer_locale, hits, started=started, sources=sources)
 
-    def decide(self, question: str, locale: str, hits: list[Hit], *, method: Method = "hybrid", started: float | None = None, sources: int = 3) -> Answer:
-        """Answer with the best hit if it clears the locale's threshold; otherwise say so."""
+    def signals(self, question: str, locale: str, hits: list[Hit]) -> list[float]:
+        """The label-free confidence signals of a ranking (bot/confidence.py)."""
+        index = self.index.locales.get(locale)
+        tokens = index.lexical.tokens(question) if index is not None else []
+        return signals(hits, known_share=index.lexical.known_share(tokens) if index is not None else 0.0, tokens=len(tokens))
+
+    def probabilities(self, question: str, locale: str, hits: list[Hit]) -> tuple[float, float]:
+        """P(the best entry is right), P(a right entry is among the choices), for a hybrid ranking."""
+        calibration = self.policy.calibrations.get(locale)
+        if calibration is None or not hits:
+            return 0.0, 0.0
+        values = calibration.standardize(self.signals(question, locale, hits))
+        return calibration.answer.probability(values), calibration.choices.probability(values)
+
+    def decide(self, question: str, locale: str, hits: list[Hit], *, started: float | None = None, sources: int = 3) -> Answer:
+        """Answer when the best entry is probably right; otherwise ask which of the top entries is
+        meant when one of them probably is; otherwise say so (and offer a person)."""
         elapsed = (time.perf_counter() - started) * 1000 if started is not None else 0.0
-        if not hits:
-            return Answer(question, locale, dont_know(locale), False, 0.0, [], None, elapsed)
-        top = hits[0]
-        # Confidence is the cosine similarity of the question to the chosen entry's best passage:
-        # an absolute scale per model, unlike BM25, which is normalized per query.
-        confidence = top.dense if method != "bm25" else top.score
-        confident = confidence >= self.policy.threshold(locale)
+        answer_probability, choices_probability = self.probabilities(question, locale, hits)
+        answer_at, clarify_at = self.policy.thresholds(locale)
         cited = [Source.of(hit) for hit in hits[:sources]]
-        if not confident:
-            return Answer(question, locale, dont_know(locale), False, confidence, cited, None, elapsed)
-        return Answer(question, locale, top.entry.body, True, confidence, cited, top.entry, elapsed)
+        if hits and answer_probability >= answer_at:
+            top = hits[0]
+            return Answer(question, locale, top.entry.body, "answer", answer_probability, cited, top.entry, [], elapsed)
+        if len(hits) > 1 and choices_probability >= clarify_at:
+            choices = [Source.of(hit) for hit in hits[:CHOICES]]
+            return Answer(question, locale, message("clarify", locale), "clarify", answer_probability, cited, None, choices, elapsed)
+        return Answer(question, locale, dont_know(locale), "decline", answer_probability, cited, None, [], elapsed)
 
 
 def _entry_scores(index: LocaleIndex, query: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

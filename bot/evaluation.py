@@ -8,11 +8,13 @@ import math
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.engine import METHODS, Engine, Method, Policy
+from bot.confidence import CHOICES
+from bot.engine import METHODS, SIGNAL_DEPTH, Engine, Method, Policy
 from indexer.documents import Entry
 from indexer.embedder import Embedder
 from indexer.language import detect_locale
@@ -89,6 +91,14 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
+@contextmanager
+def indexed(collection: Collection, *, configs: dict[str, LocaleConfig], embedder_for: Callable[[str], Embedder], policy: Policy) -> Iterator[Engine]:
+    """An engine over the collection's corpus, indexed with the default configuration in a scratch folder."""
+    with tempfile.TemporaryDirectory(prefix="jiso-eval-") as scratch:
+        build_index(collection.corpus, Path(scratch), configs=configs, embedder_for=embedder_for)
+        yield Engine(load_index(Path(scratch)), embedder_for, policy)
+
+
 def evaluate(
     collection: Collection,
     *,
@@ -98,65 +108,103 @@ def evaluate(
     methods: tuple[Method, ...] = METHODS,
 ) -> dict:
     """Index the corpus with the default configuration, then rank every query with every method."""
-    with tempfile.TemporaryDirectory(prefix="jiso-eval-") as scratch:
-        build_index(collection.corpus, Path(scratch), configs=configs, embedder_for=embedder_for)
-        return measure(collection, Engine(load_index(Path(scratch)), embedder_for, policy), methods)
+    with indexed(collection, configs=configs, embedder_for=embedder_for, policy=policy) as engine:
+        return measure(collection, engine, methods)
 
 
 def measure(collection: Collection, engine: Engine, methods: tuple[Method, ...] = METHODS) -> dict:
-    """Rank every query of `collection` with every method of an engine over its indexed corpus."""
+    """Rank every query of `collection` with every method of an engine over its indexed corpus.
+
+    Only the default (hybrid) ranking has a calibrated policy, so only it answers, asks or
+    declines; the dense ranking's raw cosine and the hybrid's raw cosine are measured as
+    confidence baselines (how well they would order the same questions)."""
     results = {}
     judged = [qid for qid in collection.queries if qid in collection.qrels]
-    decisions: list[tuple[float, bool]] = []  # default method: (confidence, right to answer with the top entry)
+    baselines: dict[str, dict] = {}
+    unanswerable = len(collection.queries) - len(judged)
     declined_unanswerable = 0
     for method in methods:
-        ranked, latencies, answered, answered_right = [], [], 0, 0
+        ranked, latencies, scored, raw = [], [], [], []
+        decisions = {"answer": 0, "clarify": 0, "decline": 0}
+        answered_right = reached = 0
         for qid, text in collection.queries.items():
             started = time.perf_counter()
             locale = engine.locale_of(text)
             hits = engine.search(text, locale, k=10, method=method)
-            answer = engine.decide(text, locale, hits, method=method) if method != "bm25" else None
+            answer = engine.decide(text, locale, hits) if method == "hybrid" else None
             latencies.append((time.perf_counter() - started) * 1000)
             gold = collection.qrels.get(qid)
+            ids = [hit.entry.id for hit in hits]
             if gold is not None:
-                ranked.append([hit.entry.id for hit in hits])
+                ranked.append(ids)
+            right = gold is not None and bool(ids) and ids[0] in gold
+            if method != "bm25":
+                raw.append((hits[0].dense if hits else 0.0, right))
             if answer is None:
                 continue
-            right = gold is not None and bool(hits) and hits[0].entry.id in gold
-            if method == "hybrid":
-                decisions.append((answer.confidence, right))
-                declined_unanswerable += int(gold is None and not answer.confident)
-            if answer.confident:
-                answered += 1
-                answered_right += int(right)
-        row = _metrics(ranked, [collection.qrels[qid] for qid in judged])
+            scored.append((answer.confidence, right))
+            decisions[answer.decision] += 1
+            answered_right += int(answer.confident and right)
+            chosen = {choice.id for choice in answer.choices}
+            reached += int(gold is not None and ((answer.confident and right) or bool(chosen & gold)))
+            declined_unanswerable += int(gold is None and not answer.confident)
+        row: dict = _metrics(ranked, [collection.qrels[qid] for qid in judged])
         row["p50_ms"] = statistics.median(latencies) if latencies else 0.0
         row["p95_ms"] = _percentile(latencies, 0.95)
-        # BM25 scores have no absolute scale, so only the embedding methods can decline.
-        row["answered_share"] = answered / len(collection.queries) if method != "bm25" else None
-        row["answered_precision"] = (answered_right / answered if answered else 0.0) if method != "bm25" else None
+        if method == "hybrid":
+            asked = len(collection.queries) or 1
+            row["answered_share"] = decisions["answer"] / asked
+            row["answered_precision"] = answered_right / decisions["answer"] if decisions["answer"] else 0.0
+            row["clarified_share"] = decisions["clarify"] / asked
+            row["declined_share"] = decisions["decline"] / asked
+            row["reached_correct"] = reached / len(judged) if judged else 0.0
+            row.update(risk_coverage(scored))
+            baselines["hybrid_raw_cosine"] = risk_coverage(raw)
+        elif method == "dense":
+            baselines["dense_raw_cosine"] = risk_coverage(raw)
         results[method] = {key: (round(value, 4) if isinstance(value, float) else value) for key, value in row.items()}
     return {
         "dataset": collection.name,
         "default": "hybrid",
         "queries": len(collection.queries),
-        "unanswerable_queries": len(collection.queries) - len(judged),
+        "unanswerable_queries": unanswerable,
         "corpus": len(collection.corpus),
         "methods": results,
-        # Of the questions the collection marks unanswerable (no qrels), the share the default declined.
-        "unanswerable_declined": round(declined_unanswerable / (len(collection.queries) - len(judged)), 4) if len(collection.queries) > len(judged) else None,
-        "tradeoff": tradeoff(decisions),
+        # Of the questions the collection marks unanswerable (no qrels), the share not answered with confidence.
+        "unanswerable_declined": round(declined_unanswerable / unanswerable, 4) if unanswerable else None,
+        # How well other confidences would order the same questions (same metrics as the default's).
+        "confidence_baselines": baselines,
     }
 
 
-def tradeoff(decisions: list[tuple[float, bool]], thresholds: tuple[float, ...] = (0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7)) -> list[dict]:
-    """Share of questions answered vs precision of the answered, for each candidate threshold."""
-    rows = []
-    for threshold in thresholds:
-        answered = [right for confidence, right in decisions if confidence >= threshold]
-        rows.append({
-            "threshold": threshold,
-            "answered_share": round(len(answered) / len(decisions), 4) if decisions else 0.0,
-            "answered_precision": round(sum(answered) / len(answered), 4) if answered else 0.0,
-        })
+COVERAGES = (0.2, 0.4, 0.6, 0.8)
+
+
+def risk_coverage(decisions: list[tuple[float, bool]]) -> dict:
+    """`aurc`: the mean error rate of the k most confident answers over every k (area under the
+    risk–coverage curve; lower is better), and the precision at fixed shares of the questions."""
+    ordered = [right for _, right in sorted(decisions, key=lambda pair: -pair[0])]
+    if not ordered:
+        return {"aurc": 0.0, "precision_at_coverage": []}
+    errors, risks = 0, []
+    for count, right in enumerate(ordered, 1):
+        errors += not right
+        risks.append(errors / count)
+    at = []
+    for coverage in COVERAGES:
+        top = ordered[: max(1, round(coverage * len(ordered)))]
+        at.append({"coverage": coverage, "precision": round(sum(top) / len(top), 4)})
+    return {"aurc": round(sum(risks) / len(risks), 4), "precision_at_coverage": at}
+
+
+def calibration_rows(collection: Collection, engine: Engine) -> dict[str, list[tuple[list[float], bool, bool]]]:
+    """Per locale, each judged or unanswerable query's signals under the default ranking, whether
+    its best entry is right, and whether a right entry is among the choices (for `jiso calibrate`)."""
+    rows: dict[str, list[tuple[list[float], bool, bool]]] = {}
+    for qid, text in collection.queries.items():
+        locale = engine.locale_of(text)
+        hits = engine.search(text, locale, k=SIGNAL_DEPTH)
+        gold = collection.qrels.get(qid, set())
+        ids = [hit.entry.id for hit in hits]
+        rows.setdefault(locale, []).append((engine.signals(text, locale, hits), bool(ids) and ids[0] in gold, bool(gold & set(ids[:CHOICES]))))
     return rows

@@ -7,6 +7,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "I don't know the answer to that yet. Would you like to talk to a person? They can pick it up from here.",
         "ja": "申し訳ありません、その質問にはまだお答えできません。担当者におつなぎしましょうか？",
     },
+    "clarify": {
+        "en": "I found a few entries that might fit. Which one do you mean?",
+        "ja": "当てはまりそうな項目がいくつかあります。どれについてお知りになりたいですか？",
+    },
+    "none_of_these": {
+        "en": "None of these",
+        "ja": "どれでもない",
+    },
 }
 
 

@@ -109,6 +109,13 @@ class LexicalIndex:
     def load(cls, directory: Path, tokenizer: Tokenizer) -> LexicalIndex:
         return cls(bm25s.BM25.load(str(directory), mmap=False, allow_pickle=False), tokenizer)
 
+    def tokens(self, text: str) -> list[str]:
+        return self._tokenizer(text)
+
+    def known_share(self, tokens: list[str]) -> float:
+        """Share of a query's tokens that occur anywhere in the knowledge (1.0 for no tokens)."""
+        return sum(token in self._retriever.vocab_dict for token in tokens) / len(tokens) if tokens else 1.0
+
     def scores(self, query: str) -> np.ndarray:
         vocabulary = self._retriever.vocab_dict
         tokens = [token for token in self._tokenizer(query) if token in vocabulary]

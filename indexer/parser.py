@@ -21,7 +21,7 @@ from indexer.documents import Entry, Kind, Problem
 from indexer.language import SUPPORTED_LOCALES, detect_locale
 
 FRONT_MATTER_KEYS = {"type", "locale", "title", "tags", "audience", "onboarding_step", "owner", "reviewed"}
-ENTRY_META_KEYS = {"id", "also", "onboarding_step", "tags"}
+ENTRY_META_KEYS = {"id", "also", "onboarding_step", "tags", "translation_of"}
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 MAX_SECTION_CHARS = 1500
 
@@ -172,7 +172,7 @@ def _entry_meta(path: str, section: Section, problems: list[Problem]) -> dict[st
     if data is None or isinstance(data, str):
         return {}  # an ordinary comment, not metadata
     if not isinstance(data, dict):
-        problems.append(Problem(path, line, "entry metadata must be YAML key: value lines (id, also, onboarding_step, tags)"))
+        problems.append(Problem(path, line, "entry metadata must be YAML key: value lines (id, also, onboarding_step, tags, translation_of)"))
         return {}
     for key in sorted(set(data) - ENTRY_META_KEYS):
         problems.append(Problem(path, line, f"unknown entry metadata key '{key}' (known: {', '.join(sorted(ENTRY_META_KEYS))})"))
@@ -250,7 +250,7 @@ def _faq_entries(path, locale, title, sections, source_lines, file_meta, problem
             problems.append(Problem(path, section.heading_line, f"empty answer for question '{section.title}'"))
             continue
         entry_id = meta.get("id") or f"{path.removesuffix('.md')}#{slugify(section.title)}"
-        entry_meta = {**file_meta, **{k: meta[k] for k in ("onboarding_step", "tags") if k in meta}}
+        entry_meta = {**file_meta, **{k: meta[k] for k in ("onboarding_step", "tags", "translation_of") if k in meta}}
         entries.append(
             Entry(
                 id=entry_id,

@@ -11,7 +11,10 @@ from pathlib import Path
 
 from api import runtime
 from api.settings import Settings
+from bot.confidence import SIGNALS, Calibration, Logistic, calibration_file, calibration_text
 from indexer.pipeline import index_knowledge
+
+FAKE_THRESHOLDS = {"en": 0.5, "ja": 0.89}  # the fake embedder's cosines at which the suites expect answers
 
 
 def write_knowledge(root: Path, files: Mapping[str, str]) -> Path:
@@ -20,6 +23,28 @@ def write_knowledge(root: Path, files: Mapping[str, str]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return root
+
+
+def cosine_calibration(locale: str, model: str, answer_at: float, clarify_at: float | None = None) -> Calibration:
+    """A calibration that answers exactly when the best entry's cosine reaches `answer_at` (and asks
+    which entry is meant from `clarify_at`, if given): the fake embedder's stand-in for a fitted one."""
+    steep = 200.0
+
+    def at(cosine: float | None) -> Logistic:
+        if cosine is None:
+            return Logistic(-steep, (0.0,) * len(SIGNALS), ((0.5, True),))
+        return Logistic(-steep * cosine, (steep,) + (0.0,) * (len(SIGNALS) - 1), ((0.5, True),))
+
+    zeros, ones = (0.0,) * len(SIGNALS), (1.0,) * len(SIGNALS)
+    return Calibration(locale, model, "test: cosine threshold", zeros, ones, at(answer_at), at(clarify_at))
+
+
+def write_calibrations(directory: Path, model: str, thresholds: Mapping[str, float], clarify: Mapping[str, float] | None = None) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for locale, answer_at in thresholds.items():
+        calibration = cosine_calibration(locale, model, answer_at, (clarify or {}).get(locale))
+        calibration_file(directory, locale, model).write_text(calibration_text(calibration), encoding="utf-8")
+    return directory
 
 
 def indexed_settings(tmp_path: Path, files: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -33,6 +58,7 @@ def indexed_settings(tmp_path: Path, files: Mapping[str, str] | None = None, **o
             "model_en": "fake-hashing",
             "model_ja": "fake-hashing",
             "lexical_ja": "bigram",
+            "calibration_dir": write_calibrations(tmp_path / "calibrations", "fake-hashing", FAKE_THRESHOLDS, overrides.pop("clarify_at", None)),
             "knowledge_dir": knowledge,
             "index_dir": tmp_path / "index",
             **overrides,

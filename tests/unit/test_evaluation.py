@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from bot.engine import Policy
-from bot.evaluation import _metrics, evaluate, load_beir
+from bot.evaluation import _metrics, evaluate, load_beir, risk_coverage
+from tests.support import cosine_calibration
 
 from .conftest import FAKE_CONFIGS
 
@@ -28,7 +29,7 @@ def test_metrics_match_a_hand_computation() -> None:
 def test_eval_on_a_tiny_beir_fixture(embedder_for) -> None:
     collection = load_beir(TINY)
     assert [e.id for e in collection.corpus] == ["d1", "d2", "d3"]
-    result = evaluate(collection, configs=FAKE_CONFIGS, embedder_for=embedder_for, policy=Policy({"en": 0.0}))
+    result = evaluate(collection, configs=FAKE_CONFIGS, embedder_for=embedder_for, policy=Policy({"en": cosine_calibration("en", "fake", 0.0)}))
     assert result["default"] == "hybrid"
     assert set(result["methods"]) == {"hybrid", "dense", "bm25"}
     bm25 = result["methods"]["bm25"]
@@ -37,8 +38,18 @@ def test_eval_on_a_tiny_beir_fixture(embedder_for) -> None:
     assert bm25["p@1"] == pytest.approx(0.75)
     assert bm25["mrr@10"] == pytest.approx(0.75)
     assert bm25["recall@5"] == pytest.approx(0.75)
-    assert bm25["answered_share"] is None
+    assert "answered_share" not in bm25 and "aurc" not in bm25  # only the calibrated default decides
     hybrid = result["methods"]["hybrid"]
     assert hybrid["answered_share"] == pytest.approx(1.0)  # threshold 0: everything is answered
-    for key in ("p@1", "mrr@10", "recall@5", "ndcg@10", "p50_ms", "p95_ms", "answered_precision"):
+    for key in ("p@1", "mrr@10", "recall@5", "ndcg@10", "p50_ms", "p95_ms", "answered_precision", "clarified_share", "reached_correct", "aurc", "precision_at_coverage"):
         assert key in hybrid
+    assert hybrid["reached_correct"] == pytest.approx(hybrid["p@1"])  # everything answered, nothing asked
+    assert set(result["confidence_baselines"]) == {"hybrid_raw_cosine", "dense_raw_cosine"}
+
+
+def test_risk_coverage_matches_a_hand_computation() -> None:
+    # Most confident first: right, wrong, right, wrong → risks 0, 1/2, 1/3, 2/4.
+    measured = risk_coverage([(0.9, True), (0.8, False), (0.7, True), (0.1, False)])
+    assert measured["aurc"] == pytest.approx((0 + 1 / 2 + 1 / 3 + 2 / 4) / 4, abs=1e-4)
+    assert measured["precision_at_coverage"][0] == {"coverage": 0.2, "precision": 1.0}  # the one most confident
+    assert measured["precision_at_coverage"][-1] == {"coverage": 0.8, "precision": round(2 / 3, 4)}  # 3 of 4

@@ -12,6 +12,7 @@ from api.index_reload import reload_if_changed
 from api.settings import Settings
 from indexer import store
 from indexer.pipeline import index_knowledge
+from tests.support import FAKE_THRESHOLDS, write_calibrations
 
 pytestmark = pytest.mark.unit
 
@@ -24,7 +25,7 @@ def publish(settings: Settings, body: str) -> str:
 
 
 def test_new_build_is_served_and_damaged_build_is_refused(tmp_path: Path) -> None:
-    settings = Settings(knowledge_dir=tmp_path / "knowledge", index_dir=tmp_path / "index", model_en="fake-hashing", model_ja="fake-hashing")
+    settings = Settings(knowledge_dir=tmp_path / "knowledge", index_dir=tmp_path / "index", model_en="fake-hashing", model_ja="fake-hashing", calibration_dir=write_calibrations(tmp_path / "calibrations", "fake-hashing", FAKE_THRESHOLDS))
     publish(settings, "With your email.")
     app = FastAPI()
     app.state.embedders = runtime.embedders(settings)

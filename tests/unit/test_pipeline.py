@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine import Engine, Policy
+from tests.support import cosine_calibration
 from indexer import store
 from indexer.content import scan_knowledge
 from indexer.pipeline import index_knowledge
@@ -98,7 +99,7 @@ def test_engine_answers_confidently_or_declines(write, tmp_path: Path, embedder_
     write("en/faq/a.md", "---\nlocale: en\n---\n# Billing\n\n## How do I download an invoice?\n\nOpen Billing and click Download PDF.\n\n## How do I invite a teammate?\n\nOpen Members.\n")
     write("ja/faq/a.md", "---\nlocale: ja\n---\n# 請求\n\n## 請求書をダウンロードするには？\n\n「請求」から PDF をダウンロードします。\n")
     index(tmp_path, embedder_for)
-    engine = Engine(store.load_index(tmp_path / "index"), embedder_for, Policy({"en": 0.3, "ja": 0.3}))
+    engine = Engine(store.load_index(tmp_path / "index"), embedder_for, Policy({locale: cosine_calibration(locale, "fake", 0.3) for locale in ("en", "ja")}))
     answer = engine.answer("download invoice")
     assert answer.confident and answer.locale == "en"
     assert answer.text == "Open Billing and click Download PDF."

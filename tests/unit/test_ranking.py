@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bot.engine import Engine, Policy
+from tests.support import cosine_calibration
 from indexer.documents import Entry, sentences
 from indexer.pipeline import LocaleConfig, build_index
 from indexer.store import load_index
@@ -62,7 +63,7 @@ def engine_for(tmp_path: Path):
     embedder = KeywordEmbedder()
     build_index(entries, tmp_path, configs={"en": LocaleConfig("keywords", "words")}, embedder_for=lambda locale: embedder)
     index = load_index(tmp_path)
-    return lambda sentence_weight: Engine(index, lambda locale: embedder, Policy({"en": 0.5}, {"en": 0.0}, {"en": sentence_weight}))
+    return lambda sentence_weight: Engine(index, lambda locale: embedder, Policy({"en": cosine_calibration("en", "keywords", 0.5)}, lexical_weights={"en": 0.0}, sentence_weights={"en": sentence_weight}))
 
 
 def test_an_answer_that_says_what_was_asked_outranks_a_closer_heading(engine_for) -> None:
@@ -73,8 +74,8 @@ def test_an_answer_that_says_what_was_asked_outranks_a_closer_heading(engine_for
     assert [hit.entry.id for hit in hits] == ["x", "y"]
     assert hits[0].score == pytest.approx(1 / np.sqrt(3) + 0.7 / np.sqrt(2), abs=1e-5)
     assert hits[1].score == pytest.approx(1 / np.sqrt(2) + 0.7 / np.sqrt(5), abs=1e-5)
-    # Confidence stays the cosine of the best question or whole text: the threshold keeps its meaning.
+    # The match stays the cosine of the best question or whole text (the confidence signals read it).
     assert hits[0].dense == pytest.approx(1 / np.sqrt(3), abs=1e-5)
+    assert hits[0].evidence == pytest.approx(1 / np.sqrt(2), abs=1e-5)
     answer = engine_for(0.7).answer("alpha", "en")
     assert answer.confident and answer.entry.id == "x"
-    assert answer.confidence == pytest.approx(1 / np.sqrt(3), abs=1e-5)

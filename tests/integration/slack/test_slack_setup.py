@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from api.cli import app as cli
 from api.settings import Settings
+from tests.support import FAKE_THRESHOLDS, write_calibrations
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +26,7 @@ def no_slack_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_without_slack_settings_the_app_runs_and_slack_events_say_it_is_off(no_slack_env: None, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    settings = Settings(model_en="fake-hashing", model_ja="fake-hashing", lexical_ja="bigram", knowledge_dir=tmp_path / "knowledge", index_dir=tmp_path / "index", database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
+    settings = Settings(model_en="fake-hashing", model_ja="fake-hashing", calibration_dir=write_calibrations(tmp_path / "calibrations", "fake-hashing", FAKE_THRESHOLDS), lexical_ja="bigram", knowledge_dir=tmp_path / "knowledge", index_dir=tmp_path / "index", database_url=f"sqlite:///{tmp_path / 'ledger.db'}")
     with caplog.at_level(logging.INFO, logger="api.app"), TestClient(create_app(settings)) as client:
         response = client.post("/slack/events", content=b"{}", headers={"Content-Type": "application/json"})
         assert client.get("/health").status_code == 200
@@ -35,7 +36,7 @@ def test_without_slack_settings_the_app_runs_and_slack_events_say_it_is_off(no_s
 
 
 def test_a_bot_token_without_the_signing_secret_keeps_http_mode_off(no_slack_env: None, tmp_path: Path) -> None:
-    settings = Settings(model_en="fake-hashing", model_ja="fake-hashing", knowledge_dir=tmp_path / "k", index_dir=tmp_path / "i", database_url=f"sqlite:///{tmp_path / 'ledger.db'}", slack_bot_token="xoxb-test")
+    settings = Settings(model_en="fake-hashing", model_ja="fake-hashing", calibration_dir=write_calibrations(tmp_path / "calibrations", "fake-hashing", FAKE_THRESHOLDS), knowledge_dir=tmp_path / "k", index_dir=tmp_path / "i", database_url=f"sqlite:///{tmp_path / 'ledger.db'}", slack_bot_token="xoxb-test")
     with TestClient(create_app(settings)) as client:
         assert client.post("/slack/events", content=b"{}").status_code == 404
 

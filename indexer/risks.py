@@ -1,0 +1,105 @@
+"""Content risks that are not errors: what makes jiso answer wrong, or not at all, in a locale.
+
+- A FAQ entry with no translation twin leaves users of the other locale with a near miss (a
+  Japanese user asking how to create a project got project visibility).
+- Two entries whose phrasings are closer to each other than to their own entry steal each other's
+  questions: jiso cannot tell them apart, so it answers the wrong one or has to ask.
+Both are warnings for writers (`jiso lint`); neither blocks indexing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.documents import PASSAGE_ROLES, Entry, Problem
+from indexer.store import KnowledgeIndex
+
+QUESTION = PASSAGE_ROLES.index("question")
+SENTENCE = PASSAGE_ROLES.index("sentence")
+
+
+def twin_key(entry: Entry) -> str:
+    """What an entry and its translations share: `translation_of`, else the id without a locale prefix."""
+    explicit = entry.meta.get("translation_of")
+    if isinstance(explicit, str) and explicit.strip():
+        return explicit.strip()
+    prefix = f"{entry.locale}-"
+    return entry.id.removeprefix(prefix)
+
+
+def missing_twins(entries: list[Entry], locales: tuple[str, ...]) -> list[Problem]:
+    """A warning for each FAQ entry that has no entry with the same twin key in another locale."""
+    faq = [entry for entry in entries if entry.kind == "faq"]
+    present = {(entry.locale, twin_key(entry)) for entry in faq}
+    in_use = {entry.locale for entry in faq}
+    problems = []
+    for entry in faq:
+        for other in sorted(in_use & set(locales) - {entry.locale}):
+            if (other, twin_key(entry)) not in present:
+                expected = f"{other}-{twin_key(entry)}" if other != "en" else twin_key(entry)
+                problems.append(
+                    Problem(entry.path, entry.line_start, f"warning: '{entry.id}' has no {other} translation (no entry with id '{expected}' or translation_of: {twin_key(entry)})")
+                )
+    return problems
+
+
+@dataclass(frozen=True)
+class Stolen:
+    phrasing: str
+    owner: Entry
+    thief: Entry
+    own: float  # cosine to the owner's closest other passage
+    stolen: float  # cosine to the thief's closest passage
+
+
+def stolen_phrasings(index: KnowledgeIndex) -> list[Stolen]:
+    """Each question phrasing (FAQ heading or alternative) that is closer to another entry's
+    question or whole text than to any other passage of its own entry."""
+    found = []
+    for locale_index in index.locales.values():
+        matrix = np.asarray(locale_index.matrix)
+        owners, roles = locale_index.passage_entry, locale_index.passage_role
+        candidates = np.flatnonzero(roles != SENTENCE)  # what the match reads: questions and whole texts
+        similarity = matrix[candidates] @ matrix[candidates].T
+        np.fill_diagonal(similarity, -np.inf)
+        texts = _question_texts(locale_index.entries)
+        for row, passage in enumerate(candidates):
+            owner = int(owners[passage])
+            if roles[passage] != QUESTION or locale_index.entries[owner].kind != "faq":
+                continue
+            mine = owners[candidates] == owner
+            own = float(similarity[row][mine].max()) if mine.sum() > 1 else -1.0
+            others = np.where(mine, -np.inf, similarity[row])
+            best = int(np.argmax(others))
+            if others[best] > own:
+                thief = locale_index.entries[int(owners[candidates[best]])]
+                phrasing = texts[owner][int(np.sum((owners[:passage] == owner) & (roles[:passage] == QUESTION)))]
+                found.append(Stolen(phrasing, locale_index.entries[owner], thief, own, float(others[best])))
+    return found
+
+
+def _question_texts(entries: list[Entry]) -> list[list[str]]:
+    """Each entry's question passages in index order: the heading, then the alternatives."""
+    return [[entry.title, *entry.alternatives] for entry in entries]
+
+
+def confusable_entries(index: KnowledgeIndex) -> list[Problem]:
+    """A warning for each pair of entries that steal each other's phrasings, or where one's
+    own heading is closer to the other entry."""
+    stolen = stolen_phrasings(index)
+    pairs = {(item.owner.id, item.thief.id) for item in stolen}
+    problems = []
+    for item in stolen:
+        mutual = (item.thief.id, item.owner.id) in pairs
+        if not (mutual or item.phrasing == item.owner.title):
+            continue
+        problems.append(
+            Problem(
+                item.owner.path, item.owner.line_start,
+                f"warning: '{item.phrasing}' is closer to '{item.thief.title}' ({item.thief.path}:{item.thief.line_start}, similarity {item.stolen:.2f}) "
+                f"than to the rest of its own entry ({item.own:.2f}): jiso may not tell the two apart; make the questions more distinct or merge them",
+            )  # fmt: skip
+        )
+    return sorted(set(problems))

@@ -1,0 +1,39 @@
+"""Writers' warnings: entries without a translation, and entries too similar to tell apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.documents import Entry
+from indexer.pipeline import LocaleConfig, build_index
+from indexer.risks import confusable_entries, missing_twins
+from indexer.store import load_index
+from tests.unit.test_ranking import KeywordEmbedder
+
+pytestmark = pytest.mark.unit
+
+
+def faq(entry_id: str, locale: str, title: str, alternatives: tuple[str, ...] = (), **meta) -> Entry:
+    return Entry(entry_id, "faq", locale, f"{locale}/faq.md", title, ("FAQ", title), 3, 5, "Body.", "Body.", alternatives, meta)
+
+
+def test_an_entry_without_a_twin_in_the_other_locale_is_a_warning() -> None:
+    entries = [faq("invite", "en", "Invite?"), faq("ja-invite", "ja", "招待？"), faq("create-project", "en", "Create?"), faq("ja-billing", "ja", "請求？", translation_of="billing-plans"), faq("billing-plans", "en", "Plans?")]
+    warnings = missing_twins(entries, ("en", "ja"))
+    assert [str(w) for w in warnings] == ["en/faq.md:3: warning: 'create-project' has no ja translation (no entry with id 'ja-create-project' or translation_of: create-project)"]
+
+
+def test_entries_that_steal_each_others_questions_are_a_warning(tmp_path: Path) -> None:
+    entries = [
+        faq("a", "en", "alpha beta", ("gamma delta",)),  # its alternative is b's question
+        faq("b", "en", "gamma delta", ("alpha beta",)),  # and the other way round
+        faq("c", "en", "zeta", ("zeta epsilon",)),
+    ]
+    embedder = KeywordEmbedder()
+    build_index(entries, tmp_path, configs={"en": LocaleConfig("keywords", "words")}, embedder_for=lambda locale: embedder)
+    warnings = confusable_entries(load_index(tmp_path))
+    assert {w.message.split("'")[1] for w in warnings} == {"gamma delta", "alpha beta"}
+    assert all("may not tell the two apart" in w.message for w in warnings)
+    assert not any("zeta" in w.message for w in warnings)
