@@ -45,7 +45,7 @@ def index(
     full: Annotated[bool, typer.Option("--full", help="Re-embed everything, ignoring the previous index.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Index the knowledge: only changed entries are re-embedded; bad files are refused and reported."""
+    """Index the knowledge: only changed entries are re-embedded; a bad file is refused (its previous version stays in service) and the exit code is 1."""
     from indexer.pipeline import index_knowledge
 
     settings = _settings(knowledge_dir=knowledge)
@@ -56,9 +56,11 @@ def index(
             typer.echo(f"\r{stage}: {done}/{total}", nl=done >= total, err=True)
 
     report = index_knowledge(result, settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), full=full, progress=progress)
-    for problem in report.refused:
-        typer.echo(f"refused {problem}", err=True)
+    for line in report.refusals():
+        typer.echo(line, err=True)
     typer.echo(report.summary())
+    if report.refused_files:
+        raise typer.Exit(1)  # the rest is published, but content CI must see the refusal
 
 
 @app.command()
