@@ -51,3 +51,38 @@ def test_the_writers_guide_at_the_top_is_not_content(write, tmp_path: Path) -> N
     write("en/manual/guide.md", "# Guide\n\nHello.\n")
     scan = scan_knowledge(tmp_path / "knowledge")
     assert [f.path for f in scan.files] == ["en/faq/a.md", "en/manual/guide.md"]
+
+
+def test_files_and_folders_linked_from_outside_the_knowledge_folder_are_refused(write, tmp_path: Path, embedder_for) -> None:
+    from indexer.pipeline import index_knowledge
+
+    from .conftest import FAKE_CONFIGS
+
+    write("en/faq/a.md", GOOD)
+    write("en/manual/guide.md", "# Guide\n\nHello.\n")
+    outside = tmp_path / "outside"
+    (outside / "faq").mkdir(parents=True)
+    (outside / "secret.md").write_text("---\nlocale: en\n---\n## What is the root password?\n\nhunter2\n", encoding="utf-8")
+    (outside / "faq" / "more.md").write_text("---\nlocale: en\n---\n## Another secret?\n\nYes.\n", encoding="utf-8")
+    knowledge = tmp_path / "knowledge"
+    (knowledge / "en" / "faq" / "secret.md").symlink_to(outside / "secret.md")
+    (knowledge / "ja" / "faq").mkdir(parents=True)
+    (knowledge / "ja" / "faq" / "more").symlink_to(outside / "faq")
+    (knowledge / "en" / "manual" / "alias.md").symlink_to(knowledge / "en" / "manual" / "guide.md")  # inside: fine
+    (knowledge / "en" / "again").symlink_to(knowledge / "en")  # a folder linked inside: not walked twice
+
+    scan = scan_knowledge(knowledge)
+    assert [str(p) for p in scan.problems] == [
+        f"en/faq/secret.md:1: this file is a link to {(outside / 'secret.md').resolve()}, outside the knowledge folder: move or copy the content into the knowledge folder instead of linking to it",
+        f"ja/faq/more:1: this folder is a link to {(outside / 'faq').resolve()}, outside the knowledge folder: move or copy the content into the knowledge folder instead of linking to it",
+    ]
+    assert sorted(file.path for file in scan.files if not file.refused) == ["en/faq/a.md", "en/manual/alias.md", "en/manual/guide.md"]
+
+    result = CliRunner().invoke(app, ["lint", str(knowledge)])
+    assert result.exit_code == 1 and "en/faq/secret.md:1: this file is a link to" in result.output
+
+    report = index_knowledge(scan, tmp_path / "index", configs=FAKE_CONFIGS, embedder_for=embedder_for)
+    assert report.refused_files == ["en/faq/secret.md", "ja/faq/more"]
+    from indexer import store
+
+    assert not any("secret" in entry.plain or "hunter2" in entry.body for entry in store.load_index(tmp_path / "index").entries)
