@@ -31,7 +31,7 @@ def lint(directory: Annotated[Optional[Path], typer.Argument(help="Knowledge dir
     from bot.onboarding import check_knowledge
 
     result = runtime.scan(settings)
-    problems = sorted([*result.problems, *check_knowledge(settings.knowledge_dir, result.entries)])
+    problems = sorted([*result.problems, *check_knowledge(settings.knowledge_dir, result.step_references)])
     for problem in problems:
         typer.echo(str(problem))
     entries = len(result.entries)

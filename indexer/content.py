@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from indexer.documents import Entry, Problem
+from indexer.documents import Entry, Problem, StepReference
 from indexer.parser import ParsedDocument, parse_document
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000
@@ -51,6 +51,11 @@ class KnowledgeScan:
     @property
     def refused(self) -> list[KnowledgeFile]:
         return [file for file in self.files if file.refused]
+
+    @property
+    def step_references(self) -> list[StepReference]:
+        """Every onboarding step named, refused files included: lint shows all problems at once."""
+        return [reference for file in self.files if file.document is not None for reference in file.document.step_references]
 
 
 def knowledge_files(root: Path) -> tuple[list[Path], list[Path]]:

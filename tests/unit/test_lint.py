@@ -86,3 +86,31 @@ def test_files_and_folders_linked_from_outside_the_knowledge_folder_are_refused(
     from indexer import store
 
     assert not any("secret" in entry.plain or "hunter2" in entry.body for entry in store.load_index(tmp_path / "index").entries)
+
+
+CHECKLIST = "steps:\n  - id: invite-members\n    title: {en: Invite}\n    events: [member.invited]\n    required: true\n"
+FRONT = "---\nlocale: en\ntitle: {title}\nowner: cs@example.com\nreviewed: 2026-10-15\n---\n"
+
+
+def test_lint_prints_every_problem_at_once_each_at_its_own_line(write, tmp_path: Path) -> None:
+    write("onboarding.yml", CHECKLIST)
+    write("en/manual/guide.md", "# Guide\n\nHello.\n")
+    # A broken link used to hide the invalid step, which was reported at the first heading.
+    write("en/faq/a.md", FRONT.format(title="A").replace("reviewed:", "onboarding_step: bogus-step\nreviewed:") + "# A\n\n## How do I log in?\n\nSee [the guide](../manual/nope.md).\n")
+    write("en/faq/b.md", FRONT.format(title="B").replace("title: B\n", "title: B\ntags: [a, b\n") + "## Why?\n\nBecause.\n")
+    write("en/faq/c.md", FRONT.format(title="C").replace("2026-10-15", "2026-13-45") + "## When?\n\nNow.\n")
+    write("en/faq/d.md", FRONT.format(title="D").replace("2026-10-15", "last week") + "## Who?\n\nMe.\n")
+    write("en/faq/e.md", "## Where?\n\nHere.\n")
+    write("en/faq/f.md", FRONT.format(title="F").replace("owner:", "audience: aliens\nowner:") + "## Which?\n<!--\nid: which\nonboarding_step: nope\n-->\n\nThat.\n")
+    result = CliRunner().invoke(app, ["lint", str(tmp_path / "knowledge")])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "en/faq/a.md:5: onboarding_step 'bogus-step' is not a step of onboarding.yml (invite-members)",
+        "en/faq/a.md:12: broken link: '../manual/nope.md' does not exist",
+        "en/faq/b.md:4: broken front matter: the list opened on this line is not closed (expected ',' or ']', but got ':')",
+        "en/faq/c.md:5: 'reviewed' must be a date written YYYY-MM-DD, e.g. 2026-10-15; got '2026-13-45'",
+        "en/faq/d.md:5: 'reviewed' must be a date written YYYY-MM-DD, e.g. 2026-10-15; got 'last week'",
+        "en/faq/e.md:1: FAQ file has no front matter: start it with a '---' block giving its title, locale, owner and reviewed date (see knowledge/README.md › Front matter)",
+        "en/faq/f.md:4: unknown audience 'aliens' (known: admin, member, everyone)",
+        "en/faq/f.md:11: onboarding_step 'nope' is not a step of onboarding.yml (invite-members)",
+    ]
