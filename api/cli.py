@@ -77,8 +77,14 @@ def ask(
     locale: Annotated[Optional[str], typer.Option(help="Answer in this locale instead of detecting it.")] = None,
 ) -> None:
     """Answer a question from the index, with its sources and confidence."""
+    from indexer.store import IndexUnavailable
+
     settings = _settings()
-    engine = runtime.load_engine(settings, runtime.embedders(settings))
+    try:
+        engine = runtime.load_engine(settings, runtime.embedders(settings))
+    except IndexUnavailable as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
     answer = engine.answer(question, locale)
     if as_json:
         typer.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))

@@ -78,3 +78,9 @@ def test_jiso_serve_says_one_sentence_instead_of_a_traceback(tmp_path: Path) -> 
     result = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--port", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [DURATION_LINE]
+
+
+def test_jiso_ask_without_an_index_says_so_in_one_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["ask", "How do I invite a teammate?"], env={"JISO_INDEX_DIR": str(tmp_path / "index")})
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"no index in {tmp_path / 'index'}: run `jiso index` first"]
