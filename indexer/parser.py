@@ -85,6 +85,8 @@ class YamlBlock:
 
 
 class YamlBroken(Exception):
+    """YAML that does not parse: the line to fix and why."""
+
     def __init__(self, line: int, reason: str) -> None:
         super().__init__(reason)
         self.line = line  # 0-based, within the block
@@ -92,6 +94,7 @@ class YamlBroken(Exception):
 
 
 def load_yaml(text: str) -> YamlBlock:
+    """Key: value lines as data (dates stay text), with the line of each top-level key."""
     loader = _TextDatesLoader(text)
     try:
         node = loader.get_single_node()
