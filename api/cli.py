@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -12,14 +13,20 @@ from typing import Annotated, Optional
 import typer
 
 from api import runtime
-from api.settings import Settings
+from api.settings import Settings, SettingsInvalid, load_settings
 from bot.confidence import CHOICES, FOLDS, REPEATS, CalibrationMissing
 
 app = typer.Typer(help="jiso (自走): answers onboarding questions from your knowledge, hands over to humans, reports outcomes.", no_args_is_help=True, add_completion=False)
 
 
 def _settings(**overrides) -> Settings:
-    return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    """The settings, or exit 2 with one line per invalid setting (its variable and the fix)."""
+    try:
+        return load_settings(**{key: value for key, value in overrides.items() if value is not None})
+    except SettingsInvalid as error:
+        for line in error.lines:
+            typer.echo(line, err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -34,7 +41,7 @@ def lint(directory: Annotated[Optional[Path], typer.Argument(help="Knowledge dir
     from indexer.store import IndexUnavailable, load_index
 
     result = runtime.scan(settings)
-    problems = sorted([*result.problems, *check_knowledge(settings.knowledge_dir, result.entries)])
+    problems = sorted([*result.problems, *check_knowledge(settings.knowledge_dir, result.step_references)])
     warnings = risks.missing_twins(result.entries, tuple(settings.locales))
     try:  # similar entries are judged by the model, so on the last index built (no model is loaded here)
         warnings += risks.confusable_entries(load_index(settings.index_dir))
@@ -53,7 +60,7 @@ def index(
     full: Annotated[bool, typer.Option("--full", help="Re-embed everything, ignoring the previous index.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Index the knowledge: only changed entries are re-embedded; bad files are refused and reported."""
+    """Index the knowledge: only changed entries are re-embedded; a bad file is refused (its previous version stays in service) and the exit code is 1."""
     from indexer.pipeline import index_knowledge
 
     settings = _settings(knowledge_dir=knowledge)
@@ -64,9 +71,11 @@ def index(
             typer.echo(f"\r{stage}: {done}/{total}", nl=done >= total, err=True)
 
     report = index_knowledge(result, settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), full=full, progress=progress)
-    for problem in report.refused:
-        typer.echo(f"refused {problem}", err=True)
+    for line in report.refusals():
+        typer.echo(line, err=True)
     typer.echo(report.summary())
+    if report.refused_files:
+        raise typer.Exit(1)  # the rest is published, but content CI must see the refusal
 
 
 @app.command()
@@ -76,8 +85,14 @@ def ask(
     locale: Annotated[Optional[str], typer.Option(help="Answer in this locale instead of detecting it.")] = None,
 ) -> None:
     """Answer a question from the index, with its sources and confidence."""
+    from indexer.store import IndexUnavailable
+
     settings = _settings()
-    engine = runtime.load_engine(settings, runtime.embedders(settings))
+    try:
+        engine = runtime.load_engine(settings, runtime.embedders(settings))
+    except IndexUnavailable as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None
     answer = engine.answer(question, locale)
     if as_json:
         typer.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
@@ -305,22 +320,73 @@ def slack() -> None:
     if missing:
         typer.echo(f"Socket Mode needs {' and '.join(missing)} (an app-level token with connections:write, and the bot token); see README › Connect Slack", err=True)
         raise typer.Exit(2)
-    from bot.ledger.db import make_engine
+    from slack_sdk.errors import SlackApiError
+
+    from bot.ledger.db import make_engine, upgrade
     from indexer.store import IndexUnavailable
 
+    problem = _slack_unusable(settings)
+    if problem:
+        typer.echo(problem, err=True)
+        raise typer.Exit(2)
     try:
         engine = runtime.load_engine(settings, runtime.embedders(settings))
     except IndexUnavailable as error:
         typer.echo(f"no usable index, every question will get a hand-over: {error}", err=True)
         engine = None
+    upgrade(settings.database_url)  # idempotent, as `jiso serve` does: a new database just works
     database = make_engine(settings.database_url)
     dispatcher = runtime.hand_over_dispatcher(settings, database)
     handler = runtime.slack_socket_mode(settings, lambda: engine, database, dispatcher)
     typer.echo("connecting to Slack in Socket Mode…", err=True)
     try:
         handler.start()
+    except SlackApiError as error:
+        typer.echo(f"SLACK_APP_TOKEN was refused by Slack ({error.response.get('error')}): {APP_TOKEN_FIX}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as error:
+        typer.echo(_unreachable(settings, error), err=True)
+        raise typer.Exit(2) from None
     finally:
         dispatcher.close()
+
+
+SLACK_ERROR_CODE = re.compile(r"^[a-z0-9_]+$")
+APP_TOKEN_FIX = "use an app-level token (xapp-…) with connections:write, from Basic Information › App-Level Tokens"
+BOT_TOKEN_FIX = "use the Bot User OAuth Token (xoxb-…) from OAuth & Permissions, after installing the app"
+
+
+def _slack_unusable(settings: Settings) -> str | None:
+    """Why Slack cannot be used with these settings, in one sentence (None when it can): each
+    token is tried once, without retries, before anything else starts."""
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    sdk_log = logging.getLogger("slack_sdk.web.base_client")
+    level = sdk_log.level
+    sdk_log.setLevel(logging.CRITICAL)  # the sentence returned says it all, once
+    try:
+        for variable, token, call, fix in (
+            ("SLACK_BOT_TOKEN", settings.slack_bot_token, "auth.test", BOT_TOKEN_FIX),
+            ("SLACK_APP_TOKEN", settings.slack_app_token, "apps.connections.open", APP_TOKEN_FIX),
+        ):
+            try:
+                WebClient(token=token, base_url=settings.slack_api_url, timeout=10).api_call(call)
+            except SlackApiError as error:
+                code = str(error.response.get("error") or "") if isinstance(error.response.data, dict) else ""
+                if not SLACK_ERROR_CODE.match(code):  # Slack answers snake_case codes; anything else is another server
+                    return f"JISO_SLACK_API_URL={settings.slack_api_url} does not answer like the Slack Web API (HTTP {error.response.status_code}): point it at Slack's Web API, or unset it for https://slack.com/api/"
+                return f"{variable} was refused by Slack ({code}): {fix}"
+            except (OSError, ValueError) as error:
+                return _unreachable(settings, error)
+    finally:
+        sdk_log.setLevel(level)
+    return None
+
+
+def _unreachable(settings: Settings, error: Exception) -> str:
+    reason = getattr(error, "reason", None) or error
+    return f"cannot reach the Slack Web API at JISO_SLACK_API_URL={settings.slack_api_url} ({reason}): check the address and the network, or unset it for https://slack.com/api/"
 
 
 def main() -> None:
@@ -331,7 +397,7 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("sentence_transformers", "httpx", "bm25s", "faiss"):
+    for noisy in ("sentence_transformers", "httpx", "bm25s", "faiss", "alembic.runtime.plugins"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         app()

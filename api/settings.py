@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+import json
+import re
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
+DURATION_UNITS = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+DURATION_FORMS = "24h, 90m, 30s, 2d, 1w, ISO 8601 such as PT24H, or a number of seconds"
+# Values of these settings may be credentials: an error names the setting, never echoes the value.
+SECRET_PARTS = ("secret", "token", "key", "database_url", "storage")
+JSON_EXAMPLES = {"slack_workspace_orgs": '{"T0123ABCD": "acme"}'}  # otherwise the default, as JSON
 
 
 class Settings(BaseSettings):
@@ -60,7 +68,7 @@ class Settings(BaseSettings):
 
     # Conversations and the web channel.
     identity_secret: str = ""  # HMAC-SHA256 key for verified users: hash = HMAC(secret, f"{id}:{org_id}")
-    assume_resolved_after: timedelta = timedelta(hours=24)  # the quiet window (ISO 8601 or seconds)
+    assume_resolved_after: timedelta = timedelta(hours=24)  # the quiet window: 24h, 90m, 2d, PT24H or seconds
     allowed_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"])
     max_body_bytes: int = 16_384
     max_question_chars: int = 1000
@@ -89,6 +97,13 @@ class Settings(BaseSettings):
     report_gap_similarity_en: float = 0.6
     report_gap_similarity_ja: float = 0.9
 
+    @field_validator("assume_resolved_after", mode="before")
+    @classmethod
+    def _short_duration(cls, value: Any) -> Any:
+        """Accept the forms operators write (24h, 90m, 30s, 2d, 1w, plain seconds as text) besides ISO 8601."""
+        match = SHORT_DURATION.match(value) if isinstance(value, str) else None
+        return timedelta(**{DURATION_UNITS[match[2].lower()]: float(match[1])}) if match else value
+
     def model_for(self, locale: str) -> str:
         return getattr(self, f"model_{locale}")
 
@@ -106,3 +121,48 @@ class Settings(BaseSettings):
 
     def gap_similarities(self) -> dict[str, float]:
         return {locale: getattr(self, f"report_gap_similarity_{locale}") for locale in self.locales}
+
+
+class SettingsInvalid(ValueError):
+    """Settings that cannot be used: one line per setting, naming its variable and the fix."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment (and `overrides`); SettingsInvalid says what to fix."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        raise SettingsInvalid([_invalid_value(issue) for issue in error.errors()]) from None
+    except SettingsError as error:  # a list or mapping setting that is not JSON
+        raise SettingsInvalid([_invalid_json(str(error))]) from None
+
+
+def variable_name(field: str) -> str:
+    """The environment variable that sets `field` (Slack's own names for the Slack tokens)."""
+    info = Settings.model_fields.get(field)
+    alias = info.validation_alias if info is not None else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return field.upper() if info is None else f"JISO_{field.upper()}"
+
+
+def _invalid_value(issue: dict[str, Any]) -> str:
+    field = str(issue["loc"][0]) if issue["loc"] else ""
+    name = variable_name(field)
+    if field == "assume_resolved_after":
+        return f"{name}={issue['input']!r} is not a duration: write {DURATION_FORMS}"
+    shown = "" if any(part in field for part in SECRET_PARTS) else f"={issue['input']!r}"
+    return f"{name}{shown} is invalid ({issue['msg'][:1].lower()}{issue['msg'][1:]}): correct it or unset it for the default"
+
+
+def _invalid_json(message: str) -> str:
+    match = re.search(r'field "(\w+)"', message)
+    if match is None:
+        return f"invalid setting: {message}"
+    field = match[1]
+    example = JSON_EXAMPLES.get(field) or json.dumps(Settings.model_fields[field].get_default(call_default_factory=True))
+    return f"{variable_name(field)} is not valid JSON: write it as JSON, e.g. {variable_name(field)}='{example}'"

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from indexer.documents import Entry, Problem
+from indexer.documents import Problem, StepReference
 
 CHECKLIST_FILE = "onboarding.yml"
 STEP_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -191,8 +191,8 @@ def load_checklist(knowledge_dir: Path) -> Checklist:
     return checklist
 
 
-def check_knowledge(knowledge_dir: Path, entries: Iterable[Entry]) -> list[Problem]:
-    """Lint: the checklist itself, and every entry's `onboarding_step` naming one of its steps."""
+def check_knowledge(knowledge_dir: Path, references: Iterable[StepReference]) -> list[Problem]:
+    """Lint: the checklist itself, and every `onboarding_step` a file names (at its own line) being one of its steps."""
     path = knowledge_dir / CHECKLIST_FILE
     if not path.is_file():
         return []
@@ -200,8 +200,7 @@ def check_knowledge(knowledge_dir: Path, entries: Iterable[Entry]) -> list[Probl
     if checklist is None:
         return problems
     ids = set(checklist.ids)
-    for entry in entries:
-        step = entry.meta.get("onboarding_step")
-        if step is not None and step not in ids:
-            problems.append(Problem(entry.path, entry.line_start, f"onboarding_step '{step}' is not a step of {CHECKLIST_FILE} ({', '.join(checklist.ids)})"))
+    for reference in references:
+        if reference.step not in ids:
+            problems.append(Problem(reference.path, reference.line, f"onboarding_step '{reference.step}' is not a step of {CHECKLIST_FILE} ({', '.join(checklist.ids)})"))
     return problems

@@ -6,13 +6,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from indexer.documents import Entry, Problem
+from indexer.documents import Entry, Problem, StepReference
 from indexer.parser import ParsedDocument, parse_document
 
 DEFAULT_MAX_FILE_BYTES = 1_000_000
@@ -51,17 +52,45 @@ class KnowledgeScan:
     def refused(self) -> list[KnowledgeFile]:
         return [file for file in self.files if file.refused]
 
+    @property
+    def step_references(self) -> list[StepReference]:
+        """Every onboarding step named, refused files included: lint shows all problems at once."""
+        return [reference for file in self.files if file.document is not None for reference in file.document.step_references]
 
-def knowledge_files(root: Path) -> list[Path]:
-    """Markdown files under `root`, except the writers' guide at its top and hidden folders."""
-    found = []
-    for path in sorted(root.rglob("*.md")):
-        relative = path.relative_to(root)
-        if relative.parts == ("README.md",) or any(part.startswith(".") for part in relative.parts):
-            continue
-        if path.is_file():
-            found.append(path)
-    return found
+
+def knowledge_files(root: Path) -> tuple[list[Path], list[Path]]:
+    """Markdown files under `root` (except the writers' guide at its top and hidden folders), and
+    the files and folders among them that are links resolving outside `root`. A linked folder
+    that stays inside `root` is not walked: its files are indexed at their own path."""
+    inside = root.resolve()
+    found: list[Path] = []
+    outside: list[Path] = []
+    for directory, folders, names in os.walk(root):
+        here = Path(directory)
+        for name in list(folders):
+            folder = here / name
+            if name.startswith(".") or folder.is_symlink():
+                folders.remove(name)
+                if not name.startswith(".") and not folder.resolve().is_relative_to(inside):
+                    outside.append(folder)
+        for name in names:
+            path = here / name
+            relative = path.relative_to(root)
+            if not name.endswith(".md") or name.startswith(".") or relative.parts == ("README.md",):
+                continue
+            if not path.resolve().is_relative_to(inside):
+                outside.append(path)
+            elif path.is_file():
+                found.append(path)
+    return sorted(found), sorted(outside)
+
+
+def outside_link(root: Path, path: Path) -> KnowledgeFile:
+    """A file or folder that links outside the knowledge folder: refused, never read."""
+    relative = path.relative_to(root).as_posix()
+    what = "folder" if path.is_dir() else "file"
+    message = f"this {what} is a link to {path.resolve()}, outside the knowledge folder: move or copy the content into the knowledge folder instead of linking to it"
+    return KnowledgeFile(relative, "", None, [Problem(relative, 1, message)])
 
 
 def read_text(path: str, data: bytes, max_bytes: int) -> tuple[str | None, list[Problem]]:
@@ -109,9 +138,10 @@ def question_key(text: str) -> str:
 
 
 def scan_knowledge(root: Path, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES, locales: tuple[str, ...] = ("en", "ja")) -> KnowledgeScan:
-    files = [load_file(root, path, max_bytes=max_bytes, locales=locales) for path in knowledge_files(root)]
+    found, outside = knowledge_files(root)
+    files = [load_file(root, path, max_bytes=max_bytes, locales=locales) for path in found]
     _check_duplicates(files)
-    return KnowledgeScan(files)
+    return KnowledgeScan(sorted([*files, *(outside_link(root, path) for path in outside)], key=lambda file: Path(file.path)))
 
 
 def _check_duplicates(files: list[KnowledgeFile]) -> None:

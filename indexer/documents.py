@@ -42,6 +42,15 @@ class Problem:
         return f"{self.path}:{self.line}: {self.message}"
 
 
+@dataclass(frozen=True, order=True)
+class StepReference:
+    """A place where a file names an onboarding step, checked by lint against the checklist."""
+
+    path: str
+    line: int
+    step: str
+
+
 @dataclass(frozen=True)
 class Entry:
     """One retrievable unit: a FAQ entry or a manual section (or a part of a long one)."""

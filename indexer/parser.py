@@ -17,13 +17,28 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from indexer.documents import Entry, Kind, Problem
+from indexer.documents import Entry, Kind, Problem, StepReference
 from indexer.language import SUPPORTED_LOCALES, detect_locale
 
 FRONT_MATTER_KEYS = {"type", "locale", "title", "tags", "audience", "onboarding_step", "owner", "reviewed"}
 ENTRY_META_KEYS = {"id", "also", "onboarding_step", "tags", "translation_of"}
+AUDIENCES = ("admin", "member", "everyone")
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_SECTION_CHARS = 1500
+# YAML errors whose context is the bracket or quote that was never closed: that is the writer's line.
+UNCLOSED_CONTEXTS = ("while parsing a flow sequence", "while parsing a flow mapping", "while scanning a quoted scalar")
+
+
+class _TextDatesLoader(yaml.SafeLoader):
+    """Safe YAML that leaves dates as text: `reviewed: 2026-13-45` is then a problem on its line
+    that we report, instead of an exception that stops the whole check."""
+
+
+_TextDatesLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def markdown_parser() -> MarkdownIt:
@@ -58,6 +73,49 @@ class ParsedDocument:
     entries: list[Entry]
     problems: list[Problem]
     links: list[tuple[int, str]]  # (line, target) of every link and image, for the link check
+    step_references: list[StepReference] = field(default_factory=list)  # checked against the checklist by lint
+
+
+@dataclass
+class YamlBlock:
+    """Parsed YAML key: value lines, with the 0-based line (within the block) of each key."""
+
+    data: Any
+    key_lines: dict[str, int]
+
+
+class YamlBroken(Exception):
+    """YAML that does not parse: the line to fix and why."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line  # 0-based, within the block
+        self.reason = reason
+
+
+def load_yaml(text: str) -> YamlBlock:
+    """Key: value lines as data (dates stay text), with the line of each top-level key."""
+    loader = _TextDatesLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as error:
+        raise _broken(error) from error
+    finally:
+        loader.dispose()
+    key_lines = {str(key.value): key.start_mark.line for key, _ in node.value} if isinstance(node, yaml.MappingNode) else {}
+    return YamlBlock(data, key_lines)
+
+
+def _broken(error: yaml.YAMLError) -> YamlBroken:
+    context = getattr(error, "context", None) or ""
+    context_mark = getattr(error, "context_mark", None)
+    problem_mark = getattr(error, "problem_mark", None)
+    reason = getattr(error, "problem", None) or str(error)
+    if context.startswith(UNCLOSED_CONTEXTS) and context_mark is not None:
+        opened = "quote" if "quoted" in context else "list" if "sequence" in context else "mapping"
+        return YamlBroken(context_mark.line, f"the {opened} opened on this line is not closed ({reason})")
+    return YamlBroken(problem_mark.line if problem_mark else 0, reason)
 
 
 def inline_text(token: Token) -> str:
@@ -79,33 +137,61 @@ def default_kind(path: str) -> Kind:
     return "faq" if "faq" in path.split("/")[:-1] else "manual"
 
 
-def _parse_front_matter(path: str, token: Token | None, source_lines: list[str], problems: list[Problem]) -> dict[str, Any]:
+@dataclass
+class FrontMatter:
+    values: dict[str, Any]
+    lines: dict[str, int]  # 1-based line of each key in the file
+
+    def line(self, key: str) -> int:
+        return self.lines.get(key, 1)
+
+
+def _parse_front_matter(path: str, token: Token | None, source_lines: list[str], problems: list[Problem]) -> FrontMatter:
     if token is None:
         if source_lines and source_lines[0].strip() == "---":
             problems.append(Problem(path, 1, "front matter is not closed: add a line '---' after it"))
-        return {}
+        return FrontMatter({}, {})
     try:
-        data = yaml.safe_load(token.content.rstrip()) if token.content.strip() else {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = 2 + (mark.line if mark else 0)
-        reason = getattr(error, "problem", None) or str(error)
-        problems.append(Problem(path, line, f"broken front matter: {reason}"))
-        return {}
-    if not isinstance(data, dict):
+        block = load_yaml(token.content.rstrip()) if token.content.strip() else YamlBlock({}, {})
+    except YamlBroken as broken:
+        problems.append(Problem(path, 2 + broken.line, f"broken front matter: {broken.reason}"))
+        return FrontMatter({}, {})
+    if not isinstance(block.data, dict):
         problems.append(Problem(path, 1, "front matter must be a YAML mapping of key: value lines"))
-        return {}
-    for key in sorted(set(data) - FRONT_MATTER_KEYS):
-        line = _line_of_key(source_lines, key, 1, token.map[1] if token.map else 1)
-        problems.append(Problem(path, line, f"unknown front matter key '{key}' (known: {', '.join(sorted(FRONT_MATTER_KEYS))})"))
-    return {key: (value.isoformat() if isinstance(value, dt.date) else value) for key, value in data.items()}
+        return FrontMatter({}, {})
+    front = FrontMatter(dict(block.data), {key: 2 + line for key, line in block.key_lines.items()})
+    for key in sorted(set(front.values) - FRONT_MATTER_KEYS):
+        problems.append(Problem(path, front.line(key), f"unknown front matter key '{key}' (known: {', '.join(sorted(FRONT_MATTER_KEYS))})"))
+    for key in sorted(set(front.values) & FRONT_MATTER_KEYS):
+        reason = _invalid_value(key, front.values[key])
+        if reason:
+            problems.append(Problem(path, front.line(key), reason))
+            del front.values[key]
+    return front
 
 
-def _line_of_key(source_lines: list[str], key: str, start: int, end: int) -> int:
-    for number in range(start, min(end, len(source_lines)) + 1):
-        if source_lines[number - 1].lstrip().startswith(f"{key}:"):
-            return number
-    return start
+def _invalid_value(key: str, value: Any) -> str | None:
+    """Why a front matter or entry metadata value is unusable; None when it is fine. `type` and
+    `locale` are checked where they are used, with their fallbacks."""
+    if key in ("title", "owner", "onboarding_step") and not (isinstance(value, str) and value.strip()):
+        return f"'{key}' must be text, got {value!r}"
+    if key == "tags" and not (isinstance(value, list) and all(isinstance(tag, str) and tag.strip() for tag in value)):
+        return f"'tags' must be a list of words in square brackets, e.g. tags: [billing, invoices]; got {value!r}"
+    if key == "audience" and value not in AUDIENCES:
+        return f"unknown audience {value!r} (known: {', '.join(AUDIENCES)})"
+    if key == "reviewed" and not _is_date(value):
+        return f"'reviewed' must be a date written YYYY-MM-DD, e.g. 2026-10-15; got {value!r}"
+    return None
+
+
+def _is_date(value: Any) -> bool:
+    if not isinstance(value, str) or not DATE_PATTERN.match(value):
+        return False
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _sections(tokens: list[Token]) -> tuple[list[Section], list[tuple[int, str]]]:
@@ -157,18 +243,17 @@ def _links(inline: Token, line: int) -> list[tuple[int, str]]:
     return found
 
 
-def _entry_meta(path: str, section: Section, problems: list[Problem]) -> dict[str, Any]:
+def _entry_meta(path: str, section: Section, problems: list[Problem], references: list[StepReference]) -> dict[str, Any]:
     if section.meta_block is None:
         return {}
     line, comment = section.meta_block
     inner = comment.strip().removeprefix("<!--").removesuffix("-->").rstrip()
     try:
-        data = yaml.safe_load(inner)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        reason = getattr(error, "problem", None) or str(error)
-        problems.append(Problem(path, line + (mark.line if mark else 0), f"broken entry metadata: {reason}"))
+        block = load_yaml(inner)
+    except YamlBroken as broken:
+        problems.append(Problem(path, line + broken.line, f"broken entry metadata: {broken.reason}"))
         return {}
+    data = block.data
     if data is None or isinstance(data, str):
         return {}  # an ordinary comment, not metadata
     if not isinstance(data, dict):
@@ -187,6 +272,13 @@ def _entry_meta(path: str, section: Section, problems: list[Problem]) -> dict[st
         problems.append(Problem(path, line, "'also' must be a list of alternative questions"))
         also = []
     data["also"] = [item.strip() for item in also]
+    for key in ("onboarding_step", "tags"):
+        reason = _invalid_value(key, data[key]) if key in data else None
+        if reason:
+            problems.append(Problem(path, line + block.key_lines.get(key, 0), reason))
+            del data[key]
+    if "onboarding_step" in data:
+        references.append(StepReference(path, line + block.key_lines["onboarding_step"], data["onboarding_step"]))
     return data
 
 
@@ -196,30 +288,37 @@ def parse_document(path: str, text: str, *, locales: tuple[str, ...] = ("en", "j
     source_lines = text.splitlines()
     tokens = markdown_parser().parse(text)
     front = next((token for token in tokens if token.type == "front_matter"), None)
-    meta = _parse_front_matter(path, front, source_lines, problems)
+    front_matter = _parse_front_matter(path, front, source_lines, problems)
+    meta = front_matter.values
     sections, links = _sections(tokens)
+    references = [StepReference(path, front_matter.line("onboarding_step"), meta["onboarding_step"])] if "onboarding_step" in meta else []
 
     kind_value = meta.get("type", default_kind(path))
     if kind_value not in ("faq", "manual"):
-        problems.append(Problem(path, _line_of_key(source_lines, "type", 1, len(source_lines)), f"unknown type '{kind_value}' (known: faq, manual)"))
+        problems.append(Problem(path, front_matter.line("type"), f"unknown type '{kind_value}' (known: faq, manual)"))
         kind_value = default_kind(path)
     kind: Kind = kind_value
+    if kind == "faq" and front is None and not (source_lines and source_lines[0].strip() == "---"):
+        # A FAQ file has no other place for its title, owner and review date (a manual page's `# Title` names it).
+        problems.append(Problem(path, 1, "FAQ file has no front matter: start it with a '---' block giving its title, locale, owner and reviewed date (see knowledge/README.md › Front matter)"))
 
     h1 = next((section for section in sections if section.level == 1), None)
     title = str(meta.get("title") or (h1.title if h1 else "") or path.rsplit("/", 1)[-1].removesuffix(".md"))
 
     locale = meta.get("locale")
     if locale is not None and locale not in SUPPORTED_LOCALES:
-        problems.append(Problem(path, _line_of_key(source_lines, "locale", 1, len(source_lines)), f"unknown locale '{locale}' (known: {', '.join(SUPPORTED_LOCALES)})"))
+        problems.append(Problem(path, front_matter.line("locale"), f"unknown locale '{locale}' (known: {', '.join(SUPPORTED_LOCALES)})"))
         locale = None
     if locale is None:
         whole = "\n".join([title] + [section.title for section in sections] + [b.plain for s in sections for b in s.blocks])
         locale = detect_locale(whole, locales)
 
     file_meta = {key: meta[key] for key in ("tags", "audience", "onboarding_step", "owner", "reviewed") if key in meta}
-    build = _faq_entries if kind == "faq" else _manual_entries
-    entries = build(path, locale, title, sections, source_lines, file_meta, problems)
-    return ParsedDocument(path, kind, locale, title, meta, entries, problems, links)
+    if kind == "faq":
+        entries = _faq_entries(path, locale, title, sections, source_lines, file_meta, problems, references)
+    else:
+        entries = _manual_entries(path, locale, title, sections, source_lines, file_meta, problems)
+    return ParsedDocument(path, kind, locale, title, meta, entries, problems, links, sorted(references))
 
 
 def _body(source_lines: list[str], blocks: list[Block]) -> str:
@@ -228,7 +327,7 @@ def _body(source_lines: list[str], blocks: list[Block]) -> str:
     return "\n".join(source_lines[blocks[0].line_start - 1 : blocks[-1].line_end]).strip()
 
 
-def _faq_entries(path, locale, title, sections, source_lines, file_meta, problems) -> list[Entry]:
+def _faq_entries(path, locale, title, sections, source_lines, file_meta, problems, references) -> list[Entry]:
     entries: list[Entry] = []
     questions = [section for section in sections if section.level == 2]
     # Subheadings inside an answer belong to the answer.
@@ -241,7 +340,7 @@ def _faq_entries(path, locale, title, sections, source_lines, file_meta, problem
             if follower.level <= 2:
                 break
             blocks += [Block(follower.heading_line, follower.heading_line, follower.title), *follower.blocks]
-        meta = _entry_meta(path, section, problems)
+        meta = _entry_meta(path, section, problems, references)
         if not section.title:
             problems.append(Problem(path, section.heading_line, "empty question: the '##' heading has no text"))
             continue

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer import store
-from indexer.content import KnowledgeScan
+from indexer.content import KnowledgeScan, question_key
 from indexer.documents import PASSAGE_ROLES, Entry, Passage, Problem
 from indexer.embedder import Embedder
 from indexer.lexical import load_tokenizer
@@ -35,6 +35,7 @@ class BuildReport:
     embedded_passages: int = 0
     refused: list[Problem] = field(default_factory=list)
     refused_files: list[str] = field(default_factory=list)
+    kept_files: list[str] = field(default_factory=list)  # refused, but their previous version stays in service
     build: str | None = None
     published: bool = False
     seconds: float = 0.0
@@ -43,11 +44,20 @@ class BuildReport:
     def embedded_entries(self) -> int:
         return self.added + self.changed
 
+    def refusals(self) -> list[str]:
+        """One line per problem of a refused file, saying what is served instead."""
+        return [f"refused {problem} ({self._fate(problem.path)})" for problem in self.refused]
+
+    def _fate(self, path: str) -> str:
+        return "its previous version stays in service" if path in self.kept_files else "not indexed: there is no previous version to keep"
+
     def summary(self) -> str:
         line = (
             f"{self.added} added, {self.changed} changed, {self.removed} removed, {self.skipped} skipped (unchanged); "
             f"{len(self.refused_files)} file(s) refused"
         )
+        if self.kept_files:
+            line += f" ({len(self.kept_files)} kept at their previous version)"
         if not self.published:
             line += "; nothing changed, the index in service stays"
         return line + (f" in {self.seconds:.1f}s" if self.seconds else "")
@@ -109,11 +119,20 @@ def build_index(
     progress: Progress | None = None,
     batch_size: int = 256,
 ) -> BuildReport:
-    """Index `entries` into `index_dir`, reusing the vectors of unchanged entries unless `full`."""
+    """Index `entries` into `index_dir`, reusing the vectors of unchanged entries unless `full`.
+    A refused file (a path in `refused`) keeps the entries of its previous version."""
     started = time.perf_counter()
     report = BuildReport(refused=sorted(refused))
     report.refused_files = sorted({problem.path for problem in report.refused})
-    previous = None if full else _previous_build(index_dir)
+    in_service = _previous_build(index_dir) if report.refused_files or not full else None
+    entries = list(entries)
+    files = dict(files or {})
+    if in_service is not None and report.refused_files:
+        kept_entries, kept_files = _kept_in_service(in_service, report.refused_files, entries)
+        entries += kept_entries
+        files.update(kept_files)
+        report.kept_files = [path for path in report.refused_files if any(_within(file, path) for file in kept_files)]
+    previous = None if full else in_service  # what vectors are reused from and changes counted against
     reusable_by_locale = _reusable_vectors(previous)
     previous_ids = {entry.id for entry in previous.entries} if previous else set()
 
@@ -162,11 +181,11 @@ def build_index(
             tokenizer=load_tokenizer(config.lexical),
         )
     report.removed = len(previous_ids - current_ids)
-    if previous is not None and _unchanged(index_dir, previous, report, builds, files or {}):
+    if previous is not None and _unchanged(index_dir, previous, report, builds, files):
         report.seconds = time.perf_counter() - started
         return report  # the build in service already holds exactly this content
 
-    build = store.write_build(index_dir, builds, dict(files or {}))
+    build = store.write_build(index_dir, builds, files)
     report.build = build.name
     try:
         store.load_build(build)  # a build that does not load back is never published
@@ -177,6 +196,28 @@ def build_index(
     report.published = True
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _within(path: str, refused: str) -> bool:
+    """`path` is the refused file, or inside the refused folder."""
+    return path == refused or path.startswith(f"{refused}/")
+
+
+def _kept_in_service(in_service: store.KnowledgeIndex, refused_files: list[str], accepted: list[Entry]) -> tuple[list[Entry], dict[str, str]]:
+    """The entries and file checksums of the version in service of each refused file: one
+    mistake must not take a file's live answers offline. An entry whose id or question an
+    accepted file now holds gives way to it, so a build never holds the same id twice."""
+    taken_ids = {entry.id for entry in accepted}
+    taken_questions = {(entry.locale, question_key(entry.title)) for entry in accepted if entry.kind == "faq"}
+    kept = [
+        entry
+        for entry in in_service.entries
+        if any(_within(entry.path, refused) for refused in refused_files)
+        and entry.id not in taken_ids
+        and not (entry.kind == "faq" and (entry.locale, question_key(entry.title)) in taken_questions)
+    ]
+    files = {path: checksum for path, checksum in in_service.manifest["files"].items() if any(_within(path, refused) for refused in refused_files)}
+    return kept, files
 
 
 def _unchanged(index_dir: Path, previous: store.KnowledgeIndex, report: BuildReport, builds: Mapping[str, store.LocaleBuild], files: Mapping[str, str]) -> bool:
@@ -202,7 +243,8 @@ def index_knowledge(
     full: bool = False,
     progress: Progress | None = None,
 ) -> BuildReport:
-    """Index what a scan of the knowledge directory accepted; refused files are reported, not indexed."""
+    """Index what a scan of the knowledge directory accepted; a refused file is reported and its
+    previous version, if any, stays in service."""
     files = {file.path: file.checksum for file in scan.files if not file.refused}
     return build_index(
         scan.entries,

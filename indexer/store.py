@@ -2,9 +2,10 @@
 
 index_dir/
   CURRENT                 name of the build in service (replaced atomically)
-  builds/<name>/          manifest.json, entries.json, <locale>.faiss, <locale>.lexical/
-A build is written to a temporary folder, fsynced, verified, and only then published. Loading
-verifies every checksum; nothing is unpickled.
+  builds/<time>-<sha256>/ manifest.json, entries.json, <locale>.faiss, <locale>.lexical/
+A build is written to a temporary folder, fsynced, verified, and only then published. The build's
+name ends with the SHA-256 of its manifest, and the manifest lists the SHA-256 of every other
+file: loading checks both, so no byte the loader reads goes unverified. Nothing is unpickled.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,9 @@ import numpy as np
 from indexer.documents import Entry
 from indexer.lexical import LexicalIndex, Tokenizer, load_tokenizer
 
-FORMAT_VERSION = 2  # 2: passages carry a role (question, content, sentence)
+FORMAT_VERSION = 3  # 2: passages carry a role (question, content, sentence); 3: the name covers the manifest
 KEEP_BUILDS = 3
+MANIFEST = "manifest.json"
 log = logging.getLogger(__name__)
 
 
@@ -69,6 +71,8 @@ class KnowledgeIndex:
     path: Path
     manifest: dict[str, Any]
     locales: dict[str, LocaleIndex]
+    # Newer builds refused on the way to this one: name → why (for the health check and logs).
+    refused_builds: dict[str, str] = field(default_factory=dict)
 
     @property
     def entries(self) -> list[Entry]:
@@ -146,9 +150,10 @@ def write_build(index_dir: Path, locales: dict[str, LocaleBuild], files: dict[st
             "files": files,
             "checksums": checksums,
         }
-        (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+        manifest_bytes = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
+        (staging / MANIFEST).write_bytes(manifest_bytes)
         _fsync_tree(staging)
-        final = builds / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S.%f}-{uuid.uuid4().hex[:8]}"
+        final = builds / f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S.%f}-{hashlib.sha256(manifest_bytes).hexdigest()}"
         staging.rename(final)
         _fsync_dir(builds)
         return final
@@ -188,10 +193,22 @@ def current_build(index_dir: Path) -> Path | None:
     return index_dir / "builds" / pointer.read_text(encoding="utf-8").strip()
 
 
+def manifest_digest(build: Path) -> str:
+    """The SHA-256 of its manifest that a build's name ends with."""
+    return build.name.rsplit("-", 1)[-1]
+
+
 def read_manifest(build: Path) -> dict[str, Any]:
+    """The manifest, once its bytes match the digest in the build's name."""
     try:
-        manifest = json.loads((build / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+        data = (build / MANIFEST).read_bytes()
+    except OSError as error:
+        raise IndexCorrupt(f"{build}: unreadable manifest ({error})") from error
+    if hashlib.sha256(data).hexdigest() != manifest_digest(build):
+        raise IndexCorrupt(f"{build}: {MANIFEST} does not match the checksum in the build's name (the file was changed or damaged, or the build predates format {FORMAT_VERSION}); run `jiso index`")
+    try:
+        manifest = json.loads(data.decode("utf-8"))
+    except ValueError as error:
         raise IndexCorrupt(f"{build}: unreadable manifest ({error})") from error
     if manifest.get("format") != FORMAT_VERSION:
         raise IndexCorrupt(f"{build}: index format {manifest.get('format')!r}, expected {FORMAT_VERSION}; run `jiso index --full`")
@@ -199,6 +216,13 @@ def read_manifest(build: Path) -> dict[str, Any]:
 
 
 def verify(build: Path, manifest: dict[str, Any]) -> None:
+    """Every file the manifest lists matches its checksum, and there is no file it does not list
+    (a library's optional file, read if present, would otherwise escape verification)."""
+    listed = set(manifest["checksums"])
+    for path in sorted(build.rglob("*")):
+        name = path.relative_to(build).as_posix()
+        if path.is_file() and name != MANIFEST and name not in listed:
+            raise IndexCorrupt(f"{build}: {name} is not listed in the manifest")
     for name, expected in manifest["checksums"].items():
         path = build / name
         if not path.is_file():
@@ -241,13 +265,16 @@ def load_index(index_dir: Path) -> KnowledgeIndex:
         return load_build(current)
     except (IndexCorrupt, OSError, RuntimeError) as error:
         log.error("index build %s rejected: %s", current.name, error)
+        refused = {current.name: str(error)}
         older = sorted((p for p in (index_dir / "builds").iterdir() if p.is_dir() and not p.name.startswith(".") and p.name < current.name), reverse=True)
         for build in older:
             try:
                 index = load_build(build)
             except (IndexCorrupt, OSError, RuntimeError) as older_error:
                 log.error("index build %s rejected: %s", build.name, older_error)
+                refused[build.name] = str(older_error)
                 continue
             log.warning("serving the last good index build %s instead", build.name)
+            index.refused_builds = refused
             return index
         raise IndexCorrupt(str(error)) from error

@@ -11,7 +11,7 @@ import pytest
 from bot.onboarding import check_knowledge, load_checklist, parse_checklist
 from bot.reports.clusters import cluster_questions, group_labels
 from bot.reports.periods import BadPeriod, Period, buckets, parse_since, parse_tz
-from indexer.documents import Entry
+from indexer.documents import StepReference
 from indexer.embedder import HashingEmbedder
 
 pytestmark = pytest.mark.unit
@@ -54,7 +54,7 @@ def test_shipped_checklist_loads_and_matches_the_knowledge() -> None:
     assert checklist.steps[4].active_minutes.minutes == 60 and checklist.steps[1].title("ja") == "ワークスペースを作成する"
     from indexer.content import scan_knowledge
 
-    assert check_knowledge(REPO / "knowledge", scan_knowledge(REPO / "knowledge").entries) == []
+    assert check_knowledge(REPO / "knowledge", scan_knowledge(REPO / "knowledge").step_references) == []
 
 
 @pytest.mark.parametrize(
@@ -77,8 +77,8 @@ def test_checklist_problems_name_file_and_line(text: str, expected: str) -> None
 
 def test_lint_flags_an_entry_naming_an_unknown_step(tmp_path: Path) -> None:
     (tmp_path / "onboarding.yml").write_text("steps:\n  - id: a\n    title: {en: x}\n    events: [e]\n    required: true\n")
-    entry = Entry("x", "faq", "en", "en/faq/x.md", "Q?", ("Q?",), 3, 5, "b", "b", meta={"onboarding_step": "invite-members"})
-    assert [str(p) for p in check_knowledge(tmp_path, [entry])] == ["en/faq/x.md:3: onboarding_step 'invite-members' is not a step of onboarding.yml (a)"]
+    reference = StepReference("en/faq/x.md", 3, "invite-members")
+    assert [str(p) for p in check_knowledge(tmp_path, [reference])] == ["en/faq/x.md:3: onboarding_step 'invite-members' is not a step of onboarding.yml (a)"]
 
 
 def test_questions_grouped_by_meaning_deterministically() -> None:

@@ -104,6 +104,11 @@ def test_japanese_without_declared_locale_is_detected() -> None:
     [
         ("---\ntitle: [unclosed\n---\n## Q\n\nA\n", 2, "broken front matter"),
         ("---\ntitle: x\n## Q\n\nA\n", 1, "front matter is not closed"),
+        ("---\ntitle: B\ntags: [a, b\nowner: x\n---\n## Q\n\nA\n", 3, "broken front matter: the list opened on this line is not closed"),
+        ('---\ntitle: "B\nowner: x\n---\n## Q\n\nA\n', 2, "broken front matter: the quote opened on this line is not closed"),
+        ("---\ntitle: B\nreviewed: 2026-02-30\n---\n## Q\n\nA\n", 3, "'reviewed' must be a date written YYYY-MM-DD"),
+        ("---\ntitle: B\ntags: members\n---\n## Q\n\nA\n", 3, "'tags' must be a list"),
+        ("## Q?\n<!--\nid: q\nonboarding_step: [x\n-->\n\nA\n", 4, "broken entry metadata: the list opened on this line is not closed"),
         ("---\nlocale: fr\n---\n## Q\n\nA\n", 2, "unknown locale 'fr'"),
         ("---\nlocal: en\n---\n## Q\n\nA\n", 2, "unknown front matter key 'local'"),
         ("## Q?\n\n## R?\n\nA\n", 1, "empty answer for question 'Q?'"),

@@ -110,3 +110,50 @@ def test_engine_answers_confidently_or_declines(write, tmp_path: Path, embedder_
     unknown = engine.answer("What is the airspeed velocity of an unladen swallow?")
     assert not unknown.confident
     assert unknown.text.startswith("I don't know")
+
+
+def test_a_refused_file_keeps_its_previous_version_in_service(write, tmp_path: Path, embedder_for) -> None:
+    write("en/faq/a.md", faq(2))
+    write("en/faq/billing.md", faq(2).replace("Question", "Billing question"))
+    index(tmp_path, embedder_for)
+    write("en/faq/billing.md", faq(3).replace("Question", "Billing question") + "\n## Question number 0 about topic 0?\n\nA duplicate.\n")
+    write("en/faq/new.md", "---\nlocale: en\ntitle: [\n---\n## Never indexed?\n\nA\n")
+    write("en/faq/c.md", faq(1).replace("Question", "Brand new question"))
+    report = index(tmp_path, embedder_for)
+    assert report.published and report.refused_files == ["en/faq/billing.md", "en/faq/new.md"]
+    assert report.kept_files == ["en/faq/billing.md"]
+    assert "refused en/faq/billing.md:18: duplicate question 'Question number 0 about topic 0?': already asked at en/faq/a.md:6 (its previous version stays in service)" in report.refusals()
+    assert any(line.startswith("refused en/faq/new.md:3: broken front matter") and line.endswith("(not indexed: there is no previous version to keep)") for line in report.refusals())
+    assert "2 file(s) refused (1 kept at their previous version)" in report.summary()
+    served = store.load_index(tmp_path / "index")
+    titles = sorted(entry.title for entry in served.entries if entry.path == "en/faq/billing.md")
+    assert titles == ["Billing question number 0 about topic 0?", "Billing question number 1 about topic 1?"]  # the last good version
+    assert {entry.path for entry in served.entries} == {"en/faq/a.md", "en/faq/billing.md", "en/faq/c.md"}  # the rest is published
+    assert (report.added, report.removed) == (1, 0)
+
+    again = index(tmp_path, embedder_for)  # still refused: the previous version stays, nothing to publish
+    assert not again.published and again.kept_files == ["en/faq/billing.md"]
+    full = index(tmp_path, embedder_for, full=True)
+    assert full.kept_files == ["en/faq/billing.md"] and len(store.load_index(tmp_path / "index").entries) == 5
+
+
+def test_jiso_index_exits_1_when_a_file_is_refused_and_still_publishes_the_rest(write, tmp_path: Path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    monkeypatch.setenv("JISO_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("JISO_MODEL_EN", "fake-hashing")
+    monkeypatch.setenv("JISO_MODEL_JA", "fake-hashing")
+    write("en/faq/a.md", faq(2))
+    write("en/faq/billing.md", faq(2).replace("Question", "Billing question"))
+    runner = CliRunner()
+    clean = runner.invoke(app, ["index", "--knowledge", str(tmp_path / "knowledge"), "-q"])
+    assert clean.exit_code == 0, clean.output
+    write("en/faq/billing.md", faq(2).replace("Question", "Billing question").replace("## Billing question number 1", "## Question number 1"))
+    write("en/faq/c.md", faq(1).replace("Question", "Brand new question"))
+    refused = runner.invoke(app, ["index", "--knowledge", str(tmp_path / "knowledge"), "-q"])
+    assert refused.exit_code == 1
+    assert "refused en/faq/billing.md:" in refused.stderr and "(its previous version stays in service)" in refused.stderr
+    assert "1 added" in refused.stdout and "1 file(s) refused (1 kept at their previous version)" in refused.stdout
+    assert len(store.load_index(tmp_path / "index").entries) == 5
