@@ -60,7 +60,7 @@ def _base_url(request: Request) -> str:
 
 
 def _answer_of(turn: Turn, base: str) -> AnswerOut | None:
-    if turn.answer_text is None:
+    if turn.quiet or turn.answer_text is None:
         return None
     sources = [SourceOut(**source, url=f"{base}/knowledge/{source['path']}#L{source['line']}") for source in turn.sources]
     html = render_markdown(turn.answer_text, source_path=conversations.answer_source_path(turn), link_base=base)
@@ -107,9 +107,8 @@ def post_message(conversation_id: str, body: MessageCreate, request: Request, se
     rate_limits.check_visitor(_visitor_key(conversation))
 
     def action() -> tuple[int, dict]:
-        turn, _ = conversations.ask(session=session, engine=engine, conversation=conversation, text=text, locale=body.locale, new_question=body.new_question)
-        answer = _answer_of(turn, _base_url(request))
-        return 200, MessageOut(turn_id=turn.id, answer=answer, quiet=answer is None).model_dump(mode="json")
+        turn = conversations.ask(session=session, engine=engine, conversation=conversation, text=text, locale=body.locale, new_question=body.new_question).turn
+        return 200, MessageOut(turn_id=turn.id, answer=_answer_of(turn, _base_url(request)), quiet=turn.quiet).model_dump(mode="json")
 
     return run_idempotent(session=session, request=request, key=key, payload=body, action=action)
 

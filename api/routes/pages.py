@@ -126,13 +126,15 @@ def conversation_page(conversation_id: str, session: SessionDep, settings: Setti
     return _page(page)
 
 
+VERDICTS = {"answered": "answered", "declined": "declined: offered a person"}
+
+
 def _turn_html(turn: Turn, helpful: bool | None) -> str:
-    if turn.answer_text is None:
+    if turn.kind == "quiet":
         answer = '<p class="meta">The bot stayed quiet (after a hand-over, the message is for the team).</p>'
     else:
-        verdict = "answered" if turn.answered else "declined: offered a person"
-        answer = f'<div class="answer">{render_markdown(turn.answer_text, source_path=answer_source_path(turn), new_tab=False)}</div>'
-        answer += f'<p class="meta">{verdict}, confidence {turn.confidence:.2f}</p>'
+        answer = f'<div class="answer">{render_markdown(turn.answer_text or "", source_path=answer_source_path(turn), new_tab=False)}</div>'
+        answer += f'<p class="meta">{VERDICTS[turn.kind]}, confidence {turn.confidence:.2f}</p>'
     sources = "".join(
         f'<li><a href="/knowledge/{escape(source["path"])}#L{int(source["line"])}">{escape(source["heading"])}</a> ({float(source["score"]):.2f})</li>'
         for source in turn.sources

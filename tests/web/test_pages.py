@@ -63,3 +63,18 @@ def test_the_transcript_page_a_hand_over_links_to(client) -> None:
 @pytest.mark.parametrize("conversation_id", ["0" * 32, "not-an-id", "x" * 40, "..%2f..%2fetc"])
 def test_unknown_transcripts_are_404(client, conversation_id: str) -> None:
     assert client.get(f"/conversations/{conversation_id}").status_code == 404
+
+
+def test_the_transcript_page_tells_declined_from_quiet_turns(client) -> None:
+    from tests.web.knowledge import UNKNOWN_QUESTION
+
+    conversation_id = client.post("/api/v1/conversations", json={"locale": "en", "visitor_id": "v-2"}).json()["id"]
+    client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": UNKNOWN_QUESTION})
+    client.post(f"/api/v1/conversations/{conversation_id}/escalate", json={"reason": "needs a person"})
+    reply = client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "My workspace is acme-7"}).json()
+    assert reply["quiet"] is True and reply["answer"] is None
+
+    page = client.get(f"/conversations/{conversation_id}").text
+    declined, quiet = page.split('<section class="turn">')[1:3]
+    assert "declined: offered a person" in declined and "stayed quiet" not in declined
+    assert "My workspace is acme-7" in quiet and "The bot stayed quiet" in quiet

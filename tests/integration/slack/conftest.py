@@ -142,6 +142,10 @@ class Slack:
         """Wait until the hand-overs under way are delivered or given up (they run in the background)."""
         self.client.app.state.dispatcher.drain(timeout=15)
 
+    def transcript_page(self, conversation_id: str) -> httpx.Response:
+        """The transcript page a hand-over links to."""
+        return self.client.get(f"/conversations/{conversation_id}")
+
     def conversations(self) -> list[Conversation]:
         with Session(self.database) as session:
             return list(session.exec(select(Conversation)))
