@@ -26,10 +26,10 @@ from api.conversation_schemas import (
 from api.deps import DispatcherDep, OptionalEngineDep, RateLimitsDep, SessionDep, SettingsDep, limit_by_ip
 from api.idempotency import IdempotencyKey, run_idempotent
 from api.settings import Settings
+from api.verified_user import NOT_VERIFIED, verified
 from bot import conversations
 from bot.escalation import escalate
 from bot.formatting import render_markdown
-from bot.identity import verify_identity
 from bot.ledger import writes
 from bot.ledger.models import Conversation, Escalation, Feedback, Turn, utcnow
 from bot.ledger.outcomes import Outcome, outcome_of
@@ -71,15 +71,10 @@ def _outcome(conversation: Conversation, settings: Settings) -> Outcome:
     return outcome_of(conversation, utcnow(), settings.assume_resolved_after)
 
 
-@router.post("/conversations", status_code=201, response_model=ConversationCreated, responses={401: {"description": "The user's hash is wrong"}})
+@router.post("/conversations", status_code=201, response_model=ConversationCreated, responses=NOT_VERIFIED)
 def create_conversation(body: ConversationCreate, request: Request, session: SessionDep, settings: SettingsDep, rate_limits: RateLimitsDep, key: IdempotencyKey = None):
     """Start a conversation. A verified `user` needs hash = hex HMAC-SHA256(JISO_IDENTITY_SECRET, "id:org_id")."""
-    user = body.user
-    if user is not None:
-        if not settings.identity_secret:
-            raise HTTPException(401, detail="verified users are not enabled on this server (set JISO_IDENTITY_SECRET)")
-        if not verify_identity(settings.identity_secret, user.id, user.org_id, user.hash):
-            raise HTTPException(401, detail="the user's hash does not match: it must be the hex HMAC-SHA256 of 'id:org_id' with the server's identity secret")
+    user = verified(settings, body.user) if body.user is not None else None
     visitor = f"user:{user.org_id}:{user.id}" if user else body.visitor_id
     if visitor:
         rate_limits.check_visitor(visitor)
