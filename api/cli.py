@@ -259,6 +259,7 @@ def slack() -> None:
     if missing:
         typer.echo(f"Socket Mode needs {' and '.join(missing)} (an app-level token with connections:write, and the bot token); see README › Connect Slack", err=True)
         raise typer.Exit(2)
+    from api.transcript_links import transcript_links
     from bot.ledger.db import make_engine
     from indexer.store import IndexUnavailable
 
@@ -268,7 +269,7 @@ def slack() -> None:
         typer.echo(f"no usable index, every question will get a hand-over: {error}", err=True)
         engine = None
     database = make_engine(settings.database_url)
-    dispatcher = runtime.hand_over_dispatcher(settings, database)
+    dispatcher = runtime.hand_over_dispatcher(settings, database, transcript_links(settings))
     handler = runtime.slack_socket_mode(settings, lambda: engine, database, dispatcher)
     typer.echo("connecting to Slack in Socket Mode…", err=True)
     try:

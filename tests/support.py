@@ -35,6 +35,7 @@ def indexed_settings(tmp_path: Path, files: Mapping[str, str] | None = None, **o
             "lexical_ja": "bigram",
             "knowledge_dir": knowledge,
             "index_dir": tmp_path / "index",
+            "link_secret_file": tmp_path / "link-secret",
             **overrides,
         }
     )

@@ -7,7 +7,6 @@ import re
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlmodel import Session, select
 
-from api import runtime
 from api.conversation_schemas import (
     AnswerOut,
     ConversationCreate,
@@ -26,6 +25,7 @@ from api.conversation_schemas import (
 from api.deps import DispatcherDep, OptionalEngineDep, RateLimitsDep, SessionDep, SettingsDep, limit_by_ip
 from api.idempotency import IdempotencyKey, run_idempotent
 from api.settings import Settings
+from api.transcript_links import TranscriptLinksDep
 from api.verified_user import NOT_VERIFIED, verified
 from bot import conversations
 from bot.escalation import escalate
@@ -125,13 +125,12 @@ def post_feedback(conversation_id: str, body: FeedbackCreate, request: Request, 
 
 
 @router.post("/conversations/{conversation_id}/escalate", status_code=201, response_model=EscalationOut, responses=NOT_FOUND)
-def post_escalation(conversation_id: str, body: EscalationCreate, request: Request, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep, key: IdempotencyKey = None):
+def post_escalation(conversation_id: str, body: EscalationCreate, request: Request, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep, links: TranscriptLinksDep, key: IdempotencyKey = None):
     """Hand the conversation over to people (Slack and/or the webhook, in the background)."""
     conversation = _conversation(session, conversation_id)
 
     def action() -> tuple[int, dict]:
-        link = runtime.conversation_link(settings, conversation.id)
-        escalation = escalate(session=session, conversation=conversation, reason=body.reason.strip() or body.reason, dispatcher=dispatcher, link=link)
+        escalation = escalate(session=session, conversation=conversation, reason=body.reason.strip() or body.reason, dispatcher=dispatcher, link=links.link(conversation.id))
         session.refresh(conversation)
         out = EscalationOut(escalation_id=escalation.id, destinations=escalation.destinations, outcome=_outcome(conversation, settings))
         return 201, out.model_dump(mode="json")

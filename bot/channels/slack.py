@@ -327,6 +327,15 @@ class _SameTokenNotice(logging.Filter):
         return not (self.same and "`token` will be unused" in record.getMessage())
 
 
+def bolt_logger() -> logging.Logger:
+    """The base of Bolt's loggers (each copies its level when the App is built). At INFO Bolt logs
+    the whole body of every request with a bad signature: anyone on the internet could write
+    into our logs. Warnings and errors are kept."""
+    logger = logging.getLogger("slack_bolt.App")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
 def _ack(ack: Ack) -> None:
     ack()
 
@@ -349,7 +358,7 @@ def build_app(
     if SlackChannelDestination.name not in dispatcher.names:
         log.warning("JISO_SLACK_ESCALATION_CHANNEL is not set: hand-overs asked for in Slack are not posted to a Slack channel")
     bot = SlackBot(engine=engine, database=database, dispatcher=dispatcher, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales)
-    bolt_log = logging.getLogger("slack_bolt.App")
+    bolt_log = bolt_logger()
     quiet = _SameTokenNotice(client.token)
     bolt_log.addFilter(quiet)
     try:
@@ -360,6 +369,7 @@ def build_app(
             # Start-up must not depend on reaching Slack: auth.test runs on the first request instead.
             token_verification_enabled=False,
             listener_executor=listener_executor,
+            logger=bolt_log,
         )
     finally:
         bolt_log.removeFilter(quiet)

@@ -143,8 +143,9 @@ class Slack:
         self.client.app.state.dispatcher.drain(timeout=15)
 
     def transcript_page(self, conversation_id: str) -> httpx.Response:
-        """The transcript page a hand-over links to."""
-        return self.client.get(f"/conversations/{conversation_id}")
+        """The transcript page, opened with the signed link a hand-over carries."""
+        link = self.client.app.state.transcript_links.link(conversation_id)
+        return self.client.get(link.removeprefix(self.client.app.state.settings.public_url))
 
     def conversations(self) -> list[Conversation]:
         with Session(self.database) as session:

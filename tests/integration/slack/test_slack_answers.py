@@ -110,3 +110,12 @@ def test_the_transcript_page_shows_an_unconfident_slack_turn_as_declined(slack_a
     assert page.status_code == 200
     assert "declined: offered a person" in page.text and "I don't know the answer to that yet" in page.text
     assert "stayed quiet" not in page.text
+
+
+def test_a_slack_transcript_needs_the_signed_link_too(slack_app: Slack) -> None:
+    slack_app.mention(EN_QUESTION)
+    slack_app.fake.wait_for(lambda: slack_app.fake.calls_to("chat.postMessage"))
+    [conversation] = slack_app.conversations()
+    response = slack_app.client.get(f"/conversations/{conversation.id}")
+    assert response.status_code == 403 and EN_QUESTION not in response.text
+    assert (response.headers["cache-control"], response.headers["x-robots-tag"], response.headers["referrer-policy"]) == ("no-store", "noindex", "no-referrer")
