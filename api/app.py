@@ -20,6 +20,7 @@ from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
 from api.routes import ask, conversations, dashboard, events, health, onboarding, pages, reports, slack, widget_config
 from api.settings import Settings
+from api.transcript_links import transcript_links
 from bot.ledger.db import make_engine, upgrade
 from bot.onboarding import Checklist, ChecklistInvalid, load_checklist
 from indexer.store import IndexUnavailable
@@ -42,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.engine = None
         await run_in_threadpool(upgrade, settings.database_url)  # idempotent; creates an empty database
         app.state.db = make_engine(settings.database_url)
-        app.state.dispatcher = await run_in_threadpool(runtime.hand_over_dispatcher, settings, app.state.db)
+        app.state.transcript_links = transcript_links(settings)
+        app.state.dispatcher = await run_in_threadpool(runtime.hand_over_dispatcher, settings, app.state.db, app.state.transcript_links)
         app.state.rate_limits = RateLimits(settings.rate_limit_per_visitor, settings.rate_limit_per_ip, settings.rate_limit_storage)
         try:
             app.state.checklist = load_checklist(settings.knowledge_dir)

@@ -322,6 +322,7 @@ def slack() -> None:
         raise typer.Exit(2)
     from slack_sdk.errors import SlackApiError
 
+    from api.transcript_links import transcript_links
     from bot.ledger.db import make_engine, upgrade
     from indexer.store import IndexUnavailable
 
@@ -336,7 +337,7 @@ def slack() -> None:
         engine = None
     upgrade(settings.database_url)  # idempotent, as `jiso serve` does: a new database just works
     database = make_engine(settings.database_url)
-    dispatcher = runtime.hand_over_dispatcher(settings, database)
+    dispatcher = runtime.hand_over_dispatcher(settings, database, transcript_links(settings))
     handler = runtime.slack_socket_mode(settings, lambda: engine, database, dispatcher)
     typer.echo("connecting to Slack in Socket Mode…", err=True)
     try:

@@ -7,18 +7,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.verified_user import VerifiedUser
 from bot.ledger.outcomes import Outcome
 
 LocaleCode = Literal["en", "ja"]
-
-
-class VerifiedUser(BaseModel):
-    """Your backend signs `id:org_id` with JISO_IDENTITY_SECRET: hash = hex HMAC-SHA256."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: str = Field(min_length=1, max_length=128)
-    org_id: str = Field(min_length=1, max_length=128)
-    hash: str = Field(min_length=1, max_length=128)
 
 
 class ConversationCreate(BaseModel):

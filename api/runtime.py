@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import Engine as Database
 
 from api.settings import Settings
+from api.transcript_links import TranscriptLinks
 from bot.confidence import load_calibration
 from bot.engine import Engine, Policy
 from bot.escalation import Destination, Dispatcher, WebhookDestination, resume_pending
@@ -53,11 +54,6 @@ def load_engine(settings: Settings, shared_embedders: Embedders, build: Path | N
     return Engine(index, shared_embedders, policy(settings), settings.default_locale)
 
 
-def conversation_link(settings: Settings, conversation_id: str) -> str:
-    """Where a person can read a conversation (sent with every hand-over)."""
-    return f"{settings.public_url.rstrip('/')}/conversations/{conversation_id}"
-
-
 def escalation_destinations(settings: Settings) -> list[Destination]:
     """Where hand-overs go: the signed JSON webhook and/or Slack, whichever is configured."""
     destinations: list[Destination] = []
@@ -70,10 +66,10 @@ def escalation_destinations(settings: Settings) -> list[Destination]:
     return destinations
 
 
-def hand_over_dispatcher(settings: Settings, database: Database) -> Dispatcher:
-    """The hand-over deliveries, with what a previous run left pending sent again."""
+def hand_over_dispatcher(settings: Settings, database: Database, links: TranscriptLinks) -> Dispatcher:
+    """The hand-over deliveries, with what a previous run left pending sent again (with a fresh link)."""
     dispatcher = Dispatcher(database, escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff)
-    resume_pending(database=database, dispatcher=dispatcher, link_for=lambda conversation_id: conversation_link(settings, conversation_id))
+    resume_pending(database=database, dispatcher=dispatcher, link_for=links.link)
     return dispatcher
 
 

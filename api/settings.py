@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     # Where the rate-limit windows live: memory:// (one process) or redis://host:port/db (shared by
     # every instance behind a load balancer).
     rate_limit_storage: str = "memory://"
+    # Transcript pages (`/conversations/{id}`) open only from a signed link, which hand-overs
+    # carry, or with a manager key. Empty secret: one is generated into link_secret_file.
+    link_secret: str = ""
+    link_secret_file: Path = REPO_ROOT / "var" / "link-secret"
+    link_valid_for: timedelta = timedelta(days=30)  # ISO 8601 or seconds
     escalation_webhook_url: str = ""
     escalation_webhook_secret: str = ""
     escalation_retry_attempts: int = 6  # per destination; waits double from the back-off: 2, 4, 8 … s

@@ -8,6 +8,8 @@ question" after a hand-over (see README, "Web chat").
 
 from __future__ import annotations
 
+import logging
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlmodel import Session
@@ -16,6 +18,19 @@ from bot.engine import Answer, Engine
 from bot.ledger import writes
 from bot.ledger.models import Conversation, Turn
 from bot.messages import dont_know
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What `ask` did. `created` is False for a redelivery of a question already recorded (the
+    first delivery showed the answer). `answer` is what to show now: None when the bot stays
+    quiet after a hand-over, and for a redelivery."""
+
+    turn: Turn
+    created: bool
+    answer: Answer | None
 
 
 def ask(
@@ -27,17 +42,23 @@ def ask(
     locale: str | None = None,
     new_question: bool = False,
     delivery_key: str | None = None,
-) -> tuple[Turn, bool]:
-    """Answer `text` in `conversation` and record the turn. Returns (turn, created); a redelivery
-    with the same `delivery_key` returns the first turn without answering again."""
+) -> Asked:
+    """Answer `text` in `conversation` and record the turn, the same way on every channel.
+    `locale` is the channel's hint (the engine may detect another); `delivery_key` makes a
+    redelivery (same key) return the first turn without answering again."""
+    if delivery_key is not None:
+        recorded = writes.delivered_turn(session=session, delivery_key=delivery_key)
+        if recorded is not None:
+            return Asked(recorded, False, None)
     session.refresh(conversation)
     if conversation.handed_over and not new_question:
-        return writes.record_turn(
+        turn, created = writes.record_turn(
             session=session, conversation=conversation, question=text, answer_text=None, answered=False,
             locale=locale or conversation.locale, delivery_key=delivery_key, quiet=True,
         )  # fmt: skip
-    answer = engine.answer(text, locale) if engine is not None else _no_index(text, locale or conversation.locale or "en")
-    return writes.record_turn(
+        return Asked(turn, created, None)
+    answer = _answer(engine, text, locale, fallback_locale=locale or conversation.locale or "en")
+    turn, created = writes.record_turn(
         session=session,
         conversation=conversation,
         question=text,
@@ -45,15 +66,22 @@ def ask(
         answered=answer.confident,
         confidence=round(answer.confidence, 4),
         entry_id=answer.entry.id if answer.entry else None,
-        sources=[source.__dict__ for source in answer.sources],
+        sources=[asdict(source) for source in answer.sources],
         locale=answer.locale,
         delivery_key=delivery_key,
     )
+    return Asked(turn, created, answer if created else None)
 
 
-def _no_index(question: str, locale: str) -> Answer:
-    """Without a built index every question gets the hand-over offer (and is recorded as such)."""
-    return Answer(question, locale, dont_know(locale), False, 0.0)
+def _answer(engine: Engine | None, text: str, locale: str | None, *, fallback_locale: str) -> Answer:
+    """The engine's answer. Without a built index, or if answering fails, the bot declines and
+    offers a person, so the question is still recorded and the user is not left in silence."""
+    if engine is not None:
+        try:
+            return engine.answer(text, locale)
+        except Exception:
+            log.exception("answering a question failed; offering a person instead")
+    return Answer(text, fallback_locale, dont_know(fallback_locale), "decline", 0.0)
 
 
 def answer_source_path(turn: Turn) -> str | None:
@@ -68,6 +96,7 @@ def transcript(*, session: Session, conversation: Conversation) -> list[dict[str
             "question": turn.question,
             "answer": turn.answer_text,
             "answered": turn.answered,
+            "quiet": turn.quiet,
             "confidence": turn.confidence,
             "sources": turn.sources,
         }

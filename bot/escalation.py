@@ -43,7 +43,7 @@ class Handover:
     org_id: str | None
     user_id: str | None
     locale: str | None
-    transcript: list[dict]  # each: question, answer, answered, confidence, sources
+    transcript: list[dict]  # each: question, answer, answered, quiet, confidence, sources
     link: str | None  # where a human can read the conversation
 
 

@@ -61,6 +61,7 @@ def indexed_settings(tmp_path: Path, files: Mapping[str, str] | None = None, **o
             "calibration_dir": write_calibrations(tmp_path / "calibrations", "fake-hashing", FAKE_THRESHOLDS, overrides.pop("clarify_at", None)),
             "knowledge_dir": knowledge,
             "index_dir": tmp_path / "index",
+            "link_secret_file": tmp_path / "link-secret",
             **overrides,
         }
     )

@@ -7,7 +7,6 @@ import re
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlmodel import Session, select
 
-from api import runtime
 from api.conversation_schemas import (
     AnswerOut,
     ConversationCreate,
@@ -26,10 +25,11 @@ from api.conversation_schemas import (
 from api.deps import DispatcherDep, OptionalEngineDep, RateLimitsDep, SessionDep, SettingsDep, limit_by_ip
 from api.idempotency import IdempotencyKey, run_idempotent
 from api.settings import Settings
+from api.transcript_links import TranscriptLinksDep
+from api.verified_user import NOT_VERIFIED, verified
 from bot import conversations
 from bot.escalation import escalate
 from bot.formatting import render_markdown
-from bot.identity import verify_identity
 from bot.ledger import writes
 from bot.ledger.models import Conversation, Escalation, Feedback, Turn, utcnow
 from bot.ledger.outcomes import Outcome, outcome_of
@@ -60,7 +60,7 @@ def _base_url(request: Request) -> str:
 
 
 def _answer_of(turn: Turn, base: str) -> AnswerOut | None:
-    if turn.answer_text is None:
+    if turn.quiet or turn.answer_text is None:
         return None
     sources = [SourceOut(**source, url=f"{base}/knowledge/{source['path']}#L{source['line']}") for source in turn.sources]
     html = render_markdown(turn.answer_text, source_path=conversations.answer_source_path(turn), link_base=base)
@@ -71,15 +71,10 @@ def _outcome(conversation: Conversation, settings: Settings) -> Outcome:
     return outcome_of(conversation, utcnow(), settings.assume_resolved_after)
 
 
-@router.post("/conversations", status_code=201, response_model=ConversationCreated, responses={401: {"description": "The user's hash is wrong"}})
+@router.post("/conversations", status_code=201, response_model=ConversationCreated, responses=NOT_VERIFIED)
 def create_conversation(body: ConversationCreate, request: Request, session: SessionDep, settings: SettingsDep, rate_limits: RateLimitsDep, key: IdempotencyKey = None):
     """Start a conversation. A verified `user` needs hash = hex HMAC-SHA256(JISO_IDENTITY_SECRET, "id:org_id")."""
-    user = body.user
-    if user is not None:
-        if not settings.identity_secret:
-            raise HTTPException(401, detail="verified users are not enabled on this server (set JISO_IDENTITY_SECRET)")
-        if not verify_identity(settings.identity_secret, user.id, user.org_id, user.hash):
-            raise HTTPException(401, detail="the user's hash does not match: it must be the hex HMAC-SHA256 of 'id:org_id' with the server's identity secret")
+    user = verified(settings, body.user) if body.user is not None else None
     visitor = f"user:{user.org_id}:{user.id}" if user else body.visitor_id
     if visitor:
         rate_limits.check_visitor(visitor)
@@ -107,9 +102,8 @@ def post_message(conversation_id: str, body: MessageCreate, request: Request, se
     rate_limits.check_visitor(_visitor_key(conversation))
 
     def action() -> tuple[int, dict]:
-        turn, _ = conversations.ask(session=session, engine=engine, conversation=conversation, text=text, locale=body.locale, new_question=body.new_question)
-        answer = _answer_of(turn, _base_url(request))
-        return 200, MessageOut(turn_id=turn.id, answer=answer, quiet=answer is None).model_dump(mode="json")
+        turn = conversations.ask(session=session, engine=engine, conversation=conversation, text=text, locale=body.locale, new_question=body.new_question).turn
+        return 200, MessageOut(turn_id=turn.id, answer=_answer_of(turn, _base_url(request)), quiet=turn.quiet).model_dump(mode="json")
 
     return run_idempotent(session=session, request=request, key=key, payload=body, action=action)
 
@@ -131,13 +125,12 @@ def post_feedback(conversation_id: str, body: FeedbackCreate, request: Request, 
 
 
 @router.post("/conversations/{conversation_id}/escalate", status_code=201, response_model=EscalationOut, responses=NOT_FOUND)
-def post_escalation(conversation_id: str, body: EscalationCreate, request: Request, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep, key: IdempotencyKey = None):
+def post_escalation(conversation_id: str, body: EscalationCreate, request: Request, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep, links: TranscriptLinksDep, key: IdempotencyKey = None):
     """Hand the conversation over to people (Slack and/or the webhook, in the background)."""
     conversation = _conversation(session, conversation_id)
 
     def action() -> tuple[int, dict]:
-        link = runtime.conversation_link(settings, conversation.id)
-        escalation = escalate(session=session, conversation=conversation, reason=body.reason.strip() or body.reason, dispatcher=dispatcher, link=link)
+        escalation = escalate(session=session, conversation=conversation, reason=body.reason.strip() or body.reason, dispatcher=dispatcher, link=links.link(conversation.id))
         session.refresh(conversation)
         out = EscalationOut(escalation_id=escalation.id, destinations=escalation.destinations, outcome=_outcome(conversation, settings))
         return 201, out.model_dump(mode="json")

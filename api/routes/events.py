@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 
 from api.auth import IngestDep
 from api.deps import ChecklistDep, SessionDep, SettingsDep
-from bot.identity import verify_identity
+from api.verified_user import NOT_VERIFIED, VerifiedUser, verified
 from bot.ledger.events import NewEvent, record_events
 from bot.ledger.models import utcnow
 
@@ -67,26 +67,17 @@ async def ingest_events(request: Request, principal: IngestDep, session: Session
     return result.to_json()
 
 
-class WidgetUser(BaseModel):
-    id: str = Field(min_length=1, max_length=128)
-    org_id: str = Field(min_length=1, max_length=128)
-    hash: str = Field(min_length=1, max_length=128)
-
-
 class WidgetEventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user: WidgetUser
+    user: VerifiedUser
     name: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-]+$")
     event_id: str = Field(min_length=1, max_length=100)
 
 
-@router.post("/widget/events")
+@router.post("/widget/events", responses=NOT_VERIFIED)
 def widget_event(body: WidgetEventIn, session: SessionDep, settings: SettingsDep, checklist: ChecklistDep) -> dict:
     """`jiso.track(name)` from the widget: a verified user's own event, timed by the server."""
-    if not settings.identity_secret:
-        raise HTTPException(status_code=503, detail="identity verification is not configured (JISO_IDENTITY_SECRET)")
-    if not verify_identity(settings.identity_secret, body.user.id, body.user.org_id, body.user.hash):
-        raise HTTPException(status_code=403, detail="the user's identity hash does not verify")
+    user = verified(settings, body.user)
     # Namespaced by user, so one visitor can never occupy another's event id.
-    event = NewEvent(f"widget:{body.user.id}:{body.event_id}", body.user.id, body.user.org_id, body.name, utcnow())
+    event = NewEvent(f"widget:{user.id}:{body.event_id}", user.id, user.org_id, body.name, utcnow())
     return record_events(session=session, events=[event], known_names=checklist.event_names).to_json()

@@ -1,5 +1,6 @@
 """Our own pages: the Tasklane demo with the widget (`GET /`), the knowledge pages sources link
-to, and the transcript page a hand-over links to (`/conversations/{id}`).
+to, and the transcript page a hand-over links to (`/conversations/{id}`, behind a signed link or
+a manager key; see `api.transcript_links`).
 
 Every page carries a strict Content-Security-Policy: scripts, styles and requests from this
 server only, no inline script or style, no framing.
@@ -11,11 +12,17 @@ from html import escape
 from pathlib import Path
 from string import Template
 
-from fastapi import APIRouter, HTTPException, Query
-from sqlmodel import select
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session, select
 
 from api.deps import SessionDep, SettingsDep
+from api.settings import Settings
+from api.transcript_links import Refusal, TranscriptLinksDep
+from bot.apikeys import verify_key
 from bot.conversations import answer_source_path
 from bot.formatting import render_markdown
 from bot.ledger import writes
@@ -31,6 +38,8 @@ PAGE_CSP = (
     "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 SECURITY_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
+PRIVATE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
+_bearer = HTTPBearer(auto_error=False)
 ASSET_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
 DEMO_USER = ("demo-user", "tasklane-demo")  # a verified demo user when JISO_IDENTITY_SECRET is set
 
@@ -100,13 +109,52 @@ def knowledge_page(path: str, settings: SettingsDep):
     return _page(page)
 
 
+REFUSALS: dict[Refusal, str] = {
+    "missing": "This page opens only from the signed link in a hand-over, or with a manager API key.",
+    "invalid": "This link's signature does not match: it was changed, or it was made by another server.",
+    "expired": "This link has expired. Open the conversation from a newer hand-over, or ask a manager, who can read it with their API key.",
+}
+NOT_A_KEY = "This API key may not read this conversation: it needs the manager role (and, if the key is limited to an organization, that organization)."
+
+
+def _private_page(html: str, status_code: int = 200) -> HTMLResponse:
+    """A transcript holds what users wrote: never cached, indexed or leaked in a Referer."""
+    return HTMLResponse(html, status_code=status_code, headers={**SECURITY_HEADERS, **PRIVATE_HEADERS})
+
+
+def _refused(status_code: int, reason: str) -> HTMLResponse:
+    title = "Link refused" if status_code == 403 else "No such conversation"
+    page = Template((TEMPLATES / "refused.html").read_text(encoding="utf-8")).substitute(title=escape(title), reason=escape(reason))
+    return _private_page(page, status_code)
+
+
+def _manager_may_read(session: Session, settings: Settings, credentials: HTTPAuthorizationCredentials | None, conversation: Conversation) -> bool:
+    principal = verify_key(session=session, presented=credentials.credentials, admin_key=settings.admin_api_key) if credentials else None
+    return principal is not None and principal.can("manager") and principal.org_id in (None, conversation.org_id)
+
+
 @router.get("/conversations/{conversation_id}", response_class=HTMLResponse)
-def conversation_page(conversation_id: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
-    """The whole conversation for the people a hand-over reaches. The id is a random 128-bit
-    capability: whoever has the link can read it, as with the JSON transcript."""
-    conversation = session.get(Conversation, conversation_id) if conversation_id.isalnum() and len(conversation_id) <= 32 else None
+def conversation_page(
+    conversation_id: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    links: TranscriptLinksDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    expires: str | None = Query(default=None, max_length=20),
+    sig: str | None = Query(default=None, max_length=128),
+) -> HTMLResponse:
+    """The whole conversation, for the people a hand-over reaches (its signed link, valid for
+    JISO_LINK_VALID_FOR) and for managers (`Authorization: Bearer <manager key>`)."""
+    if not (conversation_id.isalnum() and len(conversation_id) <= 32):
+        return _refused(404, "There is no conversation with this id.")
+    refusal = links.refusal(conversation_id, expires, sig)
+    if refusal is not None and credentials is None:
+        return _refused(403, REFUSALS[refusal])
+    conversation = session.get(Conversation, conversation_id)
+    if refusal is not None and (conversation is None or not _manager_may_read(session, settings, credentials, conversation)):
+        return _refused(403, NOT_A_KEY)
     if conversation is None:
-        raise HTTPException(404, detail="no such conversation")
+        return _refused(404, "There is no conversation with this id.")
     votes = {vote.turn_id: vote.helpful for vote in session.exec(select(Feedback).where(Feedback.conversation_id == conversation.id))}
     escalations = list(session.exec(select(Escalation).where(Escalation.conversation_id == conversation.id).order_by(Escalation.created_at)))
     facts = {
@@ -123,16 +171,18 @@ def conversation_page(conversation_id: str, session: SessionDep, settings: Setti
         turns="".join(_turn_html(turn, votes.get(turn.id)) for turn in writes.turns_of(session=session, conversation_id=conversation.id)),
         escalations="".join(_escalation_html(escalation) for escalation in escalations),
     )
-    return _page(page)
+    return _private_page(page)
+
+
+VERDICTS = {"answered": "answered", "declined": "declined: offered a person"}
 
 
 def _turn_html(turn: Turn, helpful: bool | None) -> str:
-    if turn.answer_text is None:
+    if turn.kind == "quiet":
         answer = '<p class="meta">The bot stayed quiet (after a hand-over, the message is for the team).</p>'
     else:
-        verdict = "answered" if turn.answered else "declined: offered a person"
-        answer = f'<div class="answer">{render_markdown(turn.answer_text, source_path=answer_source_path(turn), new_tab=False)}</div>'
-        answer += f'<p class="meta">{verdict}, confidence {turn.confidence:.2f}</p>'
+        answer = f'<div class="answer">{render_markdown(turn.answer_text or "", source_path=answer_source_path(turn), new_tab=False)}</div>'
+        answer += f'<p class="meta">{VERDICTS[turn.kind]}, confidence {turn.confidence:.2f}</p>'
     sources = "".join(
         f'<li><a href="/knowledge/{escape(source["path"])}#L{int(source["line"])}">{escape(source["heading"])}</a> ({float(source["score"]):.2f})</li>'
         for source in turn.sources

@@ -2,9 +2,10 @@
 question in the ledger (channel `slack`) and hands conversations over to people.
 
 Every listener acks at once and does the work in a lazy listener (Slack wants an answer within
-3 s). A question is answered first, then recorded with its delivery key; only the delivery that
-created the turn posts, so Slack's redeliveries of one event give one reply and one conversation
-(the unique constraint on `turns.delivery_key` decides, not a list of seen retries).
+3 s). A question goes through the same use case as the web's (`bot.conversations.ask`), with its
+delivery key; only the delivery that created the turn posts, so Slack's redeliveries of one event
+give one reply and one conversation (the unique constraint on `turns.delivery_key` decides, not a
+list of seen retries).
 
 Nothing here is built at import: `build_app` takes everything it needs as arguments.
 """
@@ -16,7 +17,6 @@ import os
 import re
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,14 +25,14 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine as Database
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from bot.channels.slack_blocks import ACTION_IDS, HELPFUL, NOT_HELPFUL, SHARE, ButtonRef, State, answer_message, text
-from bot.engine import Answer, Engine
+from bot import conversations
+from bot.engine import Engine
 from bot.escalation import Dispatcher, Handover, escalate
 from bot.ledger import writes
 from bot.ledger.models import Conversation, Turn
-from bot.messages import dont_know
 from bot.slack_format import escape, link, mentions, plain_question, to_mrkdwn
 from indexer.language import detect_locale
 
@@ -77,6 +77,11 @@ class SlackQuestion(BaseModel):
     @property
     def external_key(self) -> str:
         return f"{self.team}:{self.channel}:{self.thread_root}"
+
+    def is_new_question(self, bot_user_id: str | None) -> bool:
+        """Slack's "new question" rule: a mention of jiso, or a message that starts a thread. In a
+        DM thread after a hand-over, a message without a mention is for the person."""
+        return not self.is_dm or not self.thread_ts or mentions(self.text, bot_user_id)
 
     @classmethod
     def from_event(cls, body: dict[str, Any], team: str | None) -> SlackQuestion | None:
@@ -159,16 +164,9 @@ class SlackBot:
         question = SlackQuestion.from_event(body, context.team_id)
         if question is None:
             return
-        delivery_key = f"slack:event:{question.event_id}"
-        with Session(self.database) as session:
-            if _delivered(session, delivery_key):
-                return  # a redelivery of a question already answered
-            if question.is_dm and question.thread_ts and not mentions(question.text, context.bot_user_id):
-                conversation = writes.find_conversation(session=session, channel=CHANNEL, external_key=question.external_key)
-                if conversation is not None and conversation.handed_over:
-                    # A person has taken over this thread: their exchange is not for the bot, and
-                    # recording it as a question would end the hand-over (record_turn clears it).
-                    return
+        new_question = question.is_new_question(context.bot_user_id)
+        if not new_question and self._handed_over(question.external_key):
+            return  # a person has taken over this DM thread: what follows is theirs, not recorded
         asked = plain_question(question.text, context.bot_user_id)
         if not asked:  # a bare "@jiso": say how to ask, record nothing
             try:
@@ -176,7 +174,7 @@ class SlackBot:
             except Exception:
                 log.exception("Slack chat.postEphemeral failed (team=%s channel=%s event=%s)", question.team, question.channel, question.event_id)
             return
-        turn = self._record(asked, team=question.team, user=question.user, external_key=question.external_key, delivery_key=delivery_key)
+        turn = self._ask(asked, team=question.team, user=question.user, external_key=question.external_key, delivery_key=f"slack:event:{question.event_id}", new_question=new_question)
         if turn is None:
             return
         # In a channel we answer in the thread; in a DM beside the question, threaded only if it was.
@@ -198,50 +196,36 @@ class SlackBot:
         if not asked:
             return
         team, channel, trigger = context.team_id or command["team_id"], command["channel_id"], command["trigger_id"]
-        turn = self._record(asked, team=team, user=command["user_id"], external_key=f"{team}:{channel}:command:{trigger}", delivery_key=f"slack:command:{trigger}")
+        turn = self._ask(asked, team=team, user=command["user_id"], external_key=f"{team}:{channel}:command:{trigger}", delivery_key=f"slack:command:{trigger}", new_question=True)
         if turn is None:
             return
         message = answer_message(turn, asker=command["user_id"], knowledge_url=self.knowledge_url, show_question=True, via_response_url=True, shareable=True)
         _respond(command["response_url"], {**message, "response_type": "ephemeral"}, context=f"team={team} channel={channel} turn={turn.id}")
 
-    def _answer(self, question: str) -> Answer:
-        """The engine's answer; with no index, or if answering fails, "I don't know" and the offer
-        of a person, so the question is still recorded and the user is not left in silence."""
-        engine = self.engine()
-        if engine is not None:
-            try:
-                return engine.answer(question)
-            except Exception:
-                log.exception("answering a Slack question failed; offering a person instead")
-        locale = detect_locale(question, self.locales)
-        return Answer(question, locale, dont_know(locale), False, 0.0)
+    def _handed_over(self, external_key: str) -> bool:
+        with Session(self.database) as session:
+            conversation = writes.find_conversation(session=session, channel=CHANNEL, external_key=external_key)
+            return conversation is not None and conversation.handed_over
 
-    def _record(self, asked: str, *, team: str, user: str, external_key: str, delivery_key: str) -> Turn | None:
-        """Answer, then record the turn; None when another delivery of the same question won."""
-        answer = self._answer(asked)
+    def _ask(self, asked: str, *, team: str, user: str, external_key: str, delivery_key: str, new_question: bool) -> Turn | None:
+        """Record and answer through the one conversation use case. The turn to post, or None:
+        when another delivery of the same question won, or the bot stays quiet."""
+        locale = detect_locale(asked, self.locales)
         with Session(self.database) as session:
             conversation = writes.open_conversation(
                 session=session,
                 channel=CHANNEL,
                 external_key=external_key,
-                locale=answer.locale,
+                locale=locale,
                 user_id=slack_user_id(team, user),
                 org_id=self.workspace_orgs.get(team),
             )
-            turn, created = writes.record_turn(
-                session=session,
-                conversation=conversation,
-                question=asked,
-                answer_text=answer.text if answer.confident else None,
-                answered=answer.confident,
-                confidence=answer.confidence,
-                entry_id=answer.entry.id if answer.entry else None,
-                sources=[asdict(source) for source in answer.sources],
-                locale=answer.locale,
-                delivery_key=delivery_key,
-            )
-            session.expunge(turn)
-        return turn if created else None
+            asked_turn = conversations.ask(
+                session=session, engine=self.engine(), conversation=conversation, text=asked, locale=locale,
+                new_question=new_question, delivery_key=delivery_key,
+            )  # fmt: skip
+            session.expunge(asked_turn.turn)
+        return asked_turn.turn if asked_turn.created and asked_turn.answer is not None else None
 
     # -- buttons -----------------------------------------------------------------------------
 
@@ -302,10 +286,6 @@ class SlackBot:
         escalate(session=session, conversation=conversation, reason=reason, dispatcher=self.dispatcher, link=link, turn_id=turn.id, user_id=user_id)
 
 
-def _delivered(session: Session, delivery_key: str) -> bool:
-    return session.exec(select(Turn.id).where(Turn.delivery_key == delivery_key)).first() is not None
-
-
 def _thread_of(body: dict[str, Any]) -> str | None:
     """The thread the clicked answer lives in (its root), or the answer itself at top level."""
     message = body.get("message") or {}
@@ -347,6 +327,15 @@ class _SameTokenNotice(logging.Filter):
         return not (self.same and "`token` will be unused" in record.getMessage())
 
 
+def bolt_logger() -> logging.Logger:
+    """The base of Bolt's loggers (each copies its level when the App is built). At INFO Bolt logs
+    the whole body of every request with a bad signature: anyone on the internet could write
+    into our logs. Warnings and errors are kept."""
+    logger = logging.getLogger("slack_bolt.App")
+    logger.setLevel(logging.WARNING)
+    return logger
+
+
 def _ack(ack: Ack) -> None:
     ack()
 
@@ -369,7 +358,7 @@ def build_app(
     if SlackChannelDestination.name not in dispatcher.names:
         log.warning("JISO_SLACK_ESCALATION_CHANNEL is not set: hand-overs asked for in Slack are not posted to a Slack channel")
     bot = SlackBot(engine=engine, database=database, dispatcher=dispatcher, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales)
-    bolt_log = logging.getLogger("slack_bolt.App")
+    bolt_log = bolt_logger()
     quiet = _SameTokenNotice(client.token)
     bolt_log.addFilter(quiet)
     try:
@@ -380,6 +369,7 @@ def build_app(
             # Start-up must not depend on reaching Slack: auth.test runs on the first request instead.
             token_verification_enabled=False,
             listener_executor=listener_executor,
+            logger=bolt_log,
         )
     finally:
         bolt_log.removeFilter(quiet)

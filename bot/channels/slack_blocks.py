@@ -101,7 +101,7 @@ def answer_message(
     `asker` is the Slack user who asked; `show_question` puts "<asker> asked: …" above the
     answer, for slash-command answers, whose question is not in the channel."""
     locale = turn.locale
-    shown = turn.answer_text if turn.answered and turn.answer_text else dont_know(locale or "en")
+    shown = turn.answer_text or dont_know(locale or "en")  # a confident answer or the declined message
     ref = ButtonRef(c=turn.conversation_id, t=turn.id, u=asker, r=via_response_url)
     blocks: list[dict[str, Any]] = []
     if show_question:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
 from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
@@ -77,8 +77,13 @@ class Conversation(SQLModel, table=True):
     handed_over: bool = False  # the bot stays quiet until the user asks a new question
     reopened_count: int = 0
 
+TurnKind = Literal["answered", "declined", "quiet"]
+
+
 class Turn(SQLModel, table=True):
-    """A question and what the bot showed for it (nothing, when it stayed quiet after a hand-over)."""
+    """A question and what the bot showed for it: a confident answer (`answered`), the "I don't
+    know, talk to a person?" message (declined), or nothing (`quiet`: after a hand-over the
+    message is for the team). The state is stored, never inferred from an empty answer text."""
 
     __tablename__ = "turns"
     __table_args__ = (
@@ -90,14 +95,21 @@ class Turn(SQLModel, table=True):
     conversation_id: str = Field(foreign_key="conversations.id", index=True, max_length=32)
     seq: int
     question: str
-    answer_text: Optional[str] = None
+    answer_text: Optional[str] = None  # what the user was shown; None only for a quiet turn
     answered: bool = False  # confident answer shown
+    quiet: bool = False  # the bot said nothing (a message for the team after a hand-over)
     confidence: float = 0.0
     entry_id: Optional[str] = Field(default=None, max_length=255, index=True)
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     locale: Optional[str] = Field(default=None, max_length=8)
     delivery_key: Optional[str] = Field(default=None, max_length=255)  # e.g. slack:event:<event_id>
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def kind(self) -> TurnKind:
+        if self.quiet:
+            return "quiet"
+        return "answered" if self.answered else "declined"
 
 class Feedback(SQLModel, table=True):
     """The user's latest vote on a turn (a changed vote replaces the earlier one)."""

@@ -110,9 +110,12 @@ def record_turn(
     """Record a question and what was shown. Returns (turn, created): a redelivery with the same
     `delivery_key` returns the first turn and created=False. A new question reopens a resolved
     conversation and ends the bot's silence after a hand-over; a `quiet` turn (a message for the
-    humans after a hand-over, which the bot did not answer) leaves the hand-over standing."""
+    humans after a hand-over, which the bot did not answer) leaves the hand-over standing and
+    the bot's last answer as it was (the outcome rules read it)."""
+    if quiet and (answered or answer_text is not None):
+        raise ValueError("a quiet turn shows nothing: no answer text, not answered")
     if delivery_key is not None:
-        existing = _delivered_turn(session, delivery_key)
+        existing = delivered_turn(session=session, delivery_key=delivery_key)
         if existing is not None:
             return existing, False
     now = now or utcnow()
@@ -124,6 +127,7 @@ def record_turn(
         question=question,
         answer_text=answer_text,
         answered=answered,
+        quiet=quiet,
         confidence=confidence,
         entry_id=entry_id,
         sources=sources or [],
@@ -133,9 +137,9 @@ def record_turn(
     )
     conversation.turn_count += 1
     conversation.last_activity_at = now
-    conversation.last_turn_answered = answered
-    conversation.last_turn_not_helpful = False
     if not quiet:
+        conversation.last_turn_answered = answered
+        conversation.last_turn_not_helpful = False
         if resolved_before and conversation.turn_count > 1:
             conversation.reopened_count += 1
         conversation.confirmed_at = None
@@ -149,7 +153,7 @@ def record_turn(
     except IntegrityError:
         # A concurrent delivery of the same event (or the same seq) got there first.
         session.rollback()
-        existing = _delivered_turn(session, delivery_key) if delivery_key is not None else None
+        existing = delivered_turn(session=session, delivery_key=delivery_key) if delivery_key is not None else None
         if existing is not None:
             return existing, False
         raise
@@ -157,7 +161,8 @@ def record_turn(
     return turn, True
 
 
-def _delivered_turn(session: Session, delivery_key: str) -> Turn | None:
+def delivered_turn(*, session: Session, delivery_key: str) -> Turn | None:
+    """The turn a delivery (e.g. a Slack event) already recorded, if any."""
     return session.exec(select(Turn).where(Turn.delivery_key == delivery_key)).first()
 
 
@@ -208,7 +213,8 @@ def record_escalation(
     now = now or utcnow()
     session.refresh(conversation)
     if turn_id is None and conversation.turn_count:
-        last = session.exec(select(Turn).where(Turn.conversation_id == conversation.id, Turn.seq == conversation.turn_count)).first()
+        # The last question the bot answered or declined; a quiet turn was for the team already.
+        last = session.exec(select(Turn).where(Turn.conversation_id == conversation.id, ~Turn.quiet).order_by(Turn.seq.desc())).first()
         turn_id = last.id if last else None
     escalation = Escalation(
         conversation_id=conversation.id,

@@ -336,14 +336,16 @@ def entry_stats(session: Session, window: Window) -> list[dict]:
 
 def gap_questions(session: Session, window: Window, limit: int) -> list[dict]:
     """The latest questions that went unanswered (declined or voted not helpful) or were handed
-    over, newest first, at most `limit` (the input of the grouping by meaning)."""
+    over, newest first, at most `limit` (the input of the grouping by meaning). Quiet turns are
+    messages for the team after a hand-over, not questions the bot failed: never a gap."""
     escalated_turns = select(X.c.turn_id).where(X.c.turn_id.is_not(None))
     escalated = T.c.id.in_(escalated_turns)
-    unanswered = or_(~T.c.answered, F.c.helpful.is_(False))
+    declined = and_(~T.c.answered, ~T.c.quiet)
+    unanswered = or_(declined, F.c.helpful.is_(False))
     query = (
         select(T.c.question, func.coalesce(T.c.locale, C.c.locale).label("locale"), case((unanswered, _int(1)), else_=_int(0)), case((escalated, _int(1)), else_=_int(0)))
         .select_from(T.join(C, C.c.id == T.c.conversation_id).outerjoin(F, F.c.turn_id == T.c.id))
-        .where(or_(unanswered, escalated), *_conversation_filters(window))
+        .where(~T.c.quiet, or_(unanswered, escalated), *_conversation_filters(window))
         .order_by(T.c.created_at.desc(), T.c.id)
         .limit(limit)
     )

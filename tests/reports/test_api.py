@@ -99,7 +99,7 @@ def test_org_scoped_ingest_key_cannot_write_for_another_org(client) -> None:
 def test_widget_events_and_progress_need_a_verified_identity(client) -> None:
     user = {"id": "u9", "org_id": "org-a", "hash": identity_hash(IDENTITY_SECRET, "u9", "org-a")}
     forged = {**user, "hash": identity_hash("wrong", "u9", "org-a")}
-    assert client.post("/api/v1/widget/events", json={"user": forged, "name": "workspace.created", "event_id": "1"}).status_code == 403
+    assert client.post("/api/v1/widget/events", json={"user": forged, "name": "workspace.created", "event_id": "1"}).status_code == 401
     for _ in range(2):  # a retried call stores one event
         response = client.post("/api/v1/widget/events", json={"user": user, "name": "workspace.created", "event_id": "5f0c"})
         assert response.status_code == 200
@@ -115,7 +115,7 @@ def test_widget_events_and_progress_need_a_verified_identity(client) -> None:
         "completed": 1,
         "total": 3,
     }
-    assert client.get("/api/v1/onboarding/progress", params={**params, "hash": forged["hash"]}).status_code == 403
+    assert client.get("/api/v1/onboarding/progress", params={**params, "hash": forged["hash"]}).status_code == 401
     steps = client.get("/api/v1/onboarding/checklist").json()["steps"]
     assert steps[2] == {"id": "create-first-project", "titles": {"en": "Start a project", "ja": "プロジェクトを始める"}, "events": ["project.created"], "required": True, "active_minutes": {"min": 3, "within_days": 1}}
 

@@ -7,6 +7,12 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
+def transcript_page(client, conversation_id: str):
+    """The transcript page, opened with the signed link a hand-over carries."""
+    link = client.app.state.transcript_links.link(conversation_id)
+    return client.get(link.removeprefix(client.app.state.settings.public_url))
+
+
 def test_demo_page_embeds_the_widget_under_a_strict_csp(client) -> None:
     response = client.get("/")
     assert response.status_code == 200
@@ -47,7 +53,7 @@ def test_the_transcript_page_a_hand_over_links_to(client) -> None:
     client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "<script>alert(1)</script> " + XSS_QUESTION})
     client.post(f"/api/v1/conversations/{conversation_id}/escalate", json={"reason": "wants <b>a person</b>"})
 
-    response = client.get(f"/conversations/{conversation_id}")
+    response = transcript_page(client, conversation_id)
     assert response.status_code == 200
     assert "script-src 'self'" in response.headers["content-security-policy"]
     page = response.text
@@ -62,4 +68,19 @@ def test_the_transcript_page_a_hand_over_links_to(client) -> None:
 
 @pytest.mark.parametrize("conversation_id", ["0" * 32, "not-an-id", "x" * 40, "..%2f..%2fetc"])
 def test_unknown_transcripts_are_404(client, conversation_id: str) -> None:
-    assert client.get(f"/conversations/{conversation_id}").status_code == 404
+    assert transcript_page(client, conversation_id).status_code == 404
+
+
+def test_the_transcript_page_tells_declined_from_quiet_turns(client) -> None:
+    from tests.web.knowledge import UNKNOWN_QUESTION
+
+    conversation_id = client.post("/api/v1/conversations", json={"locale": "en", "visitor_id": "v-2"}).json()["id"]
+    client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": UNKNOWN_QUESTION})
+    client.post(f"/api/v1/conversations/{conversation_id}/escalate", json={"reason": "needs a person"})
+    reply = client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": "My workspace is acme-7"}).json()
+    assert reply["quiet"] is True and reply["answer"] is None
+
+    page = transcript_page(client, conversation_id).text
+    declined, quiet = page.split('<section class="turn">')[1:3]
+    assert "declined: offered a person" in declined and "stayed quiet" not in declined
+    assert "My workspace is acme-7" in quiet and "The bot stayed quiet" in quiet

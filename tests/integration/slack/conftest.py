@@ -142,6 +142,11 @@ class Slack:
         """Wait until the hand-overs under way are delivered or given up (they run in the background)."""
         self.client.app.state.dispatcher.drain(timeout=15)
 
+    def transcript_page(self, conversation_id: str) -> httpx.Response:
+        """The transcript page, opened with the signed link a hand-over carries."""
+        link = self.client.app.state.transcript_links.link(conversation_id)
+        return self.client.get(link.removeprefix(self.client.app.state.settings.public_url))
+
     def conversations(self) -> list[Conversation]:
         with Session(self.database) as session:
             return list(session.exec(select(Conversation)))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.messages import dont_know
+
 from .conftest import EN_QUESTION, JA_QUESTION, KNOWLEDGE_URL, UNKNOWN_QUESTION, Slack, action_ids, all_text
 
 pytestmark = pytest.mark.integration
@@ -69,7 +71,9 @@ def test_unconfident_answer_offers_the_hand_over_directly(slack_app: Slack) -> N
     assert action_ids(post.body) == ["jiso_handover"]
     assert "Sources" not in all_text(post.body)
     [turn] = slack_app.turns()
-    assert (turn.answered, turn.answer_text) == (False, None)
+    # Stored as the web stores it: declined, with the message the user was shown.
+    assert (turn.kind, turn.answered, turn.quiet) == ("declined", False, False)
+    assert turn.answer_text == dont_know("en")
 
 
 def test_slash_command_answers_the_asker_only_and_can_be_shared(slack_app: Slack) -> None:
@@ -96,3 +100,22 @@ def test_slash_command_without_a_question_says_how_to_ask(slack_app: Slack) -> N
     response = slack_app.command("   ")
     assert response.status_code == 200 and "/jiso how do I invite a teammate?" in response.text
     assert slack_app.turns() == []
+
+
+def test_the_transcript_page_shows_an_unconfident_slack_turn_as_declined(slack_app: Slack) -> None:
+    slack_app.mention(UNKNOWN_QUESTION)
+    slack_app.fake.wait_for(lambda: slack_app.fake.calls_to("chat.postMessage"))
+    [conversation] = slack_app.conversations()
+    page = slack_app.transcript_page(conversation.id)
+    assert page.status_code == 200
+    assert "declined: offered a person" in page.text and "I don't know the answer to that yet" in page.text
+    assert "stayed quiet" not in page.text
+
+
+def test_a_slack_transcript_needs_the_signed_link_too(slack_app: Slack) -> None:
+    slack_app.mention(EN_QUESTION)
+    slack_app.fake.wait_for(lambda: slack_app.fake.calls_to("chat.postMessage"))
+    [conversation] = slack_app.conversations()
+    response = slack_app.client.get(f"/conversations/{conversation.id}")
+    assert response.status_code == 403 and EN_QUESTION not in response.text
+    assert (response.headers["cache-control"], response.headers["x-robots-tag"], response.headers["referrer-policy"]) == ("no-store", "noindex", "no-referrer")

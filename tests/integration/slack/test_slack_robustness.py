@@ -150,3 +150,14 @@ def test_without_an_index_questions_are_recorded_and_offered_a_person(slack_sett
     [turn] = slack.turns()
     assert (turn.answered, turn.locale) == (False, "ja")
     slack.database.dispose()
+
+
+def test_a_forged_request_body_is_not_logged(slack_settings: Settings, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # even with the root logger at DEBUG when the app is built
+    with TestClient(create_app(slack_settings)) as client:
+        slack = Slack(client, fake_slack, slack_settings.database_url, lambda: None)
+        body = mention_body("EvForged").replace(EN_QUESTION, "secret-marker-4e1f")
+        response = slack.post(body, "application/json", headers={"X-Slack-Signature": "v0=" + "0" * 64})
+        slack.database.dispose()
+    assert response.status_code == 401
+    assert "secret-marker-4e1f" not in caplog.text and "EvForged" not in caplog.text

@@ -12,6 +12,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from api import runtime
 from api.settings import Settings
+from api.transcript_links import transcript_links
 from bot.escalation import Dispatcher
 from bot.ledger.db import make_engine
 
@@ -64,7 +65,7 @@ def test_socket_mode_acks_the_envelope_and_answers_in_the_thread(socket_settings
     database = make_engine(database_url)
     with FakeSocketModeServer([envelope]) as server:
         fake_slack.socket_mode_url = server.url
-        dispatcher = runtime.hand_over_dispatcher(socket_settings, database)
+        dispatcher = runtime.hand_over_dispatcher(socket_settings, database, transcript_links(socket_settings))
         handler = runtime.slack_socket_mode(socket_settings, lambda: engine, database, dispatcher)
         handler.connect()
         try:
