@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -88,6 +89,17 @@ def get_conversation(*, session: Session, conversation_id: str) -> Conversation:
     return conversation
 
 
+def _lock(session: Session, conversation: Conversation) -> None:
+    """Hold the conversation for this transaction and read its state fresh, so that concurrent
+    writers (two tabs, a busy Slack thread) take turns instead of racing for the same `seq`.
+
+    A no-op UPDATE does this on both databases: on PostgreSQL it takes the row lock (a concurrent
+    writer waits, then sees the committed row); on SQLite it is the transaction's first write, so
+    it takes the database's write lock before anything is read (BEGIN IMMEDIATE semantics)."""
+    session.execute(update(Conversation).where(Conversation.id == conversation.id).values(turn_count=Conversation.turn_count).execution_options(synchronize_session=False))
+    session.refresh(conversation)
+
+
 def turns_of(*, session: Session, conversation_id: str) -> list[Turn]:
     return list(session.exec(select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.seq)))
 
@@ -116,7 +128,7 @@ def record_turn(
         if existing is not None:
             return existing, False
     now = now or utcnow()
-    session.refresh(conversation)
+    _lock(session, conversation)
     resolved_before = conversation.confirmed_at is not None or (conversation.turn_count > 0 and conversation.last_turn_answered)
     turn = Turn(
         conversation_id=conversation.id,
@@ -147,7 +159,7 @@ def record_turn(
     try:
         session.commit()
     except IntegrityError:
-        # A concurrent delivery of the same event (or the same seq) got there first.
+        # A concurrent delivery of the same event got there first (the lock serializes seq).
         session.rollback()
         existing = _delivered_turn(session, delivery_key) if delivery_key is not None else None
         if existing is not None:
@@ -173,7 +185,7 @@ def record_feedback(*, session: Session, conversation: Conversation, turn_id: st
     else:
         feedback.helpful = helpful
         feedback.created_at = now
-    session.refresh(conversation)
+    _lock(session, conversation)
     is_last = turn.seq == conversation.turn_count
     if helpful:
         conversation.confirmed_at = now
@@ -206,7 +218,7 @@ def record_escalation(
 ) -> Escalation:
     """A hand-over: the conversation's outcome becomes `escalated` and the bot goes quiet."""
     now = now or utcnow()
-    session.refresh(conversation)
+    _lock(session, conversation)
     if turn_id is None and conversation.turn_count:
         last = session.exec(select(Turn).where(Turn.conversation_id == conversation.id, Turn.seq == conversation.turn_count)).first()
         turn_id = last.id if last else None
