@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from api import runtime
+from api.idempotency import prune_periodically
 from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
 from api.routes import ask, conversations, dashboard, events, health, onboarding, pages, reports, slack, widget_config
@@ -54,12 +55,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.slack is None:
             log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect it")
         watcher = asyncio.create_task(watch_index(app, settings, settings.index_reload_seconds))
+        pruner = asyncio.create_task(prune_periodically(app.state.db, settings.idempotency_retention))
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in (watcher, pruner):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             slack_work.shutdown(wait=True)  # let answers in progress finish and be recorded
             app.state.dispatcher.close()
             app.state.db.dispose()

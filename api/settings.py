@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # Where the rate-limit windows live: memory:// (one process) or redis://host:port/db (shared by
     # every instance behind a load balancer).
     rate_limit_storage: str = "memory://"
+    # An Idempotency-Key's reservation lasts this long: a retry after it (the first request's server
+    # died) does the work again, finding what was already written. Keys are kept for the retention.
+    idempotency_lease_seconds: float = 30.0
+    idempotency_retention: timedelta = timedelta(hours=24)
     escalation_webhook_url: str = ""
     escalation_webhook_secret: str = ""
     escalation_retry_attempts: int = 6  # per destination; waits double from the back-off: 2, 4, 8 … s

@@ -214,9 +214,15 @@ def record_escalation(
     reason: str,
     destinations: list[str],
     turn_id: str | None = None,
+    delivery_key: str | None = None,
     now: datetime | None = None,
 ) -> Escalation:
-    """A hand-over: the conversation's outcome becomes `escalated` and the bot goes quiet."""
+    """A hand-over: the conversation's outcome becomes `escalated` and the bot goes quiet.
+    Under a `delivery_key` that was already recorded, the first hand-over is returned."""
+    if delivery_key is not None:
+        existing = find_escalation(session=session, delivery_key=delivery_key)
+        if existing is not None:
+            return existing
     now = now or utcnow()
     _lock(session, conversation)
     if turn_id is None and conversation.turn_count:
@@ -228,6 +234,7 @@ def record_escalation(
         reason=reason,
         destinations=destinations,
         delivery={destination: "pending" for destination in destinations},
+        delivery_key=delivery_key,
         created_at=now,
     )
     if conversation.escalated_at is None:
@@ -236,9 +243,20 @@ def record_escalation(
     conversation.last_activity_at = now
     session.add(escalation)
     session.add(conversation)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = find_escalation(session=session, delivery_key=delivery_key) if delivery_key is not None else None
+        if existing is None:
+            raise
+        return existing
     session.refresh(escalation)
     return escalation
+
+
+def find_escalation(*, session: Session, delivery_key: str) -> Escalation | None:
+    return session.exec(select(Escalation).where(Escalation.delivery_key == delivery_key)).first()
 
 
 def record_delivery(*, session: Session, escalation_id: str, destination: str, status: str) -> None:
