@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -19,6 +20,7 @@ from api import runtime
 from api.idempotency import prune_periodically
 from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
+from api.request_guard import TextGuard, validation_error_handler
 from api.routes import ask, conversations, dashboard, events, health, onboarding, pages, reports, slack, widget_config
 from api.settings import Settings
 from bot.ledger.db import make_engine, upgrade
@@ -26,6 +28,7 @@ from bot.onboarding import Checklist, ChecklistInvalid, load_checklist
 from indexer.store import IndexUnavailable
 
 log = logging.getLogger(__name__)
+LARGE_BODY_PREFIXES = ("/api/v1/events", "/slack/events")  # these get JISO_MAX_EVENTS_BODY_BYTES
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,8 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(widget_config.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    # Outermost last: CORS wraps the body limit, so a 413 still carries CORS headers.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, prefixes=("/api/v1/conversations", "/api/v1/ask"))
+    # Outermost last: CORS wraps the body limit, so a 413 still carries CORS headers; the body
+    # limit wraps the text guard, so the body the guard reads is bounded.
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_middleware(TextGuard)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, large_max_bytes=settings.max_events_body_bytes, large_prefixes=LARGE_BODY_PREFIXES)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     assume_resolved_after: timedelta = timedelta(hours=24)  # the quiet window (ISO 8601 or seconds)
     allowed_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"])
     max_body_bytes: int = 16_384
+    # Event ingestion (batches of up to 1000 events) and Slack's deliveries may be larger.
+    max_events_body_bytes: int = 1_048_576
     max_question_chars: int = 1000
     rate_limit_per_visitor: str = "20/minute"
     rate_limit_per_ip: str = "60/minute"
