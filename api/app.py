@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import runtime
 from api.idempotency import prune_periodically
@@ -90,6 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Retry-After", "Idempotent-Replayed"],
         max_age=600,
     )
+    if settings.forwarded_allow_ips:
+        # Outermost, so the rate limits and the links see the client behind the trusted proxy.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     app.include_router(slack.router)
     app.include_router(events.router, prefix="/api/v1")
     app.include_router(onboarding.router, prefix="/api/v1")

@@ -248,7 +248,9 @@ def serve(
     import uvicorn
 
     settings = _settings(host=host, port=port)
-    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, log_level="info")
+    # The app trusts forwarded headers from JISO_FORWARDED_ALLOW_IPS only; uvicorn's own handling is
+    # off, or its default (trust 127.0.0.1, or $FORWARDED_ALLOW_IPS) would decide before the app does.
+    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, log_level="info", proxy_headers=False)
 
 
 @app.command()

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated IPs or
+    # networks, or "*" (uvicorn's --forwarded-allow-ips). Empty: nobody's, so a client cannot pick
+    # the address its per-IP rate limit counts.
+    forwarded_allow_ips: str = ""
     # The address users reach this server at (links in hand-overs and Slack messages).
     public_url: str = "http://127.0.0.1:8000"
     # Where people can read the knowledge files, for source links (e.g. your docs repository's
