@@ -42,9 +42,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rejected_builds = set()
         try:
             app.state.engine = await run_in_threadpool(runtime.load_engine, settings, app.state.embedders)
+            app.state.index_problem = app.state.engine.index.fallback_reason
         except IndexUnavailable as error:
             log.error("no usable index, every question will get a hand-over: %s", error)
             app.state.engine = None
+            app.state.index_problem = f"no usable index: {error}"
         await run_in_threadpool(upgrade, settings.database_url)  # idempotent; creates an empty database
         app.state.db = make_engine(settings.database_url)
         app.state.dispatcher = await run_in_threadpool(runtime.hand_over_dispatcher, settings, app.state.db)

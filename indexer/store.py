@@ -69,6 +69,7 @@ class KnowledgeIndex:
     path: Path
     manifest: dict[str, Any]
     locales: dict[str, LocaleIndex]
+    fallback_reason: str | None = None  # set when this build is served because CURRENT's was refused
 
     @property
     def entries(self) -> list[Entry]:
@@ -249,5 +250,6 @@ def load_index(index_dir: Path) -> KnowledgeIndex:
                 log.error("index build %s rejected: %s", build.name, older_error)
                 continue
             log.warning("serving the last good index build %s instead", build.name)
+            index.fallback_reason = f"index build {current.name} refused ({error}); serving the last good build {build.name}"
             return index
         raise IndexCorrupt(str(error)) from error
