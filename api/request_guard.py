@@ -13,7 +13,6 @@ excerpt of each input, and its JSON is ASCII, so no input can make it crash or b
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,7 +23,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+from bot.ledger.text import UNSTORABLE
+
 MAX_ERRORS = 20
 MAX_INPUT_CHARS = 100
 MAX_PATH_CHARS = 2048

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, Organization, Turn, utcnow
+from bot.ledger.text import storable
 
 
 class NotFound(LookupError):
@@ -133,7 +134,7 @@ def record_turn(
     turn = Turn(
         conversation_id=conversation.id,
         seq=conversation.turn_count + 1,
-        question=question,
+        question=storable(question),  # Slack cannot be answered 422: what the web refuses is cleaned here
         answer_text=answer_text,
         answered=answered,
         confidence=confidence,
@@ -231,7 +232,7 @@ def record_escalation(
     escalation = Escalation(
         conversation_id=conversation.id,
         turn_id=turn_id,
-        reason=reason,
+        reason=storable(reason),
         destinations=destinations,
         delivery={destination: "pending" for destination in destinations},
         delivery_key=delivery_key,
