@@ -11,13 +11,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import runtime
+from api.idempotency import prune_periodically
 from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
+from api.request_guard import TextGuard, validation_error_handler
 from api.routes import ask, conversations, dashboard, events, health, onboarding, pages, reports, slack, widget_config
 from api.settings import Settings
 from api.transcript_links import transcript_links
@@ -26,6 +30,7 @@ from bot.onboarding import Checklist, ChecklistInvalid, load_checklist
 from indexer.store import IndexUnavailable
 
 log = logging.getLogger(__name__)
+LARGE_BODY_PREFIXES = ("/api/v1/events", "/slack/events")  # these get JISO_MAX_EVENTS_BODY_BYTES
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -38,9 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rejected_builds = set()
         try:
             app.state.engine = await run_in_threadpool(runtime.load_engine, settings, app.state.embedders)
+            app.state.index_problem = app.state.engine.index.fallback_reason
         except IndexUnavailable as error:
             log.error("no usable index, every question will get a hand-over: %s", error)
             app.state.engine = None
+            app.state.index_problem = f"no usable index: {error}"
         await run_in_threadpool(upgrade, settings.database_url)  # idempotent; creates an empty database
         app.state.db = make_engine(settings.database_url)
         app.state.transcript_links = transcript_links(settings)
@@ -56,12 +63,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.slack is None:
             log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect it")
         watcher = asyncio.create_task(watch_index(app, settings, settings.index_reload_seconds))
+        pruner = asyncio.create_task(prune_periodically(app.state.db, settings.idempotency_retention))
         try:
             yield
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in (watcher, pruner):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             slack_work.shutdown(wait=True)  # let answers in progress finish and be recorded
             app.state.dispatcher.close()
             app.state.db.dispose()
@@ -73,8 +82,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(widget_config.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    # Outermost last: CORS wraps the body limit, so a 413 still carries CORS headers.
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, prefixes=("/api/v1/conversations", "/api/v1/ask"))
+    # Outermost last: CORS wraps the body limit, so a 413 still carries CORS headers; the body
+    # limit wraps the text guard, so the body the guard reads is bounded.
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_middleware(TextGuard)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, large_max_bytes=settings.max_events_body_bytes, large_prefixes=LARGE_BODY_PREFIXES)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.allowed_origins,
@@ -83,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["Retry-After", "Idempotent-Replayed"],
         max_age=600,
     )
+    if settings.forwarded_allow_ips:
+        # Outermost, so the rate limits and the links see the client behind the trusted proxy.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     app.include_router(slack.router)
     app.include_router(events.router, prefix="/api/v1")
     app.include_router(onboarding.router, prefix="/api/v1")

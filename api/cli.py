@@ -309,7 +309,9 @@ def serve(
 
     settings = _settings(host=host, port=port)
     runtime.policy(settings)  # a missing calibration stops here with one sentence, not in the server's start-up
-    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, log_level="info")
+    # The app trusts forwarded headers from JISO_FORWARDED_ALLOW_IPS only; uvicorn's own handling is
+    # off, or its default (trust 127.0.0.1, or $FORWARDED_ALLOW_IPS) would decide before the app does.
+    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, log_level="info", proxy_headers=False)
 
 
 @app.command()

@@ -3,7 +3,7 @@
 The lifespan starts `watch_index`: every few seconds it reads the CURRENT pointer (one small
 file); when it names another build, the build is loaded and verified off the event loop and
 swapped into app.state in one assignment. A build that fails to load is logged and the index in
-service stays.
+service stays; `app.state.index_problem` says why, for /health, until a good build is served.
 """
 
 from __future__ import annotations
@@ -33,8 +33,11 @@ def reload_if_changed(app: FastAPI, settings: Settings) -> bool:
         app.state.engine = runtime.load_engine(settings, app.state.embedders, build)
     except (IndexUnavailable, OSError, RuntimeError) as error:
         app.state.rejected_builds.add(build.name)
-        log.error("index build %s not loaded, still serving %s: %s", build.name, engine.index.name if engine else "nothing", error)
+        serving = engine.index.name if engine else "nothing"
+        app.state.index_problem = f"index build {build.name} refused ({error}); serving {serving}"
+        log.error("index build %s not loaded, still serving %s: %s", build.name, serving, error)
         return False
+    app.state.index_problem = None
     log.info("now serving index build %s", app.state.engine.index.name)
     return True
 

@@ -62,23 +62,25 @@ class RateLimits:
 
 
 class BodySizeLimit:
-    """Refuses request bodies over `max_bytes` with 413, whether or not Content-Length is sent.
+    """Refuses request bodies over the limit with 413, on every route, whether or not
+    Content-Length is sent: the body is counted while it streams in (at most limit + 1 bytes are
+    held), then replayed to the app. Paths under `large_prefixes` (event ingestion, Slack) get
+    `large_max_bytes` instead of `max_bytes`."""
 
-    The body is read (at most max_bytes + 1) before the app sees it, then replayed.
-    """
-
-    def __init__(self, app: ASGIApp, *, max_bytes: int, prefixes: Sequence[str]) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, large_max_bytes: int, large_prefixes: Sequence[str]) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.prefixes = tuple(prefixes)
+        self.large_max_bytes = large_max_bytes
+        self.large_prefixes = tuple(large_prefixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.large_max_bytes if scope["path"].startswith(self.large_prefixes) else self.max_bytes
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(send, limit)
             return
         chunks: list[bytes] = []
         size = 0
@@ -88,8 +90,8 @@ class BodySizeLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send)
+            if size > limit:
+                await self._refuse(send, limit)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -106,7 +108,7 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = f'{{"detail":"request body too large: at most {self.max_bytes} bytes"}}'.encode()
+    async def _refuse(self, send: Send, limit: int) -> None:
+        body = f'{{"detail":"request body too large: at most {limit} bytes"}}'.encode()
         await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

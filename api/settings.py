@@ -60,6 +60,10 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed: comma-separated IPs or
+    # networks, or "*" (uvicorn's --forwarded-allow-ips). Empty: nobody's, so a client cannot pick
+    # the address its per-IP rate limit counts.
+    forwarded_allow_ips: str = ""
     # The address users reach this server at (links in hand-overs and Slack messages).
     public_url: str = "http://127.0.0.1:8000"
     # Where people can read the knowledge files, for source links (e.g. your docs repository's
@@ -71,6 +75,8 @@ class Settings(BaseSettings):
     assume_resolved_after: timedelta = timedelta(hours=24)  # the quiet window: 24h, 90m, 2d, PT24H or seconds
     allowed_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"])
     max_body_bytes: int = 16_384
+    # Event ingestion (batches of up to 1000 events) and Slack's deliveries may be larger.
+    max_events_body_bytes: int = 1_048_576
     max_question_chars: int = 1000
     rate_limit_per_visitor: str = "20/minute"
     rate_limit_per_ip: str = "60/minute"
@@ -82,6 +88,10 @@ class Settings(BaseSettings):
     link_secret: str = ""
     link_secret_file: Path = REPO_ROOT / "var" / "link-secret"
     link_valid_for: timedelta = timedelta(days=30)  # ISO 8601 or seconds
+    # An Idempotency-Key's reservation lasts this long: a retry after it (the first request's server
+    # died) does the work again, finding what was already written. Keys are kept for the retention.
+    idempotency_lease_seconds: float = 30.0
+    idempotency_retention: timedelta = timedelta(hours=24)
     escalation_webhook_url: str = ""
     escalation_webhook_secret: str = ""
     escalation_retry_attempts: int = 6  # per destination; waits double from the back-off: 2, 4, 8 … s

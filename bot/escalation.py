@@ -178,10 +178,23 @@ def resume_pending(*, database: DatabaseEngine, dispatcher: Dispatcher, link_for
 
 
 def escalate(
-    *, session: Session, conversation: Conversation, reason: str, dispatcher: Dispatcher, link: str | None, turn_id: str | None = None, user_id: str | None = None
+    *,
+    session: Session,
+    conversation: Conversation,
+    reason: str,
+    dispatcher: Dispatcher,
+    link: str | None,
+    turn_id: str | None = None,
+    user_id: str | None = None,
+    delivery_key: str | None = None,
 ) -> Escalation:
-    """Record the hand-over (the bot goes quiet) and send it to every destination in the background."""
-    escalation = writes.record_escalation(session=session, conversation=conversation, reason=reason, destinations=dispatcher.names, turn_id=turn_id)
+    """Record the hand-over (the bot goes quiet) and send it to every destination in the background.
+    A hand-over already recorded under `delivery_key` is returned and not sent again."""
+    if delivery_key is not None:
+        existing = writes.find_escalation(session=session, delivery_key=delivery_key)
+        if existing is not None:
+            return existing
+    escalation = writes.record_escalation(session=session, conversation=conversation, reason=reason, destinations=dispatcher.names, turn_id=turn_id, delivery_key=delivery_key)
     if not dispatcher.destinations:
         log.warning(
             "conversation %s was handed over but no destination is configured (JISO_ESCALATION_WEBHOOK_URL, JISO_SLACK_ESCALATION_CHANNEL): it is in the ledger only",

@@ -73,6 +73,7 @@ class KnowledgeIndex:
     locales: dict[str, LocaleIndex]
     # Newer builds refused on the way to this one: name → why (for the health check and logs).
     refused_builds: dict[str, str] = field(default_factory=dict)
+    fallback_reason: str | None = None  # set when this build is served because CURRENT's was refused
 
     @property
     def entries(self) -> list[Entry]:
@@ -276,5 +277,6 @@ def load_index(index_dir: Path) -> KnowledgeIndex:
                 continue
             log.warning("serving the last good index build %s instead", build.name)
             index.refused_builds = refused
+            index.fallback_reason = f"index build {current.name} refused ({error}); serving the last good build {build.name}"
             return index
         raise IndexCorrupt(str(error)) from error

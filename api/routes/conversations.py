@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from sqlmodel import Session, select
@@ -67,6 +68,10 @@ def _answer_of(turn: Turn, base: str) -> AnswerOut | None:
     return AnswerOut(text=turn.answer_text, html=html, sources=sources, confident=turn.answered)
 
 
+def _lease(settings: Settings) -> timedelta:
+    return timedelta(seconds=settings.idempotency_lease_seconds)
+
+
 def _outcome(conversation: Conversation, settings: Settings) -> Outcome:
     return outcome_of(conversation, utcnow(), settings.assume_resolved_after)
 
@@ -79,14 +84,14 @@ def create_conversation(body: ConversationCreate, request: Request, session: Ses
     if visitor:
         rate_limits.check_visitor(visitor)
 
-    def action() -> tuple[int, dict]:
+    def action(delivery_key: str | None) -> tuple[int, dict]:
         conversation = writes.open_conversation(
             session=session, channel=CHANNEL, locale=body.locale, visitor_id=body.visitor_id,
-            user_id=user.id if user else None, org_id=user.org_id if user else None,
+            user_id=user.id if user else None, org_id=user.org_id if user else None, external_key=delivery_key,
         )  # fmt: skip
         return 201, ConversationCreated(id=conversation.id).model_dump(mode="json")
 
-    return run_idempotent(session=session, request=request, key=key, payload=body, action=action)
+    return run_idempotent(session=session, request=request, key=key, payload=body, lease=_lease(settings), action=action)
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut, responses=NOT_FOUND)
@@ -101,11 +106,13 @@ def post_message(conversation_id: str, body: MessageCreate, request: Request, se
         raise HTTPException(422, detail=f"the question is too long: {len(text)} characters, at most {settings.max_question_chars}")
     rate_limits.check_visitor(_visitor_key(conversation))
 
-    def action() -> tuple[int, dict]:
-        turn = conversations.ask(session=session, engine=engine, conversation=conversation, text=text, locale=body.locale, new_question=body.new_question).turn
+    def action(delivery_key: str | None) -> tuple[int, dict]:
+        turn = conversations.ask(
+            session=session, engine=engine, conversation=conversation, text=text, locale=body.locale, new_question=body.new_question, delivery_key=delivery_key,
+        ).turn  # fmt: skip
         return 200, MessageOut(turn_id=turn.id, answer=_answer_of(turn, _base_url(request)), quiet=turn.quiet).model_dump(mode="json")
 
-    return run_idempotent(session=session, request=request, key=key, payload=body, action=action)
+    return run_idempotent(session=session, request=request, key=key, payload=body, lease=_lease(settings), action=action)
 
 
 @router.post("/conversations/{conversation_id}/feedback", response_model=FeedbackOut, responses=NOT_FOUND)
@@ -113,7 +120,7 @@ def post_feedback(conversation_id: str, body: FeedbackCreate, request: Request, 
     """"This solved it" (helpful: true) or "Not helpful" on a turn; voting again changes the vote."""
     conversation = _conversation(session, conversation_id)
 
-    def action() -> tuple[int, dict]:
+    def action(_: str | None) -> tuple[int, dict]:  # a vote is a state: recording it again changes nothing
         try:
             writes.record_feedback(session=session, conversation=conversation, turn_id=body.turn_id, helpful=body.helpful)
         except writes.NotFound as error:
@@ -121,7 +128,7 @@ def post_feedback(conversation_id: str, body: FeedbackCreate, request: Request, 
         session.refresh(conversation)
         return 200, FeedbackOut(turn_id=body.turn_id, helpful=body.helpful, outcome=_outcome(conversation, settings)).model_dump(mode="json")
 
-    return run_idempotent(session=session, request=request, key=key, payload=body, action=action)
+    return run_idempotent(session=session, request=request, key=key, payload=body, lease=_lease(settings), action=action)
 
 
 @router.post("/conversations/{conversation_id}/escalate", status_code=201, response_model=EscalationOut, responses=NOT_FOUND)
@@ -129,13 +136,14 @@ def post_escalation(conversation_id: str, body: EscalationCreate, request: Reque
     """Hand the conversation over to people (Slack and/or the webhook, in the background)."""
     conversation = _conversation(session, conversation_id)
 
-    def action() -> tuple[int, dict]:
-        escalation = escalate(session=session, conversation=conversation, reason=body.reason.strip() or body.reason, dispatcher=dispatcher, link=links.link(conversation.id))
+    def action(delivery_key: str | None) -> tuple[int, dict]:
+        reason = body.reason.strip() or body.reason
+        escalation = escalate(session=session, conversation=conversation, reason=reason, dispatcher=dispatcher, link=links.link(conversation.id), delivery_key=delivery_key)
         session.refresh(conversation)
         out = EscalationOut(escalation_id=escalation.id, destinations=escalation.destinations, outcome=_outcome(conversation, settings))
         return 201, out.model_dump(mode="json")
 
-    return run_idempotent(session=session, request=request, key=key, payload=body, action=action)
+    return run_idempotent(session=session, request=request, key=key, payload=body, lease=_lease(settings), action=action)
 
 
 @router.get("/conversations/{conversation_id}", response_model=ConversationOut, responses=NOT_FOUND)

@@ -87,15 +87,27 @@ def demo(settings: SettingsDep, lang: str = Query(default="en", pattern="^(en|ja
     return _page(page)
 
 
+def _knowledge_file(root: Path, path: str) -> Path | None:
+    """The servable file `path` names under `root`, or None (outside it, hidden, not a page or
+    image, or a name the file system refuses, e.g. too long)."""
+    try:
+        target = (root / path).resolve()
+        servable = target.is_relative_to(root) and target.is_file()
+    except (OSError, ValueError):
+        return None
+    hidden = any(part.startswith(".") for part in Path(path).parts)
+    suffix = target.suffix.lower()
+    return target if servable and not hidden and (suffix == ".md" or suffix in ASSET_TYPES) else None
+
+
 @router.get("/knowledge/{path:path}")
 def knowledge_page(path: str, settings: SettingsDep):
     """A knowledge file rendered safely, each block anchored by its line (`#L12`), or an image it uses."""
     root = settings.knowledge_dir.resolve()
-    target = (root / path).resolve()
-    suffix = target.suffix.lower()
-    hidden = any(part.startswith(".") for part in Path(path).parts)
-    if hidden or not target.is_relative_to(root) or not target.is_file() or (suffix != ".md" and suffix not in ASSET_TYPES):
+    target = _knowledge_file(root, path)
+    if target is None:
         raise HTTPException(404, detail="no such knowledge page")
+    suffix = target.suffix.lower()
     if suffix in ASSET_TYPES:
         # `sandbox` keeps an SVG opened on its own from running anything.
         return FileResponse(target, media_type=ASSET_TYPES[suffix], headers={**SECURITY_HEADERS, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox"})

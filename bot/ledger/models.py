@@ -126,6 +126,7 @@ class Escalation(SQLModel, table=True):
     """A hand-over to humans, with why and where it went."""
 
     __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("delivery_key", name="uq_escalation_delivery_key"),)
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     conversation_id: str = Field(foreign_key="conversations.id", index=True, max_length=32)
     turn_id: Optional[str] = Field(default=None, foreign_key="turns.id", max_length=32)
@@ -134,6 +135,7 @@ class Escalation(SQLModel, table=True):
     delivery: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # destination → status
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    delivery_key: Optional[str] = Field(default=None, max_length=255)  # e.g. the request's Idempotency-Key
 
 class IdempotentResponse(SQLModel, table=True):
     """The first response to a write request that carried an Idempotency-Key."""
@@ -146,7 +148,7 @@ class IdempotentResponse(SQLModel, table=True):
     request_hash: str = Field(max_length=64)
     status_code: int
     body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)  # when reserved (the lease starts here)
 
 class OnboardingEvent(SQLModel, table=True):
     """A product event of a user (ingested); idempotent by event_id."""

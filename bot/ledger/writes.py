@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, Organization, Turn, utcnow
+from bot.ledger.text import storable
 
 
 class NotFound(LookupError):
@@ -88,6 +90,17 @@ def get_conversation(*, session: Session, conversation_id: str) -> Conversation:
     return conversation
 
 
+def _lock(session: Session, conversation: Conversation) -> None:
+    """Hold the conversation for this transaction and read its state fresh, so that concurrent
+    writers (two tabs, a busy Slack thread) take turns instead of racing for the same `seq`.
+
+    A no-op UPDATE does this on both databases: on PostgreSQL it takes the row lock (a concurrent
+    writer waits, then sees the committed row); on SQLite it is the transaction's first write, so
+    it takes the database's write lock before anything is read (BEGIN IMMEDIATE semantics)."""
+    session.execute(update(Conversation).where(Conversation.id == conversation.id).values(turn_count=Conversation.turn_count).execution_options(synchronize_session=False))
+    session.refresh(conversation)
+
+
 def turns_of(*, session: Session, conversation_id: str) -> list[Turn]:
     return list(session.exec(select(Turn).where(Turn.conversation_id == conversation_id).order_by(Turn.seq)))
 
@@ -119,12 +132,12 @@ def record_turn(
         if existing is not None:
             return existing, False
     now = now or utcnow()
-    session.refresh(conversation)
+    _lock(session, conversation)
     resolved_before = conversation.confirmed_at is not None or (conversation.turn_count > 0 and conversation.last_turn_answered)
     turn = Turn(
         conversation_id=conversation.id,
         seq=conversation.turn_count + 1,
-        question=question,
+        question=storable(question),  # Slack cannot be answered 422: what the web refuses is cleaned here
         answer_text=answer_text,
         answered=answered,
         quiet=quiet,
@@ -151,7 +164,7 @@ def record_turn(
     try:
         session.commit()
     except IntegrityError:
-        # A concurrent delivery of the same event (or the same seq) got there first.
+        # A concurrent delivery of the same event got there first (the lock serializes seq).
         session.rollback()
         existing = delivered_turn(session=session, delivery_key=delivery_key) if delivery_key is not None else None
         if existing is not None:
@@ -178,7 +191,7 @@ def record_feedback(*, session: Session, conversation: Conversation, turn_id: st
     else:
         feedback.helpful = helpful
         feedback.created_at = now
-    session.refresh(conversation)
+    _lock(session, conversation)
     is_last = turn.seq == conversation.turn_count
     if helpful:
         conversation.confirmed_at = now
@@ -207,11 +220,17 @@ def record_escalation(
     reason: str,
     destinations: list[str],
     turn_id: str | None = None,
+    delivery_key: str | None = None,
     now: datetime | None = None,
 ) -> Escalation:
-    """A hand-over: the conversation's outcome becomes `escalated` and the bot goes quiet."""
+    """A hand-over: the conversation's outcome becomes `escalated` and the bot goes quiet.
+    Under a `delivery_key` that was already recorded, the first hand-over is returned."""
+    if delivery_key is not None:
+        existing = find_escalation(session=session, delivery_key=delivery_key)
+        if existing is not None:
+            return existing
     now = now or utcnow()
-    session.refresh(conversation)
+    _lock(session, conversation)
     if turn_id is None and conversation.turn_count:
         # The last question the bot answered or declined; a quiet turn was for the team already.
         last = session.exec(select(Turn).where(Turn.conversation_id == conversation.id, ~Turn.quiet).order_by(Turn.seq.desc())).first()
@@ -219,9 +238,10 @@ def record_escalation(
     escalation = Escalation(
         conversation_id=conversation.id,
         turn_id=turn_id,
-        reason=reason,
+        reason=storable(reason),
         destinations=destinations,
         delivery={destination: "pending" for destination in destinations},
+        delivery_key=delivery_key,
         created_at=now,
     )
     if conversation.escalated_at is None:
@@ -230,9 +250,20 @@ def record_escalation(
     conversation.last_activity_at = now
     session.add(escalation)
     session.add(conversation)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = find_escalation(session=session, delivery_key=delivery_key) if delivery_key is not None else None
+        if existing is None:
+            raise
+        return existing
     session.refresh(escalation)
     return escalation
+
+
+def find_escalation(*, session: Session, delivery_key: str) -> Escalation | None:
+    return session.exec(select(Escalation).where(Escalation.delivery_key == delivery_key)).first()
 
 
 def record_delivery(*, session: Session, escalation_id: str, destination: str, status: str) -> None:

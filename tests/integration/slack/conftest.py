@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from api.app import create_app
 from api.settings import Settings
 from bot.ledger.db import make_engine
-from bot.ledger.models import Conversation, Turn
+from bot.ledger.models import Conversation, Escalation, Turn
 from tests.support import indexed_settings
 
 from .fake_slack import BOT_USER_ID, TEAM_ID, Call, FakeSlack
@@ -139,7 +139,15 @@ class Slack:
         return self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
     def hand_overs_delivered(self) -> None:
-        """Wait until the hand-overs under way are delivered or given up (they run in the background)."""
+        """Wait until every recorded hand-over is delivered or given up (they run in the background,
+        and a click's hand-over may be recorded only after its message was updated)."""
+
+        def settled() -> bool:
+            with Session(self.database) as session:
+                found = list(session.exec(select(Escalation)))
+            return bool(found) and all(status != "pending" for escalation in found for status in escalation.delivery.values())
+
+        self.fake.wait_for(settled, timeout=30)
         self.client.app.state.dispatcher.drain(timeout=15)
 
     def transcript_page(self, conversation_id: str) -> httpx.Response:
