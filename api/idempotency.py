@@ -50,8 +50,7 @@ def run_idempotent(*, session: Session, request: Request, key: str | None, paylo
         if not stored.same_request:
             raise HTTPException(422, detail=f"Idempotency-Key '{key}' was already used for a different request body; use a new key for a new request")
         if stored.status_code == idempotency.IN_PROGRESS:
-            retry_after = max(1, round(lease.total_seconds()))
-            raise HTTPException(409, detail=f"a request with Idempotency-Key '{key}' is still being handled; retry shortly", headers={"Retry-After": str(retry_after)})
+            raise HTTPException(409, detail=f"a request with Idempotency-Key '{key}' is still being handled; retry shortly", headers={"Retry-After": "1"})
         return JSONResponse(stored.body, status_code=stored.status_code, headers={REPLAYED_HEADER: "true"})
     try:
         status, body = action(idempotency.delivery_key(scope, key))
