@@ -140,8 +140,11 @@ def _refused(status_code: int, reason: str) -> HTMLResponse:
     return _private_page(page, status_code)
 
 
-def _manager_may_read(session: Session, settings: Settings, credentials: HTTPAuthorizationCredentials | None, conversation: Conversation) -> bool:
-    principal = verify_key(session=session, presented=credentials.credentials, admin_key=settings.admin_api_key) if credentials else None
+def _manager_may_read(session: Session, settings: Settings, credentials: HTTPAuthorizationCredentials | None, conversation: Conversation | None) -> bool:
+    """A manager key reads every conversation, or its own organization's if it is limited to one."""
+    if credentials is None or conversation is None:
+        return False
+    principal = verify_key(session=session, presented=credentials.credentials, admin_key=settings.admin_api_key)
     return principal is not None and principal.can("manager") and principal.org_id in (None, conversation.org_id)
 
 
@@ -163,7 +166,7 @@ def conversation_page(
     if refusal is not None and credentials is None:
         return _refused(403, REFUSALS[refusal])
     conversation = session.get(Conversation, conversation_id)
-    if refusal is not None and (conversation is None or not _manager_may_read(session, settings, credentials, conversation)):
+    if refusal is not None and not _manager_may_read(session, settings, credentials, conversation):
         return _refused(403, NOT_A_KEY)
     if conversation is None:
         return _refused(404, "There is no conversation with this id.")

@@ -27,8 +27,8 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine as Database
 from sqlmodel import Session
 
-from bot.channels.slack_blocks import ACTION_IDS, HELPFUL, NOT_HELPFUL, SHARE, ButtonRef, State, answer_message, text
 from bot import conversations
+from bot.channels.slack_blocks import ACTION_IDS, HELPFUL, NOT_HELPFUL, SHARE, ButtonRef, State, answer_message, text
 from bot.engine import Engine
 from bot.escalation import Dispatcher, Handover, escalate
 from bot.ledger import writes
