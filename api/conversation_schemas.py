@@ -41,11 +41,28 @@ class SourceOut(BaseModel):
     url: str  # the knowledge page, at the cited line
 
 
+class ChoiceOut(BaseModel):
+    id: str
+    title: str  # the entry's question, shown as the choice
+    path: str
+    line: int
+    url: str
+
+
 class AnswerOut(BaseModel):
-    text: str  # the writers' markdown, or the "I don't know" message
+    text: str  # the writers' markdown, "Did you mean…", or the "I don't know" message
     html: str  # `text` rendered and sanitized: the only thing the widget inserts as HTML
-    sources: list[SourceOut]
-    confident: bool
+    sources: list[SourceOut]  # `score` is the ranking score (not a probability)
+    confident: bool  # decision == "answer"
+    decision: Literal["answer", "clarify", "decline"]
+    confidence: float  # the probability that the best entry is right (a picked choice: 1, the user's own pick)
+    choices: list[ChoiceOut]  # when asking which entry is meant
+
+
+class ChoiceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    turn_id: str = Field(min_length=1, max_length=64, description="The turn that asked which entry is meant.")
+    entry_id: str | None = Field(max_length=255, description="One of that turn's choices, or null for 'None of these'.")
 
 
 class MessageOut(BaseModel):

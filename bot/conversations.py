@@ -9,14 +9,15 @@ question" after a hand-over (see README, "Web chat").
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sqlmodel import Session
 
-from bot.engine import Answer, Engine
+from bot.engine import Answer, Engine, Source
 from bot.ledger import writes
 from bot.ledger.models import Conversation, Turn
+from bot.ledger.text import storable
 from bot.messages import dont_know
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def ask(
     """Answer `text` in `conversation` and record the turn, the same way on every channel.
     `locale` is the channel's hint (the engine may detect another); `delivery_key` makes a
     redelivery (same key) return the first turn without answering again."""
+    text = storable(text)  # what the database cannot store, the language detector cannot read either
     if delivery_key is not None:
         recorded = writes.delivered_turn(session=session, delivery_key=delivery_key)
         if recorded is not None:
@@ -58,19 +60,81 @@ def ask(
         )  # fmt: skip
         return Asked(turn, created, None)
     answer = _answer(engine, text, locale, fallback_locale=locale or conversation.locale or "en")
+    if not answer.confident and engine is not None:
+        answer = _as_follow_up(session, engine, conversation, answer) or answer
+    return _record(session, conversation, answer, delivery_key=delivery_key)
+
+
+def choose(*, session: Session, engine: Engine | None, conversation: Conversation, turn_id: str, entry_id: str | None) -> Asked:
+    """The user's pick after "Did you mean…": the picked entry's answer, or for "None of these"
+    (`entry_id` None) the "I don't know" message with the offer of a person. Recorded as a turn
+    answering the clarification, once: picking again returns the first pick."""
+    asked = next((turn for turn in writes.turns_of(session=session, conversation_id=conversation.id) if turn.id == turn_id), None)
+    if asked is None:
+        raise writes.NotFound(f"turn {turn_id!r} not found in this conversation")
+    if asked.kind != "clarify":
+        raise NotAClarification(f"turn {turn_id!r} did not ask which entry is meant")
+    key = f"choice:{asked.id}"
+    recorded = writes.delivered_turn(session=session, delivery_key=key)
+    if recorded is not None:
+        return Asked(recorded, False, None)
+    locale = asked.locale or conversation.locale or "en"
+    if entry_id is None:
+        answer = Answer(asked.question, locale, dont_know(locale), "decline", 0.0)
+    else:
+        choice = next((choice for choice in asked.choices if choice["id"] == entry_id), None)
+        if choice is None:
+            raise NotAChoice(f"entry {entry_id!r} was not one of the choices of turn {turn_id!r} ({', '.join(c['id'] for c in asked.choices)})")
+        entry = next((entry for entry in engine.index.entries if entry.id == entry_id), None) if engine is not None else None
+        if entry is None:
+            answer = Answer(asked.question, locale, dont_know(locale), "decline", 0.0)  # the entry left the knowledge since
+        else:
+            answer = Answer(asked.question, locale, entry.body, "answer", 1.0, [Source(**choice)], entry)  # the user's own pick
+    return _record(session, conversation, answer, delivery_key=key, picked_from=asked.id)
+
+
+class NotAClarification(ValueError):
+    pass
+
+
+class NotAChoice(ValueError):
+    pass
+
+
+def _record(session: Session, conversation: Conversation, answer: Answer, *, delivery_key: str | None, picked_from: str | None = None) -> Asked:
     turn, created = writes.record_turn(
         session=session,
         conversation=conversation,
-        question=text,
+        question=answer.question,
         answer_text=answer.text,
         answered=answer.confident,
         confidence=round(answer.confidence, 4),
         entry_id=answer.entry.id if answer.entry else None,
         sources=[asdict(source) for source in answer.sources],
+        choices=[asdict(choice) for choice in answer.choices],
         locale=answer.locale,
         delivery_key=delivery_key,
+        picked_from=picked_from,
     )
     return Asked(turn, created, answer if created else None)
+
+
+FOLLOW_UP_TOKENS = 4  # "and on mobile?": short enough that it only makes sense after the previous question
+
+
+def _as_follow_up(session: Session, engine: Engine, conversation: Conversation, answer: Answer) -> Answer | None:
+    """A short question the engine is unsure of, read together with the previous question ("How
+    do I invite people?" … "and on mobile?"): that reading, if it is answered with confidence."""
+    index = engine.index.locales.get(answer.locale)
+    if index is None or len(index.lexical.tokens(answer.question)) > FOLLOW_UP_TOKENS:
+        return None
+    previous = next((turn for turn in reversed(writes.turns_of(session=session, conversation_id=conversation.id)) if not turn.quiet and turn.picked_from is None), None)
+    if previous is None:
+        return None
+    combined = engine.answer(f"{previous.question} {answer.question}", answer.locale)
+    if not combined.confident:
+        return None
+    return replace(combined, question=answer.question)
 
 
 def _answer(engine: Engine | None, text: str, locale: str | None, *, fallback_locale: str) -> Answer:

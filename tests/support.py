@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,7 +59,7 @@ def indexed_settings(tmp_path: Path, files: Mapping[str, str] | None = None, **o
             "model_en": "fake-hashing",
             "model_ja": "fake-hashing",
             "lexical_ja": "bigram",
-            "calibration_dir": write_calibrations(tmp_path / "calibrations", "fake-hashing", FAKE_THRESHOLDS, overrides.pop("clarify_at", None)),
+            "calibration_dir": write_calibrations(tmp_path / f"calibrations-{uuid.uuid4().hex[:8]}", "fake-hashing", overrides.pop("answer_at", FAKE_THRESHOLDS), overrides.pop("clarify_at", None)),
             "knowledge_dir": knowledge,
             "index_dir": tmp_path / "index",
             "link_secret_file": tmp_path / "link-secret",

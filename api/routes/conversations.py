@@ -10,6 +10,8 @@ from sqlmodel import Session, select
 
 from api.conversation_schemas import (
     AnswerOut,
+    ChoiceCreate,
+    ChoiceOut,
     ConversationCreate,
     ConversationCreated,
     ConversationOut,
@@ -63,9 +65,15 @@ def _base_url(request: Request) -> str:
 def _answer_of(turn: Turn, base: str) -> AnswerOut | None:
     if turn.quiet or turn.answer_text is None:
         return None
-    sources = [SourceOut(**source, url=f"{base}/knowledge/{source['path']}#L{source['line']}") for source in turn.sources]
+    sources = [SourceOut(**source, url=_knowledge_url(base, source)) for source in turn.sources]
+    choices = [ChoiceOut(id=c["id"], title=c["title"], path=c["path"], line=c["line"], url=_knowledge_url(base, c)) for c in turn.choices]
     html = render_markdown(turn.answer_text, source_path=conversations.answer_source_path(turn), link_base=base)
-    return AnswerOut(text=turn.answer_text, html=html, sources=sources, confident=turn.answered)
+    decision = {"answered": "answer", "clarify": "clarify"}.get(turn.kind, "decline")
+    return AnswerOut(text=turn.answer_text, html=html, sources=sources, confident=turn.answered, decision=decision, confidence=turn.confidence, choices=choices)
+
+
+def _knowledge_url(base: str, source: dict) -> str:
+    return f"{base}/knowledge/{source['path']}#L{source['line']}"
 
 
 def _lease(settings: Settings) -> timedelta:
@@ -96,7 +104,9 @@ def create_conversation(body: ConversationCreate, request: Request, session: Ses
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut, responses=NOT_FOUND)
 def post_message(conversation_id: str, body: MessageCreate, request: Request, session: SessionDep, settings: SettingsDep, engine: OptionalEngineDep, rate_limits: RateLimitsDep, key: IdempotencyKey = None):
-    """Ask a question. Unconfident answers say so and offer a person (`confident: false`).
+    """Ask a question. `answer.decision` says what jiso did: `answer` (the writers' text, with
+    `confidence` = the probability it is right), `clarify` ("Did you mean…" with `choices`, answered
+    by POST …/choose), or `decline` ("I don't know" and the offer of a person; `confident: false`).
     After a hand-over the bot stays quiet (`quiet: true`) unless `new_question` is true."""
     conversation = _conversation(session, conversation_id)
     text = body.text.strip()
@@ -110,6 +120,27 @@ def post_message(conversation_id: str, body: MessageCreate, request: Request, se
         turn = conversations.ask(
             session=session, engine=engine, conversation=conversation, text=text, locale=body.locale, new_question=body.new_question, delivery_key=delivery_key,
         ).turn  # fmt: skip
+        return 200, MessageOut(turn_id=turn.id, answer=_answer_of(turn, _base_url(request)), quiet=turn.quiet).model_dump(mode="json")
+
+    return run_idempotent(session=session, request=request, key=key, payload=body, lease=_lease(settings), action=action)
+
+
+@router.post("/conversations/{conversation_id}/choose", response_model=MessageOut, responses={**NOT_FOUND, 409: {"description": "The turn did not ask which entry is meant"}})
+def post_choice(conversation_id: str, body: ChoiceCreate, request: Request, session: SessionDep, settings: SettingsDep, engine: OptionalEngineDep, rate_limits: RateLimitsDep, key: IdempotencyKey = None):
+    """Answer "Did you mean…": `entry_id` one of the turn's `choices`, or null for "None of these"
+    (the "I don't know" message and the offer of a person). Recorded once per clarification."""
+    conversation = _conversation(session, conversation_id)
+    rate_limits.check_visitor(_visitor_key(conversation))
+
+    def action(_: str | None) -> tuple[int, dict]:  # one pick per clarification: the pick itself is the key
+        try:
+            turn = conversations.choose(session=session, engine=engine, conversation=conversation, turn_id=body.turn_id, entry_id=body.entry_id).turn
+        except writes.NotFound as error:
+            raise HTTPException(404, detail=str(error)) from None
+        except conversations.NotAClarification as error:
+            raise HTTPException(409, detail=str(error)) from None
+        except conversations.NotAChoice as error:
+            raise HTTPException(422, detail=str(error)) from None
         return 200, MessageOut(turn_id=turn.id, answer=_answer_of(turn, _base_url(request)), quiet=turn.quiet).model_dump(mode="json")
 
     return run_idempotent(session=session, request=request, key=key, payload=body, lease=_lease(settings), action=action)

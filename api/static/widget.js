@@ -34,6 +34,7 @@
       error: "Something went wrong. Please try again.", tooMany: "Too many messages. Please wait {s} seconds.",
       tooLong: "That question is too long. Please shorten it.", setup: "Your setup", done: "done",
       reasonPerson: "The user asked to talk to a person.", intro: "Hi! Ask me anything about getting started.",
+      choices: "Did you mean", noneOfThese: "None of these",
     },
     ja: {
       open: "ヘルプ", launcher: "質問する", close: "閉じる", title: "ヘルプ",
@@ -46,6 +47,7 @@
       error: "エラーが発生しました。もう一度お試しください。", tooMany: "送信が多すぎます。{s} 秒お待ちください。",
       tooLong: "質問が長すぎます。短くしてください。", setup: "セットアップ", done: "完了",
       reasonPerson: "The user asked to talk to a person.", intro: "こんにちは！使い始めについて何でも聞いてください。",
+      choices: "もしかして", noneOfThese: "どれでもない",
     },
   };
 
@@ -197,6 +199,7 @@
       message.appendChild(el("nav", { class: "sources", "aria-label": t.sources }, [el("span", { text: t.sources }), el("ul", {}, links.slice(0, 1))]));
       if (links.length > 1) message.appendChild(el("nav", { class: "sources related", "aria-label": t.related }, [el("span", { text: t.related }), el("ul", {}, links.slice(1))]));
     }
+    if (answer.decision === "clarify" && answer.choices.length) message.appendChild(choiceList(turnId, answer.choices));
     var actions = el("div", { class: "actions" });
     if (answer.confident) {
       actions.appendChild(voteButton(turnId, true, t.solved, vote === true));
@@ -210,6 +213,35 @@
     // Show the answer from its question down, not its end.
     var question = message.previousElementSibling;
     log.scrollTop = (question && question.classList.contains("user") ? question : message).offsetTop - 8;
+  }
+
+  // "Did you mean…": one button per plausible entry, then "None of these" (which offers a person).
+  function choiceList(turnId, choices) {
+    var buttons = choices.map(function (choice) { return choiceButton(turnId, choice.id, choice.title); });
+    buttons.push(choiceButton(turnId, null, t.noneOfThese));
+    return el("div", { class: "choices", role: "group", "aria-label": t.choices }, buttons);
+  }
+
+  function choiceButton(turnId, entryId, label) {
+    var button = el("button", { type: "button", class: entryId ? "choice" : "choice none", text: label });
+    button.addEventListener("click", function () {
+      if (state.busy) return;
+      var group = button.parentNode;
+      Array.prototype.forEach.call(group.querySelectorAll("button"), function (other) { other.disabled = true; });
+      state.busy = true;
+      showQuestion(label);
+      write("/conversations/" + state.conversationId + "/choose", { turn_id: turnId, entry_id: entryId })
+        .then(function (reply) {
+          button.setAttribute("aria-pressed", "true");
+          showAnswer(reply.turn_id, reply.answer, null);
+        })
+        .catch(function (error) {
+          Array.prototype.forEach.call(group.querySelectorAll("button"), function (other) { other.disabled = false; });
+          showError(error);
+        })
+        .then(function () { state.busy = false; });
+    });
+    return button;
   }
 
   function voteButton(turnId, helpful, label, pressed) {

@@ -77,13 +77,15 @@ class Conversation(SQLModel, table=True):
     handed_over: bool = False  # the bot stays quiet until the user asks a new question
     reopened_count: int = 0
 
-TurnKind = Literal["answered", "declined", "quiet"]
+TurnKind = Literal["answered", "clarify", "declined", "quiet"]
 
 
 class Turn(SQLModel, table=True):
-    """A question and what the bot showed for it: a confident answer (`answered`), the "I don't
-    know, talk to a person?" message (declined), or nothing (`quiet`: after a hand-over the
-    message is for the team). The state is stored, never inferred from an empty answer text."""
+    """A question and what the bot showed for it: a confident answer (`answered`), "Did you mean…"
+    with the plausible entries (`clarify`: `choices`), the "I don't know, talk to a person?"
+    message (declined), or nothing (`quiet`: after a hand-over the message is for the team). The
+    state is stored, never inferred from an empty answer text. A turn that answers a clarification
+    (the user picked an entry, or "None of these") names it in `picked_from`."""
 
     __tablename__ = "turns"
     __table_args__ = (
@@ -103,13 +105,29 @@ class Turn(SQLModel, table=True):
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     locale: Optional[str] = Field(default=None, max_length=8)
     delivery_key: Optional[str] = Field(default=None, max_length=255)  # e.g. slack:event:<event_id>
+    choices: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # when asking which entry is meant
+    picked_from: Optional[str] = Field(default=None, max_length=32, index=True)  # the clarify turn this one answers
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     @property
     def kind(self) -> TurnKind:
         if self.quiet:
             return "quiet"
-        return "answered" if self.answered else "declined"
+        if self.answered:
+            return "answered"
+        return "clarify" if self.choices else "declined"
+
+class PhrasingDecision(SQLModel, table=True):
+    """A writer's decision on a suggested alternative phrasing of an entry (bot/suggestions.py)."""
+
+    __tablename__ = "phrasing_decisions"
+    __table_args__ = (UniqueConstraint("entry_id", "phrasing_key", name="uq_phrasing_decision"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    entry_id: str = Field(max_length=255)
+    phrasing_key: str = Field(max_length=1000)  # the phrasing, normalized (case, width, spacing)
+    phrasing: str = Field(max_length=1000)
+    accepted: bool
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 class Feedback(SQLModel, table=True):
     """The user's latest vote on a turn (a changed vote replaces the earlier one)."""

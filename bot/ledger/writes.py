@@ -118,6 +118,8 @@ def record_turn(
     locale: str | None = None,
     delivery_key: str | None = None,
     quiet: bool = False,
+    choices: list[dict[str, Any]] | None = None,
+    picked_from: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Turn, bool]:
     """Record a question and what was shown. Returns (turn, created): a redelivery with the same
@@ -146,6 +148,8 @@ def record_turn(
         sources=sources or [],
         locale=locale,
         delivery_key=delivery_key,
+        choices=choices or [],
+        picked_from=picked_from,
         created_at=now,
     )
     conversation.turn_count += 1
