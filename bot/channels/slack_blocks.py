@@ -14,9 +14,10 @@ from bot.ledger.models import Turn
 from bot.messages import dont_know
 from bot.slack_format import escape, link, pack, to_mrkdwn, to_mrkdwn_blocks
 
-State = Literal["asked", "helpful", "not_helpful", "handed_over"]
-HELPFUL, NOT_HELPFUL, HANDOVER, SHARE = "jiso_helpful", "jiso_not_helpful", "jiso_handover", "jiso_share"
-ACTION_IDS = (HELPFUL, NOT_HELPFUL, HANDOVER, SHARE)
+State = Literal["asked", "helpful", "not_helpful", "handed_over", "picked"]
+HELPFUL, NOT_HELPFUL, HANDOVER, SHARE, CHOOSE = "jiso_helpful", "jiso_not_helpful", "jiso_handover", "jiso_share", "jiso_choose"
+ACTION_IDS = (HELPFUL, NOT_HELPFUL, HANDOVER, SHARE, CHOOSE)
+BUTTON_CHARS = 75  # Slack's limit for a button's text
 MAX_BLOCKS = 50  # Slack's limit per message
 FALLBACK_CHARS = 3000  # the notification text; the blocks carry the whole answer
 
@@ -29,6 +30,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "thanks_helpful": {"en": ":white_check_mark: Glad it helped: marked as solved.", "ja": ":white_check_mark: 解決してよかったです。解決済みにしました。"},
     "thanks_not_helpful": {"en": "Thanks for telling us. Would you like to talk to a person?", "ja": "ご意見ありがとうございます。担当者と話しますか？"},
     "handed_over": {"en": ":raising_hand: Passed on to a person: someone will follow up with you.", "ja": ":raising_hand: 担当者に引き継ぎました。担当者からご連絡します。"},
+    "none_of_these": {"en": "None of these", "ja": "どれでもない"},
+    "picked": {"en": "Chosen: {choice}", "ja": "選択: {choice}"},
     "asked": {"en": "{user} asked: {question}", "ja": "{user} さんの質問: {question}"},
     "not_yours": {"en": "Only {user}, who asked this question, can use these buttons. Mention me to ask your own.", "ja": "このボタンは質問した {user} さんだけが使えます。ご自身の質問はメンションしてお送りください。"},
     "usage": {"en": "Ask me a question, for example `/jiso how do I invite a teammate?`", "ja": "質問を入力してください。例: `/jiso メンバーを招待するには？`"},
@@ -51,6 +54,7 @@ class ButtonRef(BaseModel):
     t: str = Field(min_length=1, max_length=32)
     u: str = Field(min_length=1, max_length=32)
     r: bool = False
+    e: str | None = Field(default=None, max_length=255)  # a "Did you mean…" choice: its entry ("" for none of these)
 
     def encode(self) -> str:
         return self.model_dump_json()
@@ -82,6 +86,27 @@ def _button(key: str, action_id: str, ref: ButtonRef, locale: str | None, style:
     return button
 
 
+def _clarify_blocks(turn: Turn, ref: ButtonRef, state: State, locale: str | None, choice: str | None) -> list[dict[str, Any]]:
+    """"Did you mean…": a button per plausible entry and "None of these", then the hand-over; once
+    picked, what was chosen."""
+    if state == "handed_over":
+        return [_context(text("handed_over", locale))]
+    if state == "picked":
+        chosen = next((item["title"] for item in turn.choices if item["id"] == choice), None) or text("none_of_these", locale)
+        return [_context(text("picked", locale, choice=escape(chosen)))]
+    buttons = [_choice_button(choice["title"], ref.model_copy(update={"e": choice["id"]})) for choice in turn.choices]
+    buttons.append(_choice_button(text("none_of_these", locale), ref.model_copy(update={"e": ""})))
+    return [
+        {"type": "actions", "block_id": "jiso_choices", "elements": buttons},
+        {"type": "actions", "block_id": "jiso_feedback", "elements": [_button("handover", HANDOVER, ref, locale)]},
+    ]
+
+
+def _choice_button(label: str, ref: ButtonRef) -> dict[str, Any]:
+    shown = label if len(label) <= BUTTON_CHARS else label[: BUTTON_CHARS - 1] + "…"
+    return {"type": "button", "action_id": CHOOSE, "value": ref.encode(), "text": {"type": "plain_text", "text": shown}}
+
+
 def _context(mrkdwn: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn[:FALLBACK_CHARS]}]}
 
@@ -95,11 +120,13 @@ def answer_message(
     show_question: bool = False,
     via_response_url: bool = False,
     shareable: bool = False,
+    choice: str | None = None,
 ) -> dict[str, Any]:
     """`{"text", "blocks"}` for chat.postMessage / chat.update / a response_url.
 
     `asker` is the Slack user who asked; `show_question` puts "<asker> asked: …" above the
-    answer, for slash-command answers, whose question is not in the channel."""
+    answer, for slash-command answers, whose question is not in the channel; `choice` is the entry
+    picked from a "Did you mean…" turn ("" for none of these)."""
     locale = turn.locale
     shown = turn.answer_text or dont_know(locale or "en")  # a confident answer or the declined message
     ref = ButtonRef(c=turn.conversation_id, t=turn.id, u=asker, r=via_response_url)
@@ -114,7 +141,9 @@ def answer_message(
     sources = source_line(turn.sources, knowledge_url, locale) if turn.answered else None
     if sources:
         blocks.append(_context(sources))
-    if state == "asked" and turn.answered:
+    if turn.kind == "clarify":
+        blocks.extend(_clarify_blocks(turn, ref, state, locale, choice))
+    elif state == "asked" and turn.answered:
         buttons = [_button("helpful", HELPFUL, ref, locale, "primary"), _button("not_helpful", NOT_HELPFUL, ref, locale), _button("handover", HANDOVER, ref, locale)]
         if shareable:
             buttons.append(_button("share", SHARE, ref, locale))
