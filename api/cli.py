@@ -168,6 +168,74 @@ def evaluate(
         typer.echo(f"confidence baseline {name}: aurc {baseline['aurc']:.3f}")
 
 
+suggestions_app = typer.Typer(help="Users' questions confirmed for an entry, suggested as alternative phrasings.", invoke_without_command=True)
+app.add_typer(suggestions_app, name="suggestions")
+
+
+@suggestions_app.callback()
+def suggestions_list(
+    ctx: typer.Context,
+    entry: Annotated[Optional[str], typer.Option(help="Only this entry's suggestions.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List open suggestions (most confirmed first); accept or reject them with the subcommands."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from sqlmodel import Session
+
+    from bot.ledger.db import make_engine, upgrade
+    from bot.suggestions import suggestions
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    database = make_engine(settings.database_url)
+    with Session(database) as session:
+        found = suggestions(session, runtime.scan(settings).entries, entry_id=entry)
+    database.dispose()
+    if as_json:
+        typer.echo(json.dumps([s.to_json() for s in found], ensure_ascii=False, indent=2))
+        return
+    for s in found:
+        typer.echo(f"{s.path}:{s.line}  {s.entry_id}  ×{s.confirmations}  {s.phrasing}")
+    typer.echo(f"{len(found)} open suggestion(s); accept one with: jiso suggestions accept ENTRY_ID \"PHRASING\"", err=True)
+
+
+def _decide_suggestion(entry_id: str, phrasing: str, accept: bool) -> None:
+    from sqlmodel import Session
+
+    from bot.ledger.db import make_engine, upgrade
+    from bot.suggestions import decide
+    from indexer.alternatives import CannotAdd
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    database = make_engine(settings.database_url)
+    try:
+        with Session(database) as session:
+            decided = decide(session, settings.knowledge_dir, runtime.scan(settings).entries, entry_id=entry_id, phrasing=phrasing, accept=accept)
+    except (LookupError, CannotAdd) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        database.dispose()
+    if accept:
+        typer.echo(f"{decided.path}: added {decided.phrasing!r} to the alternatives of '{entry_id}'; run `jiso index` to use it")
+    else:
+        typer.echo(f"rejected {decided.phrasing!r} for '{entry_id}': it will not be suggested again")
+
+
+@suggestions_app.command("accept")
+def suggestions_accept(entry_id: Annotated[str, typer.Argument()], phrasing: Annotated[str, typer.Argument()]) -> None:
+    """Write a suggested phrasing into the entry's `also:` list in its markdown file."""
+    _decide_suggestion(entry_id, phrasing, True)
+
+
+@suggestions_app.command("reject")
+def suggestions_reject(entry_id: Annotated[str, typer.Argument()], phrasing: Annotated[str, typer.Argument()]) -> None:
+    """Do not suggest this phrasing for this entry again."""
+    _decide_suggestion(entry_id, phrasing, False)
+
+
 db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 

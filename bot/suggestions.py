@@ -41,8 +41,8 @@ class Suggestion:
 
 
 def phrasing_key(text: str) -> str:
-    """What makes two phrasings the same: case, width and spacing aside."""
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().casefold()
+    """What makes two phrasings the same: case, width, spacing and end punctuation aside."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip().rstrip("?!.。？！ ").casefold()
 
 
 def confirmed_pairs(session: Session) -> list[tuple[str, str, int, datetime]]:
@@ -65,7 +65,8 @@ def suggestions(session: Session, entries: list[Entry], *, entry_id: str | None 
     """Open suggestions, most confirmed first: phrasings the entry does not have yet and no writer decided on."""
     by_id = {entry.id: entry for entry in entries if entry.kind == "faq"}
     decided = {(row.entry_id, row.phrasing_key) for row in session.exec(select(PhrasingDecision))}
-    merged: dict[tuple[str, str], list] = {}
+    spellings: dict[tuple[str, str], dict[str, int]] = {}
+    latest: dict[tuple[str, str], datetime] = {}
     for found_id, question, count, last in confirmed_pairs(session):
         entry = by_id.get(found_id)
         if entry is None or (entry_id and found_id != entry_id) or len(question) > MAX_CHARS:
@@ -73,10 +74,14 @@ def suggestions(session: Session, entries: list[Entry], *, entry_id: str | None 
         key = phrasing_key(question)
         if not key or (found_id, key) in decided or key in {phrasing_key(text) for text in (entry.title, *entry.alternatives)}:
             continue
-        slot = merged.setdefault((found_id, key), [question.strip(), 0, last])
-        slot[1] += count
-        slot[2] = max(slot[2], last)
-    found = [Suggestion(eid, by_id[eid].path, by_id[eid].line_start, by_id[eid].title, text, count, last) for (eid, _), (text, count, last) in merged.items()]
+        variants = spellings.setdefault((found_id, key), {})
+        variants[question.strip()] = variants.get(question.strip(), 0) + count
+        latest[(found_id, key)] = max(latest.get((found_id, key), last), last)
+    found = []
+    for (found_id, key), variants in spellings.items():
+        shown = max(variants, key=lambda text: (variants[text], text))  # the most confirmed spelling
+        entry = by_id[found_id]
+        found.append(Suggestion(found_id, entry.path, entry.line_start, entry.title, shown, sum(variants.values()), latest[(found_id, key)]))
     return sorted(found, key=lambda s: (-s.confirmations, s.entry_id, s.phrasing))
 
 

@@ -15,6 +15,7 @@ from api.auth import ManagerDep, scoped_org
 from api.deps import ChecklistDep, SessionDep, SettingsDep
 from bot.ledger.models import utcnow
 from bot.reports import kpis
+from bot.suggestions import suggestions
 from bot.reports.periods import BadPeriod, Period, local_today, parse_tz
 from bot.reports.queries import MAX_BUCKETS, Filters
 
@@ -125,3 +126,14 @@ def entry_catalog(request: Request) -> dict[str, dict[str, Any]]:
 def entries(request: Request, scope: ScopeDep, format: Format = "json") -> Any:
     report = kpis.entries(scope, entry_catalog(request))
     return csv_response(report["entries"], "entries") if format == "csv" else report
+
+
+@router.get("/suggestions")
+def phrasing_suggestions(request: Request, session: SessionDep, principal: ManagerDep, entry_id: Annotated[str | None, Query(max_length=255)] = None, format: Format = "json") -> Any:
+    """Users' questions confirmed for an entry ("This solved it", or a "Did you mean…" pick) that
+    the entry does not have as a phrasing yet: for writers to accept with `jiso suggestions accept`."""
+    if principal.org_id is not None:
+        raise HTTPException(status_code=403, detail="suggestions come from every organization's questions: use a manager key that is not limited to one")
+    engine = request.app.state.engine
+    found = [s.to_json() for s in suggestions(session, engine.index.entries if engine is not None else [], entry_id=entry_id)]
+    return csv_response(found, "suggestions") if format == "csv" else {"suggestions": found}

@@ -81,3 +81,13 @@ def test_a_pick_that_was_not_offered_or_of_an_answer_is_refused(unsure, client) 
     assert answered["answer"]["decision"] == "answer"
     not_asked = client.post(f"{API}/{sure_conversation}/choose", json={"turn_id": answered["turn_id"], "entry_id": "invite-member"})
     assert not_asked.status_code == 409 and "did not ask which entry is meant" in not_asked.json()["detail"]
+
+
+def test_a_short_unsure_follow_up_is_read_with_the_previous_question(client, database_url) -> None:
+    conversation_id = start(client)
+    assert ask(client, conversation_id, EN_QUESTION)["answer"]["decision"] == "answer"
+    follow_up = ask(client, conversation_id, "and on mobile?")
+    assert follow_up["answer"]["decision"] == "answer" and follow_up["answer"]["sources"][0]["id"] == "invite-member"
+    alone = ask(client, start(client), "and on mobile?")
+    assert alone["answer"]["decision"] == "decline"  # without a previous question it stays unsure
+    assert [turn.question for turn in turns(database_url)][:2] == [EN_QUESTION, "and on mobile?"]  # recorded as typed
