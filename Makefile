@@ -26,6 +26,8 @@ run: install
 
 test: install
 	bash scripts/test-prereqs.sh
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 test-fast: install

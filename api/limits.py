@@ -20,7 +20,6 @@ from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-
 log = logging.getLogger(__name__)
 
 

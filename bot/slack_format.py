@@ -48,7 +48,7 @@ def pack(blocks: list[str], limit: int = SECTION_LIMIT) -> list[str]:
     at line ends (a code block is closed and reopened around the cut)."""
     sections: list[str] = []
     current = ""
-    for block in (piece for block in blocks for piece in _cut(block, limit)):
+    for block in (piece for original in blocks for piece in _cut(original, limit)):
         candidate = f"{current}\n\n{block}" if current else block
         if len(candidate) <= limit:
             current = candidate

@@ -7,8 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from starlette.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import IngestDep
 from api.deps import ChecklistDep, SessionDep, SettingsDep

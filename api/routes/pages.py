@@ -11,7 +11,6 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 from string import Template
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -25,10 +24,10 @@ from api.transcript_links import Refusal, TranscriptLinksDep
 from bot.apikeys import verify_key
 from bot.conversations import answer_source_path
 from bot.formatting import render_markdown
+from bot.identity import identity_hash
 from bot.ledger import writes
 from bot.ledger.models import Conversation, Escalation, Feedback, Turn, utcnow
 from bot.ledger.outcomes import outcome_of
-from bot.identity import identity_hash
 from indexer.parser import parse_document
 
 router = APIRouter(include_in_schema=False)

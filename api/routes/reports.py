@@ -15,9 +15,9 @@ from api.auth import ManagerDep, scoped_org
 from api.deps import ChecklistDep, SessionDep, SettingsDep
 from bot.ledger.models import utcnow
 from bot.reports import kpis
-from bot.suggestions import suggestions
 from bot.reports.periods import BadPeriod, Period, local_today, parse_tz
 from bot.reports.queries import MAX_BUCKETS, Filters
+from bot.suggestions import suggestions
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 DEFAULT_DAYS = 30

@@ -14,7 +14,8 @@ from bot.ledger.outcomes import OUTCOMES
 from bot.onboarding import Checklist
 from bot.reports import queries
 from bot.reports.clusters import cluster_questions
-from bot.reports.periods import Interval, Period, buckets as make_buckets, iso
+from bot.reports.periods import Interval, Period, iso
+from bot.reports.periods import buckets as make_buckets
 from bot.reports.queries import Filters, Window
 from indexer.embedder import Embedder
 

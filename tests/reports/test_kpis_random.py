@@ -27,7 +27,7 @@ def generate(session: Session, checklist, rng: random.Random) -> None:
     for u in range(rng.randint(15, 30)):
         user, org = f"u{u}", rng.choice(["org1", "org2", "org3"])
         base = START + timedelta(minutes=rng.randint(0, 60 * 24 * 40))
-        for n in range(rng.randint(0, 8)):
+        for _ in range(rng.randint(0, 8)):
             at = base + timedelta(minutes=rng.choice([0, 1, 2, 3, 5, 60, 600, 3000]) + rng.random())
             event_id = f"{user}-{rng.randint(0, 6)}"  # collisions: duplicate deliveries
             event(session, checklist, event_id, user, org, rng.choice(NAMES), at)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from html.parser import HTMLParser
+
+import pytest
 
 from bot.formatting import TAGS, knowledge_url, render_markdown
 

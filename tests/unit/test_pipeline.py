@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 
 from bot.engine import Engine, Policy
-from tests.support import cosine_calibration
 from indexer import store
 from indexer.content import scan_knowledge
 from indexer.pipeline import index_knowledge
+from tests.support import cosine_calibration
 
 from .conftest import FAKE_CONFIGS
 

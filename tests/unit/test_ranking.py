@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from bot.engine import Engine, Policy
-from tests.support import cosine_calibration
 from indexer.documents import Entry, sentences
 from indexer.pipeline import LocaleConfig, build_index
 from indexer.store import load_index
+from tests.support import cosine_calibration
 
 pytestmark = pytest.mark.unit
 KEYWORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta")

@@ -13,7 +13,7 @@ from api.settings import Settings
 from bot.ledger.models import Escalation, Feedback
 from tests.support import webhook_receiver
 
-from .conftest import ESCALATION_CHANNEL, EN_QUESTION, UNKNOWN_QUESTION, Slack, action_ids, all_text
+from .conftest import EN_QUESTION, ESCALATION_CHANNEL, UNKNOWN_QUESTION, Slack, action_ids, all_text
 from .fake_slack import FakeSlack
 
 pytestmark = pytest.mark.integration

@@ -18,7 +18,7 @@ from api.settings import Settings
 from bot.engine import Answer
 from bot.ledger.models import Escalation
 
-from .conftest import ESCALATION_CHANNEL, EN_QUESTION, SIGNING_SECRET, Slack, action_ids, all_text, event_body
+from .conftest import EN_QUESTION, ESCALATION_CHANNEL, SIGNING_SECRET, Slack, action_ids, all_text, event_body
 from .fake_slack import FakeSlack
 
 pytestmark = pytest.mark.integration
