@@ -102,7 +102,9 @@ def ask(
         typer.echo(f"  ({number}) {choice.title}  {choice.path}:{choice.line}")
     typer.echo("")
     answer_at, clarify_at = engine.policy.thresholds(answer.locale)
-    verdict = {"answer": f"answered: at least {answer_at:.2f} needed", "clarify": f"asked which entry is meant: {answer_at:.2f} needed to answer", "decline": "not confident: offered a hand-over"}[answer.decision]
+    verdict = {"answer": f"answered: at least {answer_at:.2f} needed", "clarify": f"asked which entry is meant: {answer_at:.2f} needed to answer", "decline": "not confident: offered a hand-over"}[
+        answer.decision
+    ]
     typer.echo(f"confidence {answer.confidence:.2f} = probability the best entry is right ({verdict}; target precision {settings.target_precision:.2f}, locale {answer.locale})")
     for number, source in enumerate(answer.sources, 1):
         typer.echo(f"  [{number}] {source.heading}  {source.path}:{source.line}  ranking score {source.score:.3f}")
@@ -133,7 +135,9 @@ def calibrate(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(calibration_text(calibration), encoding="utf-8")
     answer_at, clarify_at = calibration.answer.threshold(settings.target_precision), calibration.choices.threshold(settings.target_precision)
-    typer.echo(f"{path}: {len(rows)} questions ({answerable} with a right entry in the top {CHOICES}); at target precision {settings.target_precision:.2f} jiso answers from {answer_at:.2f} and asks from {clarify_at:.2f}")
+    typer.echo(
+        f"{path}: {len(rows)} questions ({answerable} with a right entry in the top {CHOICES}); at target precision {settings.target_precision:.2f} jiso answers from {answer_at:.2f} and asks from {clarify_at:.2f}"
+    )
 
 
 def _require_dataset(dataset: Path) -> None:
@@ -197,7 +201,7 @@ def suggestions_list(
         return
     for s in found:
         typer.echo(f"{s.path}:{s.line}  {s.entry_id}  ×{s.confirmations}  {s.phrasing}")
-    typer.echo(f"{len(found)} open suggestion(s); accept one with: jiso suggestions accept ENTRY_ID \"PHRASING\"", err=True)
+    typer.echo(f'{len(found)} open suggestion(s); accept one with: jiso suggestions accept ENTRY_ID "PHRASING"', err=True)
 
 
 def _decide_suggestion(entry_id: str, phrasing: str, accept: bool) -> None:

@@ -37,7 +37,14 @@ def build(locale: str, knowledge: Path, out: Path, queries: str, unanswerable: s
     (out / "qrels").mkdir(parents=True, exist_ok=True)
     with (out / "corpus.jsonl").open("w", encoding="utf-8") as handle:
         for entry in entries:
-            doc = {"_id": entry.id, "title": entry.heading if entry.kind == "manual" else entry.title, "text": entry.plain, "alternatives": list(entry.alternatives), "locale": locale, "kind": entry.kind}
+            doc = {
+                "_id": entry.id,
+                "title": entry.heading if entry.kind == "manual" else entry.title,
+                "text": entry.plain,
+                "alternatives": list(entry.alternatives),
+                "locale": locale,
+                "kind": entry.kind,
+            }
             handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
     sets = ROOT / "bench" / "eval-sets"
     with (sets / queries).open(encoding="utf-8") as handle:

@@ -124,20 +124,42 @@ def run(names: list[str], locale: str, plan: list[tuple[str, str, list[Weights]]
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "ja"
     if which == "ja":
-        run(["ja-onboarding", "ja-heldout", "ja-confirmation"], "ja", [
-            (MINILM, "bigram", [(0.3, 0.0, 0.05, 0.45)]),
-            (USE_MULTILINGUAL, "sudachi", [(0.3, 0.0, 0.05, 0.45)]),
-            (USE_MULTILINGUAL, "bigram", [(0.3, 0.0, 0.05, 0.45), (0.3, 0.3, 0.05, 0.45)]),
-            (E5_SMALL_Q4, "sudachi", [(0.02, 0.7, 0.05)]),
-            (E5_SMALL_Q4, "bigram", [
-                (0.02, 0.7, 0.05),  # the default first: it carries the dense and BM25 baselines
-                (0.0, 0.0, 0.0), (0.02, 0.0, 0.05), (0.05, 0.0, 0.05),
-                (0.02, 0.3, 0.05), (0.02, 0.5, 0.05), (0.02, 1.0, 0.05, 0.89),
-                (0.01, 0.7, 0.05), (0.04, 0.7, 0.05), (0.02, 0.7, 0.0), (0.02, 0.7, 0.1),
-            ]),
-        ], rrf_with=(E5_SMALL_Q4, "bigram"))
+        run(
+            ["ja-onboarding", "ja-heldout", "ja-confirmation"],
+            "ja",
+            [
+                (MINILM, "bigram", [(0.3, 0.0, 0.05, 0.45)]),
+                (USE_MULTILINGUAL, "sudachi", [(0.3, 0.0, 0.05, 0.45)]),
+                (USE_MULTILINGUAL, "bigram", [(0.3, 0.0, 0.05, 0.45), (0.3, 0.3, 0.05, 0.45)]),
+                (E5_SMALL_Q4, "sudachi", [(0.02, 0.7, 0.05)]),
+                (
+                    E5_SMALL_Q4,
+                    "bigram",
+                    [
+                        (0.02, 0.7, 0.05),  # the default first: it carries the dense and BM25 baselines
+                        (0.0, 0.0, 0.0),
+                        (0.02, 0.0, 0.05),
+                        (0.05, 0.0, 0.05),
+                        (0.02, 0.3, 0.05),
+                        (0.02, 0.5, 0.05),
+                        (0.02, 1.0, 0.05, 0.89),
+                        (0.01, 0.7, 0.05),
+                        (0.04, 0.7, 0.05),
+                        (0.02, 0.7, 0.0),
+                        (0.02, 0.7, 0.1),
+                    ],
+                ),
+            ],
+            rrf_with=(E5_SMALL_Q4, "bigram"),
+        )
     elif which == "en":
-        run(["stackfaq", "en-onboarding", "en-heldout"], "en", [
-            (MINILM, "words", [(0.1, 0.0, 0.05), (0.05, 0.0, 0.05), (0.2, 0.0, 0.05), (0.3, 0.0, 0.05), (0.1, 0.1, 0.05), (0.1, 0.3, 0.05)]),
-            (E5_SMALL_Q4, "words", [(0.02, 0.7, 0.05)]),
-        ], rrf_with=(MINILM, "words"), loader=lambda name: load_beir(STACKFAQ if name == "stackfaq" else DATASETS / name, ("en",)))
+        run(
+            ["stackfaq", "en-onboarding", "en-heldout"],
+            "en",
+            [
+                (MINILM, "words", [(0.1, 0.0, 0.05), (0.05, 0.0, 0.05), (0.2, 0.0, 0.05), (0.3, 0.0, 0.05), (0.1, 0.1, 0.05), (0.1, 0.3, 0.05)]),
+                (E5_SMALL_Q4, "words", [(0.02, 0.7, 0.05)]),
+            ],
+            rrf_with=(MINILM, "words"),
+            loader=lambda name: load_beir(STACKFAQ if name == "stackfaq" else DATASETS / name, ("en",)),
+        )

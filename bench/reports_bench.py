@@ -71,7 +71,22 @@ def generate(seed: int, conversations: int, users: int, checklist):
             events = []
     if events:
         yield "onboarding_events", ("event_id", "user_id", "org_id", "name", "occurred_at", "properties", "known", "received_at"), events
-    columns = ("id", "channel", "locale", "user_id", "org_id", "created_at", "last_activity_at", "turn_count", "last_turn_answered", "last_turn_not_helpful", "confirmed_at", "escalated_at", "handed_over", "reopened_count")
+    columns = (
+        "id",
+        "channel",
+        "locale",
+        "user_id",
+        "org_id",
+        "created_at",
+        "last_activity_at",
+        "turn_count",
+        "last_turn_answered",
+        "last_turn_not_helpful",
+        "confirmed_at",
+        "escalated_at",
+        "handed_over",
+        "reopened_count",
+    )
     rows = []
     for c in range(conversations):
         created_at = NOW - timedelta(seconds=rng.uniform(0, DAYS * 86400))
@@ -81,12 +96,24 @@ def generate(seed: int, conversations: int, users: int, checklist):
         escalated = stamp(last) if roll < 0.1 else None
         confirmed = stamp(last) if 0.1 <= roll < 0.3 else None
         answered = rng.random() < 0.75
-        rows.append((
-            f"{c:032x}", rng.choice(("web", "slack")), rng.choice(("en", "ja")), f"u{user}" if user is not None else None,
-            user_org[user] if user is not None else f"org{rng.randrange(orgs)}", stamp(created_at), stamp(last),
-            0 if rng.random() < 0.02 else rng.randint(1, 3), answered, (not answered) and rng.random() < 0.5 or rng.random() < 0.05,
-            confirmed, escalated, escalated is not None, 0,
-        ))
+        rows.append(
+            (
+                f"{c:032x}",
+                rng.choice(("web", "slack")),
+                rng.choice(("en", "ja")),
+                f"u{user}" if user is not None else None,
+                user_org[user] if user is not None else f"org{rng.randrange(orgs)}",
+                stamp(created_at),
+                stamp(last),
+                0 if rng.random() < 0.02 else rng.randint(1, 3),
+                answered,
+                (not answered) and rng.random() < 0.5 or rng.random() < 0.05,
+                confirmed,
+                escalated,
+                escalated is not None,
+                0,
+            )
+        )
         if len(rows) >= CHUNK:
             yield "conversations", columns, rows
             rows = []
@@ -149,7 +176,11 @@ def run(url: str, dialect: str, args, checklist) -> dict:
         result["timeseries_week"] = timed(lambda: kpis.timeseries(scope, "week"), args.repeats)
         result["summary_one_org"] = timed(lambda: kpis.summary(org_scope), args.repeats)
         summary = kpis.summary(scope)
-        result["check"] = {"conversations": summary["conversations"]["conversations"], "users_started": summary["onboarding"]["users_started"], "deflection_rate": summary["conversations"]["deflection_rate"]}
+        result["check"] = {
+            "conversations": summary["conversations"]["conversations"],
+            "users_started": summary["onboarding"]["users_started"],
+            "deflection_rate": summary["conversations"]["deflection_rate"],
+        }
         one_org = kpis.summary(org_scope)["onboarding"]
         result["check_one_org"] = {key: one_org[key] for key in ("users_started", "users_completed", "median_time_to_complete_hours", "p90_time_to_complete_hours")}
         window = Window(period.start, period.end, NOW, QUIET, Filters())

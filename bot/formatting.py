@@ -124,4 +124,3 @@ def render_markdown(text: str, *, source_path: str | None = None, link_base: str
         _line_anchors(tokens)
     html = md.renderer.render(tokens, md.options, env)
     return _cleaner(anchors=anchors, new_tab=new_tab).clean(html)
-

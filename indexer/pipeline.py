@@ -52,10 +52,7 @@ class BuildReport:
         return "its previous version stays in service" if path in self.kept_files else "not indexed: there is no previous version to keep"
 
     def summary(self) -> str:
-        line = (
-            f"{self.added} added, {self.changed} changed, {self.removed} removed, {self.skipped} skipped (unchanged); "
-            f"{len(self.refused_files)} file(s) refused"
-        )
+        line = f"{self.added} added, {self.changed} changed, {self.removed} removed, {self.skipped} skipped (unchanged); {len(self.refused_files)} file(s) refused"
         if self.kept_files:
             line += f" ({len(self.kept_files)} kept at their previous version)"
         if not self.published:
@@ -212,9 +209,7 @@ def _kept_in_service(in_service: store.KnowledgeIndex, refused_files: list[str],
     kept = [
         entry
         for entry in in_service.entries
-        if any(_within(entry.path, refused) for refused in refused_files)
-        and entry.id not in taken_ids
-        and not (entry.kind == "faq" and (entry.locale, question_key(entry.title)) in taken_questions)
+        if any(_within(entry.path, refused) for refused in refused_files) and entry.id not in taken_ids and not (entry.kind == "faq" and (entry.locale, question_key(entry.title)) in taken_questions)
     ]
     files = {path: checksum for path, checksum in in_service.manifest["files"].items() if any(_within(path, refused) for refused in refused_files)}
     return kept, files

@@ -39,9 +39,7 @@ def missing_twins(entries: list[Entry], locales: tuple[str, ...]) -> list[Proble
         for other in sorted(in_use & set(locales) - {entry.locale}):
             if (other, twin_key(entry)) not in present:
                 expected = f"{other}-{twin_key(entry)}" if other != "en" else twin_key(entry)
-                problems.append(
-                    Problem(entry.path, entry.line_start, f"warning: '{entry.id}' has no {other} translation (no entry with id '{expected}' or translation_of: {twin_key(entry)})")
-                )
+                problems.append(Problem(entry.path, entry.line_start, f"warning: '{entry.id}' has no {other} translation (no entry with id '{expected}' or translation_of: {twin_key(entry)})"))
     return problems
 
 
@@ -97,7 +95,8 @@ def confusable_entries(index: KnowledgeIndex) -> list[Problem]:
             continue
         problems.append(
             Problem(
-                item.owner.path, item.owner.line_start,
+                item.owner.path,
+                item.owner.line_start,
                 f"warning: '{item.phrasing}' is closer to '{item.thief.title}' ({item.thief.path}:{item.thief.line_start}, similarity {item.stolen:.2f}) "
                 f"than to the rest of its own entry ({item.own:.2f}): jiso may not tell the two apart; make the questions more distinct or merge them",
             )  # fmt: skip

@@ -103,7 +103,9 @@ def create_conversation(body: ConversationCreate, request: Request, session: Ses
 
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut, responses=NOT_FOUND)
-def post_message(conversation_id: str, body: MessageCreate, request: Request, session: SessionDep, settings: SettingsDep, engine: OptionalEngineDep, rate_limits: RateLimitsDep, key: IdempotencyKey = None):
+def post_message(
+    conversation_id: str, body: MessageCreate, request: Request, session: SessionDep, settings: SettingsDep, engine: OptionalEngineDep, rate_limits: RateLimitsDep, key: IdempotencyKey = None
+):
     """Ask a question. `answer.decision` says what jiso did: `answer` (the writers' text, with
     `confidence` = the probability it is right), `clarify` ("Did you mean…" with `choices`, answered
     by POST …/choose), or `decline` ("I don't know" and the offer of a person; `confident: false`).
@@ -126,7 +128,9 @@ def post_message(conversation_id: str, body: MessageCreate, request: Request, se
 
 
 @router.post("/conversations/{conversation_id}/choose", response_model=MessageOut, responses={**NOT_FOUND, 409: {"description": "The turn did not ask which entry is meant"}})
-def post_choice(conversation_id: str, body: ChoiceCreate, request: Request, session: SessionDep, settings: SettingsDep, engine: OptionalEngineDep, rate_limits: RateLimitsDep, key: IdempotencyKey = None):
+def post_choice(
+    conversation_id: str, body: ChoiceCreate, request: Request, session: SessionDep, settings: SettingsDep, engine: OptionalEngineDep, rate_limits: RateLimitsDep, key: IdempotencyKey = None
+):
     """Answer "Did you mean…": `entry_id` one of the turn's `choices`, or null for "None of these"
     (the "I don't know" message and the offer of a person). Recorded once per clarification."""
     conversation = _conversation(session, conversation_id)
@@ -148,7 +152,7 @@ def post_choice(conversation_id: str, body: ChoiceCreate, request: Request, sess
 
 @router.post("/conversations/{conversation_id}/feedback", response_model=FeedbackOut, responses=NOT_FOUND)
 def post_feedback(conversation_id: str, body: FeedbackCreate, request: Request, session: SessionDep, settings: SettingsDep, key: IdempotencyKey = None):
-    """"This solved it" (helpful: true) or "Not helpful" on a turn; voting again changes the vote."""
+    """ "This solved it" (helpful: true) or "Not helpful" on a turn; voting again changes the vote."""
     conversation = _conversation(session, conversation_id)
 
     def action(_: str | None) -> tuple[int, dict]:  # a vote is a state: recording it again changes nothing
@@ -163,7 +167,9 @@ def post_feedback(conversation_id: str, body: FeedbackCreate, request: Request, 
 
 
 @router.post("/conversations/{conversation_id}/escalate", status_code=201, response_model=EscalationOut, responses=NOT_FOUND)
-def post_escalation(conversation_id: str, body: EscalationCreate, request: Request, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep, links: TranscriptLinksDep, key: IdempotencyKey = None):
+def post_escalation(
+    conversation_id: str, body: EscalationCreate, request: Request, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep, links: TranscriptLinksDep, key: IdempotencyKey = None
+):
     """Hand the conversation over to people (Slack and/or the webhook, in the background)."""
     conversation = _conversation(session, conversation_id)
 

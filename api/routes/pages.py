@@ -32,10 +32,7 @@ from indexer.parser import parse_document
 
 router = APIRouter(include_in_schema=False)
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-)
+PAGE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 SECURITY_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
 _bearer = HTTPBearer(auto_error=False)
@@ -114,9 +111,7 @@ def knowledge_page(path: str, settings: SettingsDep):
     text = target.read_text(encoding="utf-8", errors="replace")
     document = parse_document(relative, text)
     body = render_markdown(text, source_path=relative, anchors=True, new_tab=False)
-    page = Template((TEMPLATES / "knowledge.html").read_text(encoding="utf-8")).substitute(
-        lang=escape(document.locale), title=escape(document.title), path=escape(relative), body=body
-    )
+    page = Template((TEMPLATES / "knowledge.html").read_text(encoding="utf-8")).substitute(lang=escape(document.locale), title=escape(document.title), path=escape(relative), body=body)
     return _page(page)
 
 
@@ -197,21 +192,15 @@ def _turn_html(turn: Turn, helpful: bool | None) -> str:
     else:
         answer = f'<div class="answer">{render_markdown(turn.answer_text or "", source_path=answer_source_path(turn), new_tab=False)}</div>'
         answer += f'<p class="meta">{VERDICTS[turn.kind]}, confidence {turn.confidence:.2f}</p>'
-    sources = "".join(
-        f'<li><a href="/knowledge/{escape(source["path"])}#L{int(source["line"])}">{escape(source["heading"])}</a> ({float(source["score"]):.2f})</li>'
-        for source in turn.sources
-    )
+    sources = "".join(f'<li><a href="/knowledge/{escape(source["path"])}#L{int(source["line"])}">{escape(source["heading"])}</a> ({float(source["score"]):.2f})</li>' for source in turn.sources)
     vote = "" if helpful is None else f'<p class="meta">The user said: {"this solved it" if helpful else "not helpful"}</p>'
     return (
         f'<section class="turn"><p class="meta">{turn.created_at:%Y-%m-%d %H:%M} UTC</p>'
         f'<p class="question">{escape(turn.question)}</p>{answer}'
-        f'{f"<ul>{sources}</ul>" if sources else ""}{vote}</section>'
+        f"{f'<ul>{sources}</ul>' if sources else ''}{vote}</section>"
     )
 
 
 def _escalation_html(escalation: Escalation) -> str:
     delivery = ", ".join(f"{escape(name)}: {escape(status)}" for name, status in escalation.delivery.items()) or "no destination configured"
-    return (
-        f'<section class="turn"><p class="question">Handed over to a person: {escape(escalation.reason)}</p>'
-        f'<p class="meta">{escalation.created_at:%Y-%m-%d %H:%M} UTC · {delivery}</p></section>'
-    )
+    return f'<section class="turn"><p class="question">Handed over to a person: {escape(escalation.reason)}</p><p class="meta">{escalation.created_at:%Y-%m-%d %H:%M} UTC · {delivery}</p></section>'

@@ -116,10 +116,7 @@ def entry_catalog(request: Request) -> dict[str, dict[str, Any]]:
     engine = request.app.state.engine
     if engine is None:
         return {}
-    return {
-        e.id: {"title": e.title, "path": e.path, "kind": e.kind, "locale": e.locale, "onboarding_step": e.meta.get("onboarding_step")}
-        for e in engine.index.entries
-    }
+    return {e.id: {"title": e.title, "path": e.path, "kind": e.kind, "locale": e.locale, "onboarding_step": e.meta.get("onboarding_step")} for e in engine.index.entries}
 
 
 @router.get("/entries")

@@ -33,7 +33,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "none_of_these": {"en": "None of these", "ja": "どれでもない"},
     "picked": {"en": "Chosen: {choice}", "ja": "選択: {choice}"},
     "asked": {"en": "{user} asked: {question}", "ja": "{user} さんの質問: {question}"},
-    "not_yours": {"en": "Only {user}, who asked this question, can use these buttons. Mention me to ask your own.", "ja": "このボタンは質問した {user} さんだけが使えます。ご自身の質問はメンションしてお送りください。"},
+    "not_yours": {
+        "en": "Only {user}, who asked this question, can use these buttons. Mention me to ask your own.",
+        "ja": "このボタンは質問した {user} さんだけが使えます。ご自身の質問はメンションしてお送りください。",
+    },
     "usage": {"en": "Ask me a question, for example `/jiso how do I invite a teammate?`", "ja": "質問を入力してください。例: `/jiso メンバーを招待するには？`"},
 }
 
@@ -87,7 +90,7 @@ def _button(key: str, action_id: str, ref: ButtonRef, locale: str | None, style:
 
 
 def _clarify_blocks(turn: Turn, ref: ButtonRef, state: State, locale: str | None, choice: str | None) -> list[dict[str, Any]]:
-    """"Did you mean…": a button per plausible entry and "None of these", then the hand-over; once
+    """ "Did you mean…": a button per plausible entry and "None of these", then the hand-over; once
     picked, what was chosen."""
     if state == "handed_over":
         return [_context(text("handed_over", locale))]
@@ -136,7 +139,7 @@ def answer_message(
     sections = pack(to_mrkdwn_blocks(shown))
     room = MAX_BLOCKS - len(blocks) - 3  # sources, actions and a status line
     if len(sections) > room:
-        sections = sections[: room - 1] + [sections[room - 1][: 2990] + " …"]
+        sections = sections[: room - 1] + [sections[room - 1][:2990] + " …"]
     blocks.extend({"type": "section", "text": {"type": "mrkdwn", "text": section}} for section in sections)
     sources = source_line(turn.sources, knowledge_url, locale) if turn.answered else None
     if sources:

@@ -30,17 +30,21 @@ class UTCDateTime(TypeDecorator):
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
+
 def new_id() -> str:
     return uuid.uuid4().hex
+
 
 class Organization(SQLModel, table=True):
     __tablename__ = "organizations"
     id: str = Field(primary_key=True, max_length=128)
     name: Optional[str] = Field(default=None, max_length=256)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
 
 class EndUser(SQLModel, table=True):
     """A customer's user, as their product identifies them (verified with an HMAC) or Slack does."""
@@ -49,6 +53,7 @@ class EndUser(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=128)
     org_id: Optional[str] = Field(default=None, foreign_key="organizations.id", index=True, max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
 
 class Conversation(SQLModel, table=True):
     """One conversation on one channel. The state columns are kept by `writes` so that the
@@ -76,6 +81,7 @@ class Conversation(SQLModel, table=True):
     escalated_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     handed_over: bool = False  # the bot stays quiet until the user asks a new question
     reopened_count: int = 0
+
 
 TurnKind = Literal["answered", "clarify", "declined", "quiet"]
 
@@ -117,6 +123,7 @@ class Turn(SQLModel, table=True):
             return "answered"
         return "clarify" if self.choices else "declined"
 
+
 class PhrasingDecision(SQLModel, table=True):
     """A writer's decision on a suggested alternative phrasing of an entry (bot/suggestions.py)."""
 
@@ -129,6 +136,7 @@ class PhrasingDecision(SQLModel, table=True):
     accepted: bool
     decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
+
 class Feedback(SQLModel, table=True):
     """The user's latest vote on a turn (a changed vote replaces the earlier one)."""
 
@@ -139,6 +147,7 @@ class Feedback(SQLModel, table=True):
     turn_id: str = Field(foreign_key="turns.id", max_length=32)
     helpful: bool
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
 
 class Escalation(SQLModel, table=True):
     """A hand-over to humans, with why and where it went."""
@@ -155,6 +164,7 @@ class Escalation(SQLModel, table=True):
     closed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     delivery_key: Optional[str] = Field(default=None, max_length=255)  # e.g. the request's Idempotency-Key
 
+
 class IdempotentResponse(SQLModel, table=True):
     """The first response to a write request that carried an Idempotency-Key."""
 
@@ -167,6 +177,7 @@ class IdempotentResponse(SQLModel, table=True):
     status_code: int
     body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)  # when reserved (the lease starts here)
+
 
 class OnboardingEvent(SQLModel, table=True):
     """A product event of a user (ingested); idempotent by event_id."""
@@ -186,6 +197,7 @@ class OnboardingEvent(SQLModel, table=True):
     properties: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     known: bool = True  # the checklist names this event
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
 
 class ApiKey(SQLModel, table=True):
     """A reporting or ingest credential; only a hash of the secret is stored."""

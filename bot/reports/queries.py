@@ -80,10 +80,7 @@ def bucket_table(buckets: Sequence[Bucket]) -> Subquery:
     """[start, end) ranges as rows, to join against (an index range scan per bucket)."""
     if not 0 < len(buckets) <= MAX_BUCKETS:
         raise ValueError(f"between 1 and {MAX_BUCKETS} buckets, not {len(buckets)}")
-    rows = [
-        select(_int(i).label("bucket"), literal(b.start, UTCDateTime()).label("b_start"), literal(b.end, UTCDateTime()).label("b_end"))
-        for i, b in enumerate(buckets)
-    ]
+    rows = [select(_int(i).label("bucket"), literal(b.start, UTCDateTime()).label("b_start"), literal(b.end, UTCDateTime()).label("b_end")) for i, b in enumerate(buckets)]
     return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("buckets")
 
 
@@ -177,7 +174,11 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
         all_hits = (union_all(*hits) if len(hits) > 1 else hits[0]).subquery("hits")
         done = select(all_hits.c.user_id, all_hits.c.step, func.min(all_hits.c.t).label("done_at")).group_by(all_hits.c.user_id, all_hits.c.step).subquery("done")
     else:
-        done = select(literal_column("NULL").label("user_id"), literal_column("NULL").label("step"), literal_column("NULL").label("done_at")).where(literal_column("1") == literal_column("0")).subquery("done")
+        done = (
+            select(literal_column("NULL").label("user_id"), literal_column("NULL").label("step"), literal_column("NULL").label("done_at"))
+            .where(literal_column("1") == literal_column("0"))
+            .subquery("done")
+        )
 
     required = [i for i, step in enumerate(steps) if step.required]
     flags = [func.max(case((done.c.step == _int(i), _int(1)), else_=_int(0))).label(f"s{i}") for i in range(len(steps))]
@@ -205,10 +206,7 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
             func.coalesce(talk.c.involved, _int(0)).label("involved"),
             *[per_user.c[f"s{i}"] for i in range(len(steps))],
         )
-        .select_from(
-            per_user.outerjoin(U, U.c.id == per_user.c.user_id)
-            .outerjoin(talk, talk.c.user_id == per_user.c.user_id)
-        )
+        .select_from(per_user.outerjoin(U, U.c.id == per_user.c.user_id).outerjoin(talk, talk.c.user_id == per_user.c.user_id))
         .subquery("users")
     )
 
@@ -232,9 +230,7 @@ def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = N
 PERCENTILES = {"median": (1, 2), "p90": (9, 10)}  # p as a fraction num/den: exact integer positions
 
 
-def onboarding_counts(
-    session: Session, checklist: Checklist, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False, times: bool = False
-) -> list[dict]:
+def onboarding_counts(session: Session, checklist: Checklist, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False, times: bool = False) -> list[dict]:
     """Per key: started, completed, self_serve, involved, done[i] and reached[i] (the funnel),
     and with `times` the median and p90 hours from start to completion (None without completions)."""
     dialect = dialect_of(session)
@@ -243,15 +239,19 @@ def onboarding_counts(
     # Funnel: did this step and every required step before it (optional steps never block).
     gates = [[j for j in range(i) if checklist.steps[j].required] + [i] for i in range(n)]
     reached = [func.sum(case((and_(*[group.c[f"s{j}"] == _int(1) for j in gate]), _int(1)), else_=_int(0))) for gate in gates]
-    counts = select(
-        group.c.key.label("key"),
-        func.count(),
-        func.count(group.c.completed_at),
-        func.sum(group.c.self_serve),
-        func.sum(group.c.involved),
-        *[func.sum(group.c[f"s{i}"]) for i in range(n)],
-        *reached,
-    ).group_by(group.c.key).subquery("counts")
+    counts = (
+        select(
+            group.c.key.label("key"),
+            func.count(),
+            func.count(group.c.completed_at),
+            func.sum(group.c.self_serve),
+            func.sum(group.c.involved),
+            *[func.sum(group.c[f"s{i}"]) for i in range(n)],
+            *reached,
+        )
+        .group_by(group.c.key)
+        .subquery("counts")
+    )
     query = select(*counts.c)
     if times:
         completion = _completion_ranks(group, dialect)
@@ -260,10 +260,18 @@ def onboarding_counts(
     width = 5 + 2 * n
     for row in session.execute(query):
         values = [int(v or 0) for v in row[1:width]]
-        rows.append({
-            "key": row[0], "started": values[0], "completed": values[1], "self_serve": values[2], "involved": values[3], "done": values[4 : 4 + n], "reached": values[4 + n :],
-            **({"times": _percentiles(row[width:])} if times else {}),
-        })
+        rows.append(
+            {
+                "key": row[0],
+                "started": values[0],
+                "completed": values[1],
+                "self_serve": values[2],
+                "involved": values[3],
+                "done": values[4 : 4 + n],
+                "reached": values[4 + n :],
+                **({"times": _percentiles(row[width:])} if times else {}),
+            }
+        )
     return rows
 
 
@@ -328,10 +336,7 @@ def entry_stats(session: Session, window: Window) -> list[dict]:
         .group_by(T.c.entry_id)
         .order_by(func.count(T.c.id).desc(), T.c.entry_id)
     )
-    return [
-        {"entry_id": row[0], "shown": int(row[1]), "helpful": int(row[2] or 0), "not_helpful": int(row[3] or 0), "escalated_after": int(row[4] or 0)}
-        for row in session.execute(query)
-    ]
+    return [{"entry_id": row[0], "shown": int(row[1]), "helpful": int(row[2] or 0), "not_helpful": int(row[3] or 0), "escalated_after": int(row[4] or 0)} for row in session.execute(query)]
 
 
 def gap_questions(session: Session, window: Window, limit: int) -> list[dict]:

@@ -51,4 +51,3 @@ def test_concurrent_redeliveries_of_one_event_record_one_turn(db_engine) -> None
         deliveries = list(pool.map(deliver, range(8)))
     assert len({turn_id for turn_id, _ in deliveries}) == 1
     assert [created for _, created in deliveries].count(True) == 1
-

@@ -56,7 +56,16 @@ def converse(session: Session, at: datetime, script: list[tuple], *, user: str |
     for action, value, minutes in script:
         when = at + timedelta(minutes=minutes)
         if action == "ask":
-            last, _ = writes.record_turn(session=session, conversation=conversation, question=value[1] if isinstance(value, tuple) else "q", answer_text="a", answered=value[0] if isinstance(value, tuple) else value, entry_id=value[2] if isinstance(value, tuple) and len(value) > 2 else None, locale=locale, now=when)
+            last, _ = writes.record_turn(
+                session=session,
+                conversation=conversation,
+                question=value[1] if isinstance(value, tuple) else "q",
+                answer_text="a",
+                answered=value[0] if isinstance(value, tuple) else value,
+                entry_id=value[2] if isinstance(value, tuple) and len(value) > 2 else None,
+                locale=locale,
+                now=when,
+            )
         elif action == "vote":
             writes.record_feedback(session=session, conversation=conversation, turn_id=last.id, helpful=value, now=when)
         else:

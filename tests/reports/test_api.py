@@ -117,7 +117,13 @@ def test_widget_events_and_progress_need_a_verified_identity(client) -> None:
     }
     assert client.get("/api/v1/onboarding/progress", params={**params, "hash": forged["hash"]}).status_code == 401
     steps = client.get("/api/v1/onboarding/checklist").json()["steps"]
-    assert steps[2] == {"id": "create-first-project", "titles": {"en": "Start a project", "ja": "プロジェクトを始める"}, "events": ["project.created"], "required": True, "active_minutes": {"min": 3, "within_days": 1}}
+    assert steps[2] == {
+        "id": "create-first-project",
+        "titles": {"en": "Start a project", "ja": "プロジェクトを始める"},
+        "events": ["project.created"],
+        "required": True,
+        "active_minutes": {"min": 3, "within_days": 1},
+    }
 
 
 def test_report_parameters_are_validated(client) -> None:
@@ -134,7 +140,7 @@ def test_all_reports_in_json_and_csv(client) -> None:
     with Session(client.app.state.db) as session:
         at = datetime.now(timezone.utc) - timedelta(days=2)
         converse(session, at, [("ask", (True, "How do I create a project?", "create-project"), 0), ("vote", True, 1)], user="u1", org="org-a")
-        converse(session, at, [("ask", (False, "=HYPERLINK(\"http://evil\")"), 0)], user="u2", org="org-a")
+        converse(session, at, [("ask", (False, '=HYPERLINK("http://evil")'), 0)], user="u2", org="org-a")
     headers = bearer(ADMIN_KEY)
     entries = client.get("/api/v1/reports/entries", headers=headers).json()["entries"]
     assert entries[0]["entry_id"] == "create-project" and entries[0]["title"] == "How do I create a project?" and entries[0]["onboarding_step"] == "create-first-project"

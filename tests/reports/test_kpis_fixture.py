@@ -60,7 +60,13 @@ def test_summary(db_engine, checklist) -> None:
     # 5 conversations with a question: escalated (u2), unanswered (u3), assumed (u4, reopened),
     # confirmed (anonymous), open (anonymous, last hour). Decided = 4.
     assert {k: talk[k] for k in ("conversations", "decided", "escalated", "unanswered", "resolved_assumed", "resolved_confirmed", "open")} == {
-        "conversations": 5, "decided": 4, "escalated": 1, "unanswered": 1, "resolved_assumed": 1, "resolved_confirmed": 1, "open": 1,
+        "conversations": 5,
+        "decided": 4,
+        "escalated": 1,
+        "unanswered": 1,
+        "resolved_assumed": 1,
+        "resolved_confirmed": 1,
+        "open": 1,
     }
     assert (talk["deflection_rate"], talk["confirmed_rate"], talk["assumed_rate"], talk["escalation_rate"], talk["unanswered_rate"]) == (0.5, 0.25, 0.25, 0.25, 0.25)
     board = report["onboarding"]
@@ -84,10 +90,20 @@ def test_organizations(db_engine, checklist) -> None:
         rows = {row["org_id"]: row for row in kpis.organizations(scope(session, checklist))["organizations"]}
     assert set(rows) == {"org1", "org2", None}
     assert {k: rows["org1"][k] for k in ("users", "completed_share", "self_serve_share", "conversations", "deflection_rate", "open_escalations")} == {
-        "users": 2, "completed_share": 1.0, "self_serve_share": 0.5, "conversations": 1, "deflection_rate": 0.0, "open_escalations": 1,
+        "users": 2,
+        "completed_share": 1.0,
+        "self_serve_share": 0.5,
+        "conversations": 1,
+        "deflection_rate": 0.0,
+        "open_escalations": 1,
     }
     assert {k: rows["org2"][k] for k in ("users", "completed_share", "self_serve_share", "conversations", "deflection_rate", "open_escalations")} == {
-        "users": 2, "completed_share": 0.5, "self_serve_share": 0.5, "conversations": 2, "deflection_rate": 0.5, "open_escalations": 0,
+        "users": 2,
+        "completed_share": 0.5,
+        "self_serve_share": 0.5,
+        "conversations": 2,
+        "deflection_rate": 0.5,
+        "open_escalations": 0,
     }
     assert (rows[None]["users"], rows[None]["conversations"], rows[None]["deflection_rate"]) == (0, 2, 1.0)
 
@@ -122,7 +138,12 @@ def test_entries(db_engine, checklist) -> None:
     by_id = {row["entry_id"]: row for row in rows}
     # invite-member: shown to u2, voted helpful, then u2 was handed over anyway.
     assert {k: by_id["invite-member"][k] for k in ("shown", "helpful", "not_helpful", "escalated_after", "title", "onboarding_step")} == {
-        "shown": 1, "helpful": 1, "not_helpful": 0, "escalated_after": 1, "title": "How do I invite a teammate?", "onboarding_step": "invite-members",
+        "shown": 1,
+        "helpful": 1,
+        "not_helpful": 0,
+        "escalated_after": 1,
+        "title": "How do I invite a teammate?",
+        "onboarding_step": "invite-members",
     }
     assert {k: by_id["create-project"][k] for k in ("shown", "helpful", "not_helpful", "escalated_after")} == {"shown": 2, "helpful": 1, "not_helpful": 0, "escalated_after": 0}
 

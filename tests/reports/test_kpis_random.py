@@ -93,10 +93,7 @@ def reference(session: Session, checklist, start: datetime, end: datetime, org: 
         "involved": sum(u["involved"] for u in users.values()),
         "median": float(np.percentile(hours, 50)) if hours else None,
         "p90": float(np.percentile(hours, 90)) if hours else None,
-        "reached": [
-            sum(i in u["done"] and all(j in u["done"] for j in range(i) if checklist.steps[j].required) for u in users.values())
-            for i in range(len(checklist.steps))
-        ],
+        "reached": [sum(i in u["done"] and all(j in u["done"] for j in range(i) if checklist.steps[j].required) for u in users.values()) for i in range(len(checklist.steps))],
     }
 
 
@@ -104,7 +101,10 @@ def assert_matches(report_conversations: dict, report_onboarding: dict, expected
     for outcome in ("escalated", "resolved_confirmed", "resolved_assumed", "unanswered", "open"):
         assert report_conversations[outcome] == expected["outcomes"].get(outcome, 0), outcome
     assert (report_onboarding["users_started"], report_onboarding["users_completed"], report_onboarding["self_serve_completed"], report_onboarding["users_involved"]) == (
-        expected["started"], expected["completed"], expected["self_serve"], expected["involved"],
+        expected["started"],
+        expected["completed"],
+        expected["self_serve"],
+        expected["involved"],
     )
     for name, value in (("median_time_to_complete_hours", expected["median"]), ("p90_time_to_complete_hours", expected["p90"])):
         got = report_onboarding[name]

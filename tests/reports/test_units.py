@@ -66,7 +66,10 @@ def test_shipped_checklist_loads_and_matches_the_knowledge() -> None:
         ("steps:\n  - id: a\n    title: {en: x}\n    events: [e]\n  - id: b\n    title: {en: y}\n    events: [e]\n    required: true\n", "onboarding.yml:5: event 'e' already completes step 'a'"),
         ("steps:\n  - id: a\n    title: {en: x}\n    events: [e]\n", "onboarding.yml:2: no step is required"),
         ("steps:\n  - id: a\n    title: {en: x}\n    required: true\n", "onboarding.yml:2: step 'a' can never be done"),
-        ("steps:\n  - id: a\n    title: {en: x}\n    events: [e]\n    required: true\n    active_minutes: {min: 0, within_days: 3}\n", "onboarding.yml:6: steps.0.active_minutes.min: Input should be greater than or equal to 1"),
+        (
+            "steps:\n  - id: a\n    title: {en: x}\n    events: [e]\n    required: true\n    active_minutes: {min: 0, within_days: 3}\n",
+            "onboarding.yml:6: steps.0.active_minutes.min: Input should be greater than or equal to 1",
+        ),
     ],
 )
 def test_checklist_problems_name_file_and_line(text: str, expected: str) -> None:

@@ -25,7 +25,13 @@ def publish(settings: Settings, body: str) -> str:
 
 
 def test_new_build_is_served_and_damaged_build_is_refused(tmp_path: Path) -> None:
-    settings = Settings(knowledge_dir=tmp_path / "knowledge", index_dir=tmp_path / "index", model_en="fake-hashing", model_ja="fake-hashing", calibration_dir=write_calibrations(tmp_path / "calibrations", "fake-hashing", FAKE_THRESHOLDS))
+    settings = Settings(
+        knowledge_dir=tmp_path / "knowledge",
+        index_dir=tmp_path / "index",
+        model_en="fake-hashing",
+        model_ja="fake-hashing",
+        calibration_dir=write_calibrations(tmp_path / "calibrations", "fake-hashing", FAKE_THRESHOLDS),
+    )
     publish(settings, "With your email.")
     app = FastAPI()
     app.state.embedders = runtime.embedders(settings)

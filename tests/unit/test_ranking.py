@@ -41,8 +41,17 @@ def test_sentences_split_at_japanese_and_western_ends_and_at_blocks() -> None:
 
 def test_each_passage_says_what_it_is() -> None:
     entry = Entry(
-        id="x", kind="faq", locale="en", path="faq.md", title="How do I export?", breadcrumb=("FAQ", "How do I export?"),
-        line_start=1, line_end=4, body="", plain="Open Settings. Click Export.", alternatives=("download my data",),
+        id="x",
+        kind="faq",
+        locale="en",
+        path="faq.md",
+        title="How do I export?",
+        breadcrumb=("FAQ", "How do I export?"),
+        line_start=1,
+        line_end=4,
+        body="",
+        plain="Open Settings. Click Export.",
+        alternatives=("download my data",),
     )
     assert [(p.role, p.text) for p in entry.passages()] == [
         ("question", "How do I export?"),
@@ -63,7 +72,9 @@ def engine_for(tmp_path: Path):
     embedder = KeywordEmbedder()
     build_index(entries, tmp_path, configs={"en": LocaleConfig("keywords", "words")}, embedder_for=lambda locale: embedder)
     index = load_index(tmp_path)
-    return lambda sentence_weight: Engine(index, lambda locale: embedder, Policy({"en": cosine_calibration("en", "keywords", 0.5)}, lexical_weights={"en": 0.0}, sentence_weights={"en": sentence_weight}))
+    return lambda sentence_weight: Engine(
+        index, lambda locale: embedder, Policy({"en": cosine_calibration("en", "keywords", 0.5)}, lexical_weights={"en": 0.0}, sentence_weights={"en": sentence_weight})
+    )
 
 
 def test_an_answer_that_says_what_was_asked_outranks_a_closer_heading(engine_for) -> None:

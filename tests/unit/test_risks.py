@@ -20,7 +20,13 @@ def faq(entry_id: str, locale: str, title: str, alternatives: tuple[str, ...] = 
 
 
 def test_an_entry_without_a_twin_in_the_other_locale_is_a_warning() -> None:
-    entries = [faq("invite", "en", "Invite?"), faq("ja-invite", "ja", "招待？"), faq("create-project", "en", "Create?"), faq("ja-billing", "ja", "請求？", translation_of="billing-plans"), faq("billing-plans", "en", "Plans?")]
+    entries = [
+        faq("invite", "en", "Invite?"),
+        faq("ja-invite", "ja", "招待？"),
+        faq("create-project", "en", "Create?"),
+        faq("ja-billing", "ja", "請求？", translation_of="billing-plans"),
+        faq("billing-plans", "en", "Plans?"),
+    ]
     warnings = missing_twins(entries, ("en", "ja"))
     assert [str(w) for w in warnings] == ["en/faq.md:3: warning: 'create-project' has no ja translation (no entry with id 'ja-create-project' or translation_of: create-project)"]
 

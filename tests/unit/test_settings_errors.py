@@ -35,7 +35,16 @@ DURATION_LINE = "JISO_ASSUME_RESOLVED_AFTER='24 hours please' is not a duration:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("24h", timedelta(hours=24)), ("90m", timedelta(minutes=90)), ("30s", timedelta(seconds=30)), ("2d", timedelta(days=2)), ("1w", timedelta(weeks=1)), ("1.5h", timedelta(minutes=90)), ("PT24H", timedelta(hours=24)), ("86400", timedelta(days=1))],
+    [
+        ("24h", timedelta(hours=24)),
+        ("90m", timedelta(minutes=90)),
+        ("30s", timedelta(seconds=30)),
+        ("2d", timedelta(days=2)),
+        ("1w", timedelta(weeks=1)),
+        ("1.5h", timedelta(minutes=90)),
+        ("PT24H", timedelta(hours=24)),
+        ("86400", timedelta(days=1)),
+    ],
 )
 def test_durations_accept_the_obvious_forms(text: str, expected: timedelta) -> None:
     assert Settings(assume_resolved_after=text).assume_resolved_after == expected
@@ -56,7 +65,11 @@ def test_an_invalid_setting_is_one_line_and_exit_2_for_every_command(command: li
         ("JISO_PORT", "eighty", "JISO_PORT='eighty' is invalid (input should be a valid integer, unable to parse string as an integer): correct it or unset it for the default"),
         ("JISO_ALLOWED_ORIGINS", "https://app.example", 'JISO_ALLOWED_ORIGINS is not valid JSON: write it as JSON, e.g. JISO_ALLOWED_ORIGINS=\'["http://127.0.0.1:8000", "http://localhost:8000"]\''),
         ("JISO_SLACK_WORKSPACE_ORGS", "T1=acme", 'JISO_SLACK_WORKSPACE_ORGS is not valid JSON: write it as JSON, e.g. JISO_SLACK_WORKSPACE_ORGS=\'{"T0123ABCD": "acme"}\''),
-        ("JISO_ESCALATION_RETRY_ATTEMPTS", "many", "JISO_ESCALATION_RETRY_ATTEMPTS='many' is invalid (input should be a valid integer, unable to parse string as an integer): correct it or unset it for the default"),
+        (
+            "JISO_ESCALATION_RETRY_ATTEMPTS",
+            "many",
+            "JISO_ESCALATION_RETRY_ATTEMPTS='many' is invalid (input should be a valid integer, unable to parse string as an integer): correct it or unset it for the default",
+        ),
     ],
 )
 def test_each_invalid_setting_names_its_variable(variable: str, value: str, line: str) -> None:

@@ -65,7 +65,16 @@ def test_slack_text_becomes_the_plain_question(text: str, question: str) -> None
 
 
 def turn(**overrides) -> Turn:
-    values = {"id": "t1", "conversation_id": "c1", "seq": 1, "question": "How <do> I?", "answer_text": "Click **Invite**.", "answered": True, "locale": "en", "sources": [{"path": "en/faq/a.md", "line": 3, "heading": "Members › Invite", "title": "Members"}]}
+    values = {
+        "id": "t1",
+        "conversation_id": "c1",
+        "seq": 1,
+        "question": "How <do> I?",
+        "answer_text": "Click **Invite**.",
+        "answered": True,
+        "locale": "en",
+        "sources": [{"path": "en/faq/a.md", "line": 3, "heading": "Members › Invite", "title": "Members"}],
+    }
     return Turn(**{**values, **overrides})
 
 

@@ -67,6 +67,16 @@ def test_a_long_invalid_question_is_not_echoed_whole(app_client) -> None:
     assert response.status_code == 422 and len(response.content) < 2_000
 
 
-@pytest.mark.parametrize(("path", "status"), [("/knowledge/en%00.md", 400), ("/knowledge/" + "a" * 6000 + ".md", 400), ("/knowledge/" + "a" * 1000 + ".md", 404), ("/knowledge/" + "/".join(["a" * 250] * 7) + ".md", 404), ("/static/%00", 400), ("/dashboard/%00x", 400)])
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/knowledge/en%00.md", 400),
+        ("/knowledge/" + "a" * 6000 + ".md", 400),
+        ("/knowledge/" + "a" * 1000 + ".md", 404),
+        ("/knowledge/" + "/".join(["a" * 250] * 7) + ".md", 404),
+        ("/static/%00", 400),
+        ("/dashboard/%00x", 400),
+    ],
+)
 def test_odd_paths_are_400_or_404(app_client, path: str, status: int) -> None:
     assert app_client.get(path).status_code == status

@@ -57,7 +57,7 @@ def test_the_transcript_page_a_hand_over_links_to(client) -> None:
     assert response.status_code == 200
     assert "script-src 'self'" in response.headers["content-security-policy"]
     page = response.text
-    assert f"<p class=\"question\">{EN_QUESTION}</p>" in page
+    assert f'<p class="question">{EN_QUESTION}</p>' in page
     assert "The user said: not helpful" in page
     assert 'href="/knowledge/en/faq/members.md#L9"' in page  # the answer's source, at its line
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page

@@ -132,4 +132,3 @@ def test_without_a_configured_secret_one_is_generated_once_and_kept(make_client,
     assert page(restarted, link).status_code == 200
     other_server = make_client(link_secret="another-servers-secret", link_secret_file=tmp_path / "unused")
     assert page(other_server, link).status_code == 403 and not (tmp_path / "unused").exists()
-

@@ -42,11 +42,7 @@ KNOWLEDGE = {
         "## How do I download an invoice?\n\nOpen **Settings › Billing › Invoices** and click **Download**.\n"
     ),
     "en/manual/members.md": "---\nlocale: en\ntitle: Members manual\n---\n# Members\n\n## Roles\n\nEvery member has one role: Owner, Admin, Member or Guest.\n",
-    "ja/faq/members.md": (
-        "---\nlocale: ja\ntitle: メンバー\n---\n# メンバー\n\n"
-        f"## {JA_QUESTION}\n\n"
-        "**設定 › メンバー**を開き、**メンバーを招待**をクリックします。\n"
-    ),
+    "ja/faq/members.md": (f"---\nlocale: ja\ntitle: メンバー\n---\n# メンバー\n\n## {JA_QUESTION}\n\n**設定 › メンバー**を開き、**メンバーを招待**をクリックします。\n"),
 }
 
 
@@ -102,7 +98,9 @@ class Slack:
         headers = {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
         return self.post(body, "application/json", headers=headers)
 
-    def mention(self, text: str, *, ts: str = "1700000100.000100", thread_ts: str | None = None, user: str = "U1", channel: str = "C1", event_id: str | None = None, retry: int | None = None) -> httpx.Response:
+    def mention(
+        self, text: str, *, ts: str = "1700000100.000100", thread_ts: str | None = None, user: str = "U1", channel: str = "C1", event_id: str | None = None, retry: int | None = None
+    ) -> httpx.Response:
         event = {"type": "app_mention", "user": user, "text": f"<@{BOT_USER_ID}> {text}", "ts": ts, "channel": channel, "event_ts": ts, "team": TEAM_ID}
         if thread_ts:
             event["thread_ts"] = thread_ts
@@ -116,9 +114,18 @@ class Slack:
 
     def command(self, text: str, *, trigger_id: str = "trig1", user: str = "U1", channel: str = "C1") -> httpx.Response:
         form = {
-            "token": "x", "team_id": TEAM_ID, "team_domain": "test", "channel_id": channel, "channel_name": "general",
-            "user_id": user, "user_name": "user", "command": "/jiso", "text": text, "api_app_id": "A1",
-            "response_url": self.fake.response_url(trigger_id), "trigger_id": trigger_id,
+            "token": "x",
+            "team_id": TEAM_ID,
+            "team_domain": "test",
+            "channel_id": channel,
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": "user",
+            "command": "/jiso",
+            "text": text,
+            "api_app_id": "A1",
+            "response_url": self.fake.response_url(trigger_id),
+            "trigger_id": trigger_id,
         }
         return self.post(urlencode(form), "application/x-www-form-urlencoded")
 
@@ -129,8 +136,12 @@ class Slack:
         channel = message.body.get("channel", "C1")
         ts = (message.response or {}).get("ts") or "1700000999.000001"  # ephemeral messages have none
         payload = {
-            "type": "block_actions", "api_app_id": "A1", "token": "x", "trigger_id": self._id("trig"),
-            "user": {"id": user, "username": "user", "team_id": TEAM_ID}, "team": {"id": TEAM_ID, "domain": "test"},
+            "type": "block_actions",
+            "api_app_id": "A1",
+            "token": "x",
+            "trigger_id": self._id("trig"),
+            "user": {"id": user, "username": "user", "team_id": TEAM_ID},
+            "team": {"id": TEAM_ID, "domain": "test"},
             "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": ephemeral},
             "channel": {"id": channel, "name": "general"},
             "message": {"type": "message", "ts": ts, "thread_ts": message.body.get("thread_ts"), "bot_id": "BBOT", "blocks": message.body.get("blocks")},
@@ -167,8 +178,13 @@ class Slack:
 
 def event_body(event: dict[str, Any], event_id: str) -> dict[str, Any]:
     return {
-        "token": "x", "team_id": TEAM_ID, "api_app_id": "A1", "type": "event_callback", "event_id": event_id,
-        "event_time": 1700000100, "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+        "token": "x",
+        "team_id": TEAM_ID,
+        "api_app_id": "A1",
+        "type": "event_callback",
+        "event_id": event_id,
+        "event_time": 1700000100,
+        "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
         "event": event,
     }
 

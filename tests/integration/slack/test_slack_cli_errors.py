@@ -18,7 +18,13 @@ APP_TOKEN_LINE = "SLACK_APP_TOKEN was refused by Slack (invalid_auth): use an ap
 
 
 def run_slack(tmp_path: Path, api_url: str) -> tuple[int, list[str]]:
-    env = {"SLACK_BOT_TOKEN": "xoxb-wrong", "SLACK_APP_TOKEN": "xapp-wrong", "JISO_SLACK_API_URL": api_url, "JISO_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}", "JISO_INDEX_DIR": str(tmp_path / "index")}
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-wrong",
+        "SLACK_APP_TOKEN": "xapp-wrong",
+        "JISO_SLACK_API_URL": api_url,
+        "JISO_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}",
+        "JISO_INDEX_DIR": str(tmp_path / "index"),
+    }
     result = CliRunner().invoke(cli, ["slack"], env=env)
     return result.exit_code, result.stderr.splitlines()
 

@@ -11,13 +11,14 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002'
-down_revision = '0001'
+revision = "0002"
+down_revision = "0001"
 branch_labels = None
 depends_on = None
 
@@ -28,22 +29,22 @@ DECLINED_TEXT = {
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('turns', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('quiet', sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table("turns", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("quiet", sa.Boolean(), nullable=False, server_default=sa.false()))
 
     turns = sa.table('turns', sa.column('conversation_id', sa.String), sa.column('answer_text', sa.String), sa.column('answered', sa.Boolean),
                      sa.column('quiet', sa.Boolean), sa.column('locale', sa.String))  # fmt: skip
-    conversations = sa.table('conversations', sa.column('id', sa.String), sa.column('channel', sa.String))
-    slack = sa.select(conversations.c.id).where(conversations.c.channel == 'slack')
+    conversations = sa.table("conversations", sa.column("id", sa.String), sa.column("channel", sa.String))
+    slack = sa.select(conversations.c.id).where(conversations.c.channel == "slack")
     unshown = turns.c.answer_text.is_(None)
     op.execute(turns.update().where(unshown, turns.c.conversation_id.not_in(slack)).values(quiet=True, answered=False))
     declined_in_slack = [unshown, turns.c.conversation_id.in_(slack)]
-    op.execute(turns.update().where(*declined_in_slack, turns.c.locale == 'ja').values(answer_text=DECLINED_TEXT['ja'], answered=False))
-    op.execute(turns.update().where(*declined_in_slack).values(answer_text=DECLINED_TEXT['en'], answered=False))  # English otherwise, as the bot said
+    op.execute(turns.update().where(*declined_in_slack, turns.c.locale == "ja").values(answer_text=DECLINED_TEXT["ja"], answered=False))
+    op.execute(turns.update().where(*declined_in_slack).values(answer_text=DECLINED_TEXT["en"], answered=False))  # English otherwise, as the bot said
 
 
 def downgrade() -> None:
-    turns = sa.table('turns', sa.column('answer_text', sa.String), sa.column('quiet', sa.Boolean))
+    turns = sa.table("turns", sa.column("answer_text", sa.String), sa.column("quiet", sa.Boolean))
     op.execute(turns.update().where(turns.c.quiet).values(answer_text=None))
-    with op.batch_alter_table('turns', schema=None) as batch_op:
-        batch_op.drop_column('quiet')
+    with op.batch_alter_table("turns", schema=None) as batch_op:
+        batch_op.drop_column("quiet")
