@@ -16,8 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DATASETS = [ROOT.parent / "shared" / "datasets" / "stackfaq"] + [ROOT / "bench" / "datasets" / name for name in ("en-onboarding", "en-heldout", "ja-onboarding", "ja-heldout", "ja-confirmation")]
-COLUMNS = ["p@1", "mrr@10", "recall@5", "ndcg@10", "p50_ms", "p95_ms", "answered_share", "answered_precision"]
+DATASETS = [ROOT.parent / "shared" / "datasets" / "stackfaq"] + [ROOT / "bench" / "datasets" / name for name in ("en-onboarding", "en-heldout", "en-blind", "ja-onboarding", "ja-heldout", "ja-confirmation")]
+COLUMNS = ["p@1", "mrr@10", "recall@5", "ndcg@10", "p50_ms", "p95_ms"]
+POLICY = ["answered_share", "answered_precision", "clarified_share", "declined_share", "reached_correct", "aurc"]
 
 
 def machine() -> str:
@@ -41,16 +42,18 @@ def main() -> None:
         print(f"{result['corpus']} documents, {result['queries']} queries ({result['unanswerable_queries']} unanswerable); default method `{result['default']}`.\n")
         print("| method | " + " | ".join(COLUMNS) + " |\n|" + "---|" * (len(COLUMNS) + 1))
         for method, row in result["methods"].items():
-            print(f"| {method} | " + " | ".join("-" if row[c] is None else f"{row[c]:.3f}" for c in COLUMNS) + " |")
+            print(f"| {method} | " + " | ".join(f"{row[c]:.3f}" for c in COLUMNS) + " |")
         best_baseline = max(result["methods"]["dense"]["p@1"], result["methods"]["bm25"]["p@1"])
-        print(f"\nDefault p@1 / best single baseline p@1: {result['methods']['hybrid']['p@1'] / best_baseline:.3f}×")
+        print(f"\nDefault p@1 / best single baseline p@1: {result['methods']['hybrid']['p@1'] / best_baseline:.3f}×\n")
+        hybrid = result["methods"]["hybrid"]
+        print("| answer policy | " + " | ".join(POLICY) + " | precision at coverage 0.2 / 0.4 / 0.6 / 0.8 |\n|" + "---|" * (len(POLICY) + 2))
+        print("| calibrated (default) | " + " | ".join(f"{hybrid[c]:.3f}" for c in POLICY) + " | " + " / ".join(f"{p['precision']:.3f}" for p in hybrid["precision_at_coverage"]) + " |")
+        for name, baseline in result["confidence_baselines"].items():
+            print(f"| {name} (ordering only) | " + " | ".join("-" for _ in POLICY[:-1]) + f" | {baseline['aurc']:.3f} | " + " / ".join(f"{p['precision']:.3f}" for p in baseline["precision_at_coverage"]) + " |")
         if result.get("unanswerable_declined") is not None:
-            print(f"Unanswerable questions declined: {result['unanswerable_declined']:.3f}")
-        print("\n| threshold | answered_share | answered_precision |\n|---|---|---|")
-        for row in result["tradeoff"]:
-            print(f"| {row['threshold']:.2f} | {row['answered_share']:.3f} | {row['answered_precision']:.3f} |")
+            print(f"\nUnanswerable questions not answered with confidence: {result['unanswerable_declined']:.3f}")
         print()
-    for script, args in (("compare_retrieval.py", ["ja"]), ("japanese_ceiling.py", []), ("compare_retrieval.py", ["en"]), ("gap_similarity.py", []), ("index_speed.py", [])):
+    for script, args in (("replay_feedback.py", []), ("compare_retrieval.py", ["ja"]), ("japanese_ceiling.py", []), ("compare_retrieval.py", ["en"]), ("gap_similarity.py", []), ("index_speed.py", []), ("serving_bench.py", [])):
         print(f"### `python bench/{script} {' '.join(args)}`\n")
         print(subprocess.run([PYTHON, str(ROOT / "bench" / script), *args], check=True, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout)
 

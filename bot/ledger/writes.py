@@ -271,8 +271,12 @@ def find_escalation(*, session: Session, delivery_key: str) -> Escalation | None
 
 
 def record_delivery(*, session: Session, escalation_id: str, destination: str, status: str) -> None:
-    """Where a hand-over got to: `delivered`, or `failed: <why>` after the last retry."""
-    escalation = session.get(Escalation, escalation_id)
+    """Where a hand-over got to: `delivered`, or `failed: <why>` after the last retry.
+
+    Each destination is delivered by its own worker, so two may record at once: the row is locked
+    (a no-op UPDATE, as in `_lock`) before the statuses are read, or one would overwrite the other."""
+    session.execute(update(Escalation).where(Escalation.id == escalation_id).values(reason=Escalation.reason).execution_options(synchronize_session=False))
+    escalation = session.get(Escalation, escalation_id, populate_existing=True)
     if escalation is None:
         raise NotFound(f"escalation {escalation_id} not found")
     escalation.delivery = {**escalation.delivery, destination: status}

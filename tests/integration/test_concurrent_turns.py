@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import Session
 
 from bot.ledger import writes
-from bot.ledger.models import Conversation
+from bot.ledger.models import Conversation, Escalation
 
 pytestmark = pytest.mark.integration
 CONCURRENT = 20
@@ -51,3 +51,20 @@ def test_concurrent_redeliveries_of_one_event_record_one_turn(db_engine) -> None
         deliveries = list(pool.map(deliver, range(8)))
     assert len({turn_id for turn_id, _ in deliveries}) == 1
     assert [created for _, created in deliveries].count(True) == 1
+
+
+def test_destinations_recording_their_delivery_at_once_keep_each_others_status(db_engine) -> None:
+    """Each destination of a hand-over reports from its own worker; none may overwrite another's."""
+    destinations = [f"destination-{n}" for n in range(8)]
+    with Session(db_engine) as session:
+        conversation = writes.open_conversation(session=session, channel="web")
+        escalation_id = writes.record_escalation(session=session, conversation=conversation, reason="wants a person", destinations=destinations).id
+
+    def deliver(destination: str) -> None:
+        with Session(db_engine) as session:
+            writes.record_delivery(session=session, escalation_id=escalation_id, destination=destination, status="delivered")
+
+    with ThreadPoolExecutor(max_workers=len(destinations)) as pool:
+        list(pool.map(deliver, destinations))
+    with Session(db_engine) as session:
+        assert session.get(Escalation, escalation_id).delivery == dict.fromkeys(destinations, "delivered")
