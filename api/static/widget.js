@@ -227,6 +227,7 @@
     button.addEventListener("click", function () {
       if (state.busy) return;
       var group = button.parentNode;
+      var focused = root.activeElement === button; // disabling drops the focus: keyboard users get it back below
       Array.prototype.forEach.call(group.querySelectorAll("button"), function (other) { other.disabled = true; });
       state.busy = true;
       showQuestion(label);
@@ -234,10 +235,12 @@
         .then(function (reply) {
           button.setAttribute("aria-pressed", "true");
           showAnswer(reply.turn_id, reply.answer, null);
+          if (focused) log.lastElementChild.querySelector(".actions button").focus(); // "This solved it", or "Talk to a person"
         })
         .catch(function (error) {
           Array.prototype.forEach.call(group.querySelectorAll("button"), function (other) { other.disabled = false; });
           showError(error);
+          if (focused) button.focus();
         })
         .then(function () { state.busy = false; });
     });

@@ -15,7 +15,6 @@ from api.app import create_app
 from api.settings import Settings
 
 
-
 @dataclass
 class LiveServer:
     url: str

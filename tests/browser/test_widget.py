@@ -1,5 +1,6 @@
 """The widget on the demo page, in headless Chromium against a real uvicorn: questions in English
-and Japanese, sources, feedback read back from the ledger, inert markup, keyboard, phone width."""
+and Japanese, sources, feedback read back from the ledger, inert markup, keyboard, phone width,
+and "Did you mean…" when the bot is unsure which entry is meant."""
 
 from __future__ import annotations
 
@@ -17,11 +18,19 @@ from tests.web.knowledge import EN_QUESTION, JA_QUESTION, UNKNOWN_QUESTION, XSS_
 
 pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
+NEVER_SURE = {"en": 1.01, "ja": 1.01}  # the fake calibration never answers outright…
+ALWAYS_ASK = {"en": 0.0, "ja": 0.0}  # …and always asks which entry is meant
 
 
 @pytest.fixture
 def server(tmp_path: Path, live_server):
     return live_server(build_settings(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}"))
+
+
+@pytest.fixture
+def unsure_server(tmp_path: Path, live_server):
+    """A server that asks "Did you mean…" whenever more than one entry comes up."""
+    return live_server(build_settings(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", answer_at=NEVER_SURE, clarify_at=ALWAYS_ASK))
 
 
 def conversations(server) -> list[tuple[Conversation, list[Turn]]]:
@@ -36,6 +45,10 @@ def conversations(server) -> list[tuple[Conversation, list[Turn]]]:
 
 def widget(page):
     return page.locator("[data-jiso=widget]")
+
+
+def has_focus(locator) -> bool:
+    return locator.evaluate("node => node.getRootNode().activeElement === node")
 
 
 def ask(page, question: str):
@@ -190,4 +203,109 @@ def test_track_and_checklist_stay_silent_without_a_signed_in_user(tmp_path: Path
     widget(page).get_by_role("button", name="Ask a question").click()
     widget(page).get_by_text("Ask me anything").wait_for()
     assert widget(page).locator("details.setup").is_hidden()
+    assert console_errors == []
+
+
+def choices_of(message):
+    """The "Did you mean…" buttons of a bot message: one per plausible entry, then "None of these"."""
+    return message.get_by_role("group", name="Did you mean").get_by_role("button")
+
+
+def test_did_you_mean_choices_by_keyboard_and_the_pick_is_answered(unsure_server, open_page, console_errors) -> None:
+    page = open_page(unsure_server.url + "/")
+    widget(page).get_by_role("button", name="Ask a question").click()
+    asked = ask(page, EN_QUESTION)
+    assert "Which one do you mean?" in asked.locator(".answer").inner_text()
+    choices = choices_of(asked)
+    labels = choices.all_inner_texts()
+    assert labels[0] == EN_QUESTION and labels[-1] == "None of these" and 3 <= len(labels) <= 4
+    assert asked.locator("div.choices button.choice").count() == len(labels) and asked.locator("button.choice.none").count() == 1
+    assert asked.get_by_role("button", name="This solved it").count() == 0  # nothing was answered yet
+
+    first = choices.first
+    for _ in range(20):  # Tab from the text box (around the page and back into the panel) until the first choice has focus
+        page.keyboard.press("Tab")
+        if has_focus(first):
+            break
+    assert has_focus(first)
+    page.keyboard.press("Enter")
+    answer = widget(page).locator("article.msg.bot").nth(1)
+    answer.wait_for()
+    assert widget(page).locator("p.msg.user").all_inner_texts() == [EN_QUESTION, labels[0]]  # the pick, as the visitor's message
+    assert "Invite members" in answer.locator(".answer").inner_text()
+    assert answer.get_by_role("link", name=f"Members › {EN_QUESTION}").get_attribute("href") == f"{unsure_server.url}/knowledge/en/faq/members.md#L9"
+    assert choices.evaluate_all("buttons => buttons.every(button => button.disabled)")
+    assert [button.get_attribute("aria-pressed") for button in choices.all()] == ["true"] + [None] * (len(labels) - 1)
+
+    solved = answer.get_by_role("button", name="This solved it")
+    assert has_focus(solved)  # the focus was not dropped with the disabled choice: it went on to the answer
+    page.keyboard.press("Enter")
+    widget(page).get_by_text("glad that solved it").wait_for()
+    [(conversation, turns)] = conversations(unsure_server)
+    assert [(t.kind, t.picked_from) for t in turns] == [("clarify", None), ("answered", turns[0].id)] and turns[1].entry_id == "invite-member"
+    assert outcome_of(conversation, utcnow(), unsure_server.settings.assume_resolved_after) == "resolved_confirmed"
+    assert console_errors == []
+
+
+def test_none_of_these_says_it_does_not_know_and_offers_a_person(unsure_server, open_page, console_errors) -> None:
+    page = open_page(unsure_server.url + "/")
+    widget(page).get_by_role("button", name="Ask a question").click()
+    asked = ask(page, EN_QUESTION)
+    choices_of(asked).last.click()
+    answer = widget(page).locator("article.msg.bot").nth(1)
+    answer.wait_for()
+    assert widget(page).locator("p.msg.user").last.inner_text() == "None of these"
+    assert answer.locator(".answer").inner_text().startswith("I don't know")
+    assert answer.get_by_role("button", name="This solved it").count() == 0
+    assert choices_of(asked).last.get_attribute("aria-pressed") == "true"
+    answer.get_by_role("button", name="Talk to a person").click()
+    widget(page).get_by_text("A person from our team will get back to you").wait_for()
+    [(conversation, turns)] = conversations(unsure_server)
+    assert [t.kind for t in turns] == ["clarify", "declined"] and conversation.escalated_at is not None
+    assert console_errors == []
+
+
+def test_a_reloaded_page_shows_the_choices_again(unsure_server, open_page, console_errors) -> None:
+    page = open_page(unsure_server.url + "/")
+    widget(page).get_by_role("button", name="Ask a question").click()
+    labels = choices_of(ask(page, EN_QUESTION)).all_inner_texts()
+
+    page.reload()  # the conversation comes back from the server; a pick still works
+    widget(page).get_by_role("button", name="Ask a question").click()
+    restored = widget(page).locator("article.msg.bot").first
+    restored.wait_for()
+    assert choices_of(restored).all_inner_texts() == labels
+    choices_of(restored).first.click()
+    widget(page).get_by_role("button", name="This solved it").wait_for()
+
+    page.reload()  # and after the pick: the question, its choices, the pick and its answer
+    widget(page).get_by_role("button", name="Ask a question").click()
+    messages = widget(page).locator("article.msg.bot")
+    messages.nth(1).wait_for()
+    assert widget(page).locator("p.msg.user").all_inner_texts() == [EN_QUESTION, EN_QUESTION]
+    assert choices_of(messages.first).all_inner_texts() == labels
+    assert "Invite members" in messages.nth(1).locator(".answer").inner_text()
+    assert messages.nth(1).get_by_role("button", name="This solved it").count() == 1
+    assert console_errors == []
+
+
+def test_screenshot_of_did_you_mean(tmp_path: Path, live_server, open_page, console_errors) -> None:
+    """The choices on the sample knowledge, at 420x720; set JISO_CLARIFY_SCREENSHOT=docs/widget-clarify.png to refresh the picture."""
+    settings = build_settings(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", knowledge_dir=REPO / "knowledge", identity_secret="", answer_at=NEVER_SURE, clarify_at=ALWAYS_ASK)
+    server = live_server(settings)
+    page = open_page(server.url + "/", viewport={"width": 420, "height": 720})
+    widget(page).get_by_role("button", name="Ask a question").click()
+    asked = ask(page, "How do I invite a teammate?")
+    choices = choices_of(asked)
+    assert choices.count() >= 3
+    for part in (widget(page).get_by_role("dialog"), *choices.all()):
+        box = part.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 420 and box["y"] >= 0 and box["y"] + box["height"] <= 720
+    assert page.evaluate("document.documentElement.scrollWidth") <= 420  # no sideways scrolling
+    widget(page).get_by_role("textbox").blur()  # the panel covers the page at this width: no focus ring, for a calm picture
+    shot = tmp_path / "widget-clarify.png"
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if target := os.environ.get("JISO_CLARIFY_SCREENSHOT"):
+        shutil.copyfile(shot, REPO / target)
     assert console_errors == []
