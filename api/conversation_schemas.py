@@ -57,6 +57,7 @@ class AnswerOut(BaseModel):
     decision: Literal["answer", "clarify", "decline"]
     confidence: float  # the probability that the best entry is right (a picked choice: 1, the user's own pick)
     choices: list[ChoiceOut]  # when asking which entry is meant
+    picked: str | None = None  # in a transcript: the choice the user made (an entry id; "" for none of these)
 
 
 class ChoiceCreate(BaseModel):

@@ -62,14 +62,14 @@ def _base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def _answer_of(turn: Turn, base: str) -> AnswerOut | None:
+def _answer_of(turn: Turn, base: str, picked: str | None = None) -> AnswerOut | None:
     if turn.quiet or turn.answer_text is None:
         return None
     sources = [SourceOut(**source, url=_knowledge_url(base, source)) for source in turn.sources]
     choices = [ChoiceOut(id=c["id"], title=c["title"], path=c["path"], line=c["line"], url=_knowledge_url(base, c)) for c in turn.choices]
     html = render_markdown(turn.answer_text, source_path=conversations.answer_source_path(turn), link_base=base)
     decision = {"answered": "answer", "clarify": "clarify"}.get(turn.kind, "decline")
-    return AnswerOut(text=turn.answer_text, html=html, sources=sources, confident=turn.answered, decision=decision, confidence=turn.confidence, choices=choices)
+    return AnswerOut(text=turn.answer_text, html=html, sources=sources, confident=turn.answered, decision=decision, confidence=turn.confidence, choices=choices, picked=picked)
 
 
 def _knowledge_url(base: str, source: dict) -> str:
@@ -190,6 +190,8 @@ def get_conversation(conversation_id: str, request: Request, session: SessionDep
     base = _base_url(request)
     votes = {vote.turn_id: vote.helpful for vote in session.exec(select(Feedback).where(Feedback.conversation_id == conversation.id))}
     escalations = session.exec(select(Escalation).where(Escalation.conversation_id == conversation.id).order_by(Escalation.created_at))
+    turns = writes.turns_of(session=session, conversation_id=conversation.id)
+    picks = {turn.picked_from: turn.entry_id or "" for turn in turns if turn.picked_from}  # clarification → what was picked
     return ConversationOut(
         id=conversation.id,
         channel=conversation.channel,
@@ -198,8 +200,8 @@ def get_conversation(conversation_id: str, request: Request, session: SessionDep
         outcome=_outcome(conversation, settings),
         handed_over=conversation.handed_over,
         turns=[
-            TurnOut(id=turn.id, seq=turn.seq, question=turn.question, answer=_answer_of(turn, base), feedback=votes.get(turn.id), created_at=turn.created_at)
-            for turn in writes.turns_of(session=session, conversation_id=conversation.id)
+            TurnOut(id=turn.id, seq=turn.seq, question=turn.question, answer=_answer_of(turn, base, picks.get(turn.id)), feedback=votes.get(turn.id), created_at=turn.created_at)
+            for turn in turns
         ],
         escalations=[EscalationSummary(id=e.id, reason=e.reason, created_at=e.created_at, delivery=e.delivery) for e in escalations],
     )

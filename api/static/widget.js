@@ -199,7 +199,7 @@
       message.appendChild(el("nav", { class: "sources", "aria-label": t.sources }, [el("span", { text: t.sources }), el("ul", {}, links.slice(0, 1))]));
       if (links.length > 1) message.appendChild(el("nav", { class: "sources related", "aria-label": t.related }, [el("span", { text: t.related }), el("ul", {}, links.slice(1))]));
     }
-    if (answer.decision === "clarify" && answer.choices.length) message.appendChild(choiceList(turnId, answer.choices));
+    if (answer.decision === "clarify" && answer.choices.length) message.appendChild(choiceList(turnId, answer.choices, answer.picked));
     var actions = el("div", { class: "actions" });
     if (answer.confident) {
       actions.appendChild(voteButton(turnId, true, t.solved, vote === true));
@@ -216,14 +216,21 @@
   }
 
   // "Did you mean…": one button per plausible entry, then "None of these" (which offers a person).
-  function choiceList(turnId, choices) {
+  // A restored conversation shows what was picked (`picked`: an entry id, "" for none of these).
+  function choiceList(turnId, choices, picked) {
     var buttons = choices.map(function (choice) { return choiceButton(turnId, choice.id, choice.title); });
     buttons.push(choiceButton(turnId, null, t.noneOfThese));
+    if (picked !== null && picked !== undefined) {
+      buttons.forEach(function (button) {
+        button.disabled = true;
+        if ((button.dataset.entry || "") === picked) button.setAttribute("aria-pressed", "true");
+      });
+    }
     return el("div", { class: "choices", role: "group", "aria-label": t.choices }, buttons);
   }
 
   function choiceButton(turnId, entryId, label) {
-    var button = el("button", { type: "button", class: entryId ? "choice" : "choice none", text: label });
+    var button = el("button", { type: "button", class: entryId ? "choice" : "choice none", text: label, "data-entry": entryId || "" });
     button.addEventListener("click", function () {
       if (state.busy) return;
       var group = button.parentNode;

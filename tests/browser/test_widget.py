@@ -284,6 +284,8 @@ def test_a_reloaded_page_shows_the_choices_again(unsure_server, open_page, conso
     messages.nth(1).wait_for()
     assert widget(page).locator("p.msg.user").all_inner_texts() == [EN_QUESTION, EN_QUESTION]
     assert choices_of(messages.first).all_inner_texts() == labels
+    assert all(button.is_disabled() for button in choices_of(messages.first).all())  # what was picked stays picked
+    assert choices_of(messages.first).first.get_attribute("aria-pressed") == "true"
     assert "Invite members" in messages.nth(1).locator(".answer").inner_text()
     assert messages.nth(1).get_by_role("button", name="This solved it").count() == 1
     assert console_errors == []

@@ -52,7 +52,8 @@ def test_unsure_it_asks_which_entry_is_meant_and_the_pick_is_the_answer(unsure, 
     assert (asked.kind, pick.kind, pick.picked_from, pick.entry_id, pick.question) == ("clarify", "answered", asked.id, "invite-member", EN_QUESTION)
     conversation = unsure.get(f"{API}/{conversation_id}").json()
     assert conversation["outcome"] == "open" and conversation["turns"][1]["answer"]["decision"] == "answer"
-    assert conversation["turns"][0]["answer"]["choices"]  # the restored conversation shows the choices again
+    assert conversation["turns"][0]["answer"]["choices"]  # the restored conversation shows the choices again…
+    assert conversation["turns"][0]["answer"]["picked"] == "invite-member"  # …and which one was picked
 
 
 def test_none_of_these_declines_and_offers_a_person(unsure, database_url) -> None:
