@@ -16,7 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
-DATASETS = [ROOT.parent / "shared" / "datasets" / "stackfaq"] + [ROOT / "bench" / "datasets" / name for name in ("en-onboarding", "en-heldout", "en-blind", "ja-onboarding", "ja-heldout", "ja-confirmation")]
+DATASETS = [ROOT.parent / "shared" / "datasets" / "stackfaq"] + [
+    ROOT / "bench" / "datasets" / name for name in ("en-onboarding", "en-heldout", "en-blind", "ja-onboarding", "ja-heldout", "ja-confirmation")
+]
 COLUMNS = ["p@1", "mrr@10", "recall@5", "ndcg@10", "p50_ms", "p95_ms"]
 POLICY = ["answered_share", "answered_precision", "clarified_share", "declined_share", "reached_correct", "aurc"]
 
@@ -49,11 +51,25 @@ def main() -> None:
         print("| answer policy | " + " | ".join(POLICY) + " | precision at coverage 0.2 / 0.4 / 0.6 / 0.8 |\n|" + "---|" * (len(POLICY) + 2))
         print("| calibrated (default) | " + " | ".join(f"{hybrid[c]:.3f}" for c in POLICY) + " | " + " / ".join(f"{p['precision']:.3f}" for p in hybrid["precision_at_coverage"]) + " |")
         for name, baseline in result["confidence_baselines"].items():
-            print(f"| {name} (ordering only) | " + " | ".join("-" for _ in POLICY[:-1]) + f" | {baseline['aurc']:.3f} | " + " / ".join(f"{p['precision']:.3f}" for p in baseline["precision_at_coverage"]) + " |")
+            print(
+                f"| {name} (ordering only) | "
+                + " | ".join("-" for _ in POLICY[:-1])
+                + f" | {baseline['aurc']:.3f} | "
+                + " / ".join(f"{p['precision']:.3f}" for p in baseline["precision_at_coverage"])
+                + " |"
+            )
         if result.get("unanswerable_declined") is not None:
             print(f"\nUnanswerable questions not answered with confidence: {result['unanswerable_declined']:.3f}")
         print()
-    for script, args in (("replay_feedback.py", []), ("compare_retrieval.py", ["ja"]), ("japanese_ceiling.py", []), ("compare_retrieval.py", ["en"]), ("gap_similarity.py", []), ("index_speed.py", []), ("serving_bench.py", [])):
+    for script, args in (
+        ("replay_feedback.py", []),
+        ("compare_retrieval.py", ["ja"]),
+        ("japanese_ceiling.py", []),
+        ("compare_retrieval.py", ["en"]),
+        ("gap_similarity.py", []),
+        ("index_speed.py", []),
+        ("serving_bench.py", []),
+    ):
         print(f"### `python bench/{script} {' '.join(args)}`\n")
         print(subprocess.run([PYTHON, str(ROOT / "bench" / script), *args], check=True, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout)
 

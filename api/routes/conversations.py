@@ -199,9 +199,6 @@ def get_conversation(conversation_id: str, request: Request, session: SessionDep
         created_at=conversation.created_at,
         outcome=_outcome(conversation, settings),
         handed_over=conversation.handed_over,
-        turns=[
-            TurnOut(id=turn.id, seq=turn.seq, question=turn.question, answer=_answer_of(turn, base, picks.get(turn.id)), feedback=votes.get(turn.id), created_at=turn.created_at)
-            for turn in turns
-        ],
+        turns=[TurnOut(id=turn.id, seq=turn.seq, question=turn.question, answer=_answer_of(turn, base, picks.get(turn.id)), feedback=votes.get(turn.id), created_at=turn.created_at) for turn in turns],
         escalations=[EscalationSummary(id=e.id, reason=e.reason, created_at=e.created_at, delivery=e.delivery) for e in escalations],
     )
