@@ -7,7 +7,8 @@ import io
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlmodel import Session
+from sqlalchemy import func
+from sqlmodel import Session, select
 
 from bot.apikeys import create_key
 from bot.identity import identity_hash
@@ -37,7 +38,7 @@ def test_keys_are_required_and_scoped(client) -> None:
     assert client.get("/api/v1/reports/organizations", headers=bearer(org_key), params={"org_id": "org-b"}).status_code == 403
     assert client.get("/api/v1/reports/summary", headers=bearer(org_key), params={"org_id": "org-a"}).json()["filters"]["org_id"] == "org-a"
     with Session(client.app.state.db) as session:
-        stored = session.query(ApiKey).all()
+        stored = list(session.exec(select(ApiKey)))
     assert all(org_key not in row.secret_hash and len(row.secret_hash) == 64 for row in stored)
 
 
@@ -66,7 +67,7 @@ def test_ingest_is_idempotent_and_reports_unknown_names(client) -> None:
     again = client.post("/api/v1/events", json=batch[0], headers=bearer(ingest))
     assert again.json() == {"accepted": 0, "duplicates": 1, "unknown_names": []}
     with Session(client.app.state.db) as session:
-        rows = sorted((e.event_id, e.known) for e in session.query(OnboardingEvent).all())
+        rows = sorted((e.event_id, e.known) for e in session.exec(select(OnboardingEvent)))
     assert rows == [("ev-1", True), ("ev-2", False)]
     summary = client.get("/api/v1/reports/summary", headers=bearer(ADMIN_KEY)).json()
     assert summary["unknown_events"] == [{"name": "workspace.renamed", "count": 1}]
@@ -85,7 +86,7 @@ def test_bad_timestamps_are_422_and_nothing_is_stored(client, occurred_at: str, 
     detail = response.json()["detail"]
     assert detail[0]["loc"][-2:] == [1, "occurred_at"] and message in detail[0]["msg"].lower()
     with Session(client.app.state.db) as session:
-        assert session.query(OnboardingEvent).count() == 0
+        assert session.exec(select(func.count()).select_from(OnboardingEvent)).one() == 0
 
 
 def test_org_scoped_ingest_key_cannot_write_for_another_org(client) -> None:
