@@ -363,11 +363,21 @@ def report(
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2) if as_json else text)
     if slack_channel:
         from slack_sdk import WebClient
+        from slack_sdk.errors import SlackApiError
 
         if not settings.slack_bot_token:
             typer.echo("SLACK_BOT_TOKEN is not set: digest not posted", err=True)
             raise typer.Exit(1)
-        WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url).chat_postMessage(channel=slack_channel, text=text, mrkdwn=True)
+        try:
+            WebClient(token=settings.slack_bot_token, base_url=settings.slack_api_url).chat_postMessage(channel=slack_channel, text=text, mrkdwn=True)
+        except SlackApiError as error:
+            reason = error.response.get("error", "refused")
+            hint = "check SLACK_BOT_TOKEN" if reason in ("invalid_auth", "not_authed", "account_inactive", "token_revoked") else f"check the channel {slack_channel} (invite the bot there)"
+            typer.echo(f"Slack refused the digest ({reason}): {hint}; the report above was not posted", err=True)
+            raise typer.Exit(2) from None
+        except OSError as error:  # unreachable Slack: connection refused, DNS, TLS
+            typer.echo(f"could not reach Slack at {settings.slack_api_url} ({error}): check JISO_SLACK_API_URL and the network; the report above was not posted", err=True)
+            raise typer.Exit(2) from None
         typer.echo(f"digest posted to {slack_channel}", err=True)
 
 

@@ -73,6 +73,24 @@ def test_report_posts_the_weekly_digest_to_slack(env, monkeypatch) -> None:
         fake.stop()
 
 
+def test_report_with_a_token_slack_refuses_or_an_unreachable_slack_is_one_line(env, monkeypatch) -> None:
+    from tests.integration.slack.fake_slack import FakeSlack
+
+    fake = FakeSlack().start()
+    try:
+        fake.errors["chat.postMessage"] = "invalid_auth"
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-revoked")
+        monkeypatch.setenv("JISO_SLACK_API_URL", fake.api_url)
+        refused = CliRunner().invoke(app, ["report", "--slack-channel", "C1"])
+    finally:
+        fake.stop()
+    assert refused.exit_code == 2 and "Slack refused the digest (invalid_auth): check SLACK_BOT_TOKEN" in refused.output
+    assert "Traceback" not in refused.output
+    monkeypatch.setenv("JISO_SLACK_API_URL", "http://127.0.0.1:9/")
+    unreachable = CliRunner().invoke(app, ["report", "--slack-channel", "C1"])
+    assert unreachable.exit_code == 2 and "could not reach Slack at http://127.0.0.1:9/" in unreachable.output and "JISO_SLACK_API_URL" in unreachable.output
+
+
 def test_report_without_a_slack_token_says_so_and_posts_nothing(env, monkeypatch) -> None:
     monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
     monkeypatch.delenv("JISO_SLACK_BOT_TOKEN", raising=False)
