@@ -84,21 +84,25 @@ def _question_texts(entries: list[Entry]) -> list[list[str]]:
 
 
 def confusable_entries(index: KnowledgeIndex) -> list[Problem]:
-    """A warning for each pair of entries that steal each other's phrasings, or where one's
-    own heading is closer to the other entry."""
-    stolen = stolen_phrasings(index)
-    pairs = {(item.owner.id, item.thief.id) for item in stolen}
+    """One warning per pair of FAQ entries that steal each other's phrasings (each has a phrasing
+    closer to the other entry than to the rest of itself): the pairs jiso cannot tell apart.
+    One-way steals are common between neighbouring topics and left alone."""
+    stolen: dict[tuple[str, str], Stolen] = {}
+    for item in stolen_phrasings(index):
+        if item.thief.kind == "faq":
+            stolen.setdefault((item.owner.id, item.thief.id), item)
     problems = []
-    for item in stolen:
-        mutual = (item.thief.id, item.owner.id) in pairs
-        if not (mutual or item.phrasing == item.owner.title):
-            continue
+    for (owner, thief), item in sorted(stolen.items()):
+        back = stolen.get((thief, owner))
+        if back is None or owner > thief:
+            continue  # not mutual, or reported from the other side
         problems.append(
             Problem(
                 item.owner.path,
                 item.owner.line_start,
-                f"warning: '{item.phrasing}' is closer to '{item.thief.title}' ({item.thief.path}:{item.thief.line_start}, similarity {item.stolen:.2f}) "
-                f"than to the rest of its own entry ({item.own:.2f}): jiso may not tell the two apart; make the questions more distinct or merge them",
+                f"warning: '{item.owner.title}' and '{item.thief.title}' ({item.thief.path}:{item.thief.line_start}) steal each other's questions: "
+                f"'{item.phrasing}' is closer to the other entry ({item.stolen:.2f} against {item.own:.2f}), and so is '{back.phrasing}' "
+                f"({back.stolen:.2f} against {back.own:.2f}); jiso may not tell them apart: make the questions more distinct or merge the entries",
             )  # fmt: skip
         )
-    return sorted(set(problems))
+    return problems
