@@ -43,9 +43,11 @@ def signals(hits: Sequence[Ranked], *, known_share: float, tokens: int) -> list[
     if not hits:
         return [0.0] * len(SIGNALS)
     top = hits[0]
-    runner_up = hits[1].score if len(hits) > 1 else top.score - 1.0
-    best_other_dense = max((hit.dense for hit in hits[1:]), default=top.dense - 1.0)
-    return [top.dense, top.score - runner_up, top.dense - best_other_dense, top.lexical, top.evidence, known_share, math.log1p(tokens)]
+    if len(hits) > 1:
+        lead, dense_lead = top.score - hits[1].score, top.dense - max(hit.dense for hit in hits[1:])
+    else:  # no runner-up: no evidence either way (standardize reads it as the usual lead)
+        lead = dense_lead = math.nan
+    return [top.dense, lead, dense_lead, top.lexical, top.evidence, known_share, math.log1p(tokens)]
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,16 @@ class Calibration:
     choices: Logistic  # P(a right entry is among the top CHOICES)
 
     def standardize(self, values: Sequence[float]) -> np.ndarray:
-        return (np.asarray(values, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        """Signals in standard units; a missing one (NaN) is taken as the calibration set's mean."""
+        z = (np.asarray(values, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return np.where(np.isnan(z), 0.0, z)
 
     @classmethod
     def fit(cls, rows: Sequence[tuple[Sequence[float], bool, bool]], *, locale: str, model: str, fitted_on: str, seed: int = 0) -> Calibration:
         """Fit both models on (signals, best entry right, a right entry among the choices) rows."""
         x = np.asarray([row[0] for row in rows], dtype=np.float64)
-        mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-9
-        z = (x - mean) / scale
+        mean, scale = np.nanmean(x, axis=0), np.nanstd(x, axis=0) + 1e-9
+        z = np.where(np.isnan(x), 0.0, (x - mean) / scale)
         rng = np.random.default_rng(seed)
         orders = [rng.permutation(len(rows)) for _ in range(REPEATS)]
         models = []

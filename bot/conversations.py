@@ -74,6 +74,9 @@ def choose(*, session: Session, engine: Engine | None, conversation: Conversatio
         raise writes.NotFound(f"turn {turn_id!r} not found in this conversation")
     if asked.kind != "clarify":
         raise NotAClarification(f"turn {turn_id!r} did not ask which entry is meant")
+    session.refresh(conversation)
+    if conversation.handed_over:
+        raise NotAClarification("this conversation was handed over to a person after that question: ask a new question to get the bot's answers again")
     key = f"choice:{asked.id}"
     recorded = writes.delivered_turn(session=session, delivery_key=key)
     if recorded is not None:
@@ -115,6 +118,7 @@ def _record(session: Session, conversation: Conversation, answer: Answer, *, del
         locale=answer.locale,
         delivery_key=delivery_key,
         picked_from=picked_from,
+        read_with=answer.read_with,
     )
     return Asked(turn, created, answer if created else None)
 
@@ -124,17 +128,25 @@ FOLLOW_UP_TOKENS = 4  # "and on mobile?": short enough that it only makes sense 
 
 def _as_follow_up(session: Session, engine: Engine, conversation: Conversation, answer: Answer) -> Answer | None:
     """A short question the engine is unsure of, read together with the previous question ("How
-    do I invite people?" … "and on mobile?"): that reading, if it is answered with confidence."""
+    do I invite people?" … "and on mobile?"): that reading, if it is answered with confidence.
+    Only when the short question has a word the knowledge knows ("thanks!" is not a follow-up)."""
     index = engine.index.locales.get(answer.locale)
-    if index is None or len(index.lexical.tokens(answer.question)) > FOLLOW_UP_TOKENS:
+    if index is None:
+        return None
+    tokens = index.lexical.tokens(answer.question)
+    if not tokens or len(tokens) > FOLLOW_UP_TOKENS or index.lexical.known_share(tokens) == 0:
         return None
     previous = next((turn for turn in reversed(writes.turns_of(session=session, conversation_id=conversation.id)) if not turn.quiet and turn.picked_from is None), None)
     if previous is None:
         return None
-    combined = engine.answer(f"{previous.question} {answer.question}", answer.locale)
+    try:
+        combined = engine.answer(f"{previous.question} {answer.question}", answer.locale)
+    except Exception:
+        log.exception("answering a follow-up question failed; keeping the answer to the question alone")
+        return None
     if not combined.confident:
         return None
-    return replace(combined, question=answer.question)
+    return replace(combined, question=answer.question, read_with=previous.id)
 
 
 def _answer(engine: Engine | None, text: str, locale: str | None, *, fallback_locale: str) -> Answer:

@@ -102,6 +102,7 @@ class Answer:
     entry: Entry | None = None
     choices: list[Source] = field(default_factory=list)  # when asking which entry is meant
     elapsed_ms: float = 0.0
+    read_with: str | None = None  # a follow-up: the turn whose question it was read together with
 
     @property
     def confident(self) -> bool:

@@ -24,6 +24,7 @@ from indexer.alternatives import add_alternative
 from indexer.documents import Entry
 
 MAX_CHARS = 200  # longer messages are stories, not phrasings of a question
+KEY_CHARS = 1000  # the stored key (NFKC can lengthen a phrasing)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def confirmed_pairs(session: Session) -> list[tuple[str, str, int, datetime]]:
     helpful = (
         select(Turn.entry_id, Turn.question, func.count(), func.max(Turn.created_at))
         .join(Feedback, Feedback.turn_id == Turn.id)
-        .where(Feedback.helpful, Turn.answered, Turn.entry_id.is_not(None))
+        .where(Feedback.helpful, Turn.answered, Turn.entry_id.is_not(None), Turn.read_with.is_(None))  # a follow-up only makes sense after its question
         .group_by(Turn.entry_id, Turn.question)
     )
     picked = (
@@ -72,7 +73,7 @@ def suggestions(session: Session, entries: list[Entry], *, entry_id: str | None 
         if entry is None or (entry_id and found_id != entry_id) or len(question) > MAX_CHARS:
             continue
         key = phrasing_key(question)
-        if not key or (found_id, key) in decided or key in {phrasing_key(text) for text in (entry.title, *entry.alternatives)}:
+        if not key or (found_id, key[:KEY_CHARS]) in decided or key in {phrasing_key(text) for text in (entry.title, *entry.alternatives)}:
             continue
         variants = spellings.setdefault((found_id, key), {})
         variants[question.strip()] = variants.get(question.strip(), 0) + count
@@ -91,9 +92,13 @@ def decide(session: Session, knowledge_dir: Path, entries: list[Entry], *, entry
     match = next((s for s in suggestions(session, entries, entry_id=entry_id) if phrasing_key(s.phrasing) == key), None)
     if match is None:
         raise LookupError(f"no open suggestion {phrasing!r} for entry '{entry_id}' (see `jiso suggestions`)")
-    if accept:
-        entry = next(entry for entry in entries if entry.id == entry_id)
-        add_alternative(knowledge_dir, entry, match.phrasing)
-    session.add(PhrasingDecision(entry_id=entry_id, phrasing_key=key, phrasing=match.phrasing, accepted=accept, decided_at=utcnow()))
+    session.add(PhrasingDecision(entry_id=entry_id, phrasing_key=key[:KEY_CHARS], phrasing=match.phrasing, accepted=accept, decided_at=utcnow()))
+    session.flush()  # a concurrent decision on the same phrasing fails here, before the file is touched
+    try:
+        if accept:
+            add_alternative(knowledge_dir, next(entry for entry in entries if entry.id == entry_id), match.phrasing)
+    except Exception:
+        session.rollback()
+        raise
     session.commit()
     return match

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -46,8 +47,10 @@ def add_alternative(knowledge_dir: Path, entry: Entry, phrasing: str) -> None:
     parsed = parse_document(entry.path, "".join(updated))
     if parsed.problems:
         raise CannotAdd(f"adding {phrasing!r} to {entry.path} would break it: {parsed.problems[0]}")
-    if not any(e.id == entry.id and phrasing.strip() in e.alternatives for e in parsed.entries):
-        raise CannotAdd(f"{entry.path}: the phrasing would not be read back as an alternative of '{entry.id}'")
+    expected = (*entry.alternatives, phrasing.strip())
+    if not any(e.id == entry.id and e.alternatives == expected for e in parsed.entries):
+        # e.g. an inline `also: [a, b]` list, which a second `also:` would silently replace
+        raise CannotAdd(f"{entry.path}:{entry.line_start}: cannot add {phrasing!r} to the alternatives of '{entry.id}' without changing the others; add it by hand")
     _write_atomically(path, "".join(updated))
 
 
@@ -70,6 +73,7 @@ def _with_item(lines: list[str], heading: int, item: str) -> list[str]:
 
 def _write_atomically(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))  # the file keeps who may read it
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(text)
         out.flush()

@@ -184,6 +184,8 @@
     handoverBar.hidden = !value;
     input.placeholder = value ? t.detailsPlaceholder : t.placeholder;
     input.setAttribute("aria-label", input.placeholder);
+    // After a hand-over the earlier "Did you mean…" choices are the person's to follow up.
+    if (value) Array.prototype.forEach.call(log.querySelectorAll(".choices button"), function (button) { button.disabled = true; });
   }
 
   function showAnswer(turnId, answer, vote) {

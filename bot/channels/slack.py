@@ -256,9 +256,14 @@ class SlackBot:
                 self._share(turn, ref.u, body["response_url"], where)
                 return
             picked: Turn | None = None
-            if action_id == CHOOSE:
-                chosen = conversations.choose(session=session, engine=self.engine(), conversation=conversation, turn_id=turn.id, entry_id=ref.e or None)
-                picked = chosen.turn if chosen.created else None  # a second click: the first pick stands
+            choice = ref.e
+            if action_id.startswith(CHOOSE):
+                try:
+                    chosen = conversations.choose(session=session, engine=self.engine(), conversation=conversation, turn_id=turn.id, entry_id=ref.e or None)
+                except conversations.NotAClarification:
+                    return  # handed over since: the choices are the person's to follow up
+                picked = chosen.turn if chosen.created else None  # a second click: the first pick stands…
+                choice = chosen.turn.entry_id or ""  # …and is what the message shows
                 state = "picked"
             elif action_id in (HELPFUL, NOT_HELPFUL):
                 writes.record_feedback(session=session, conversation=conversation, turn_id=turn.id, helpful=action_id == HELPFUL)
@@ -266,19 +271,22 @@ class SlackBot:
             else:
                 self._hand_over(session, conversation, turn, user_id=slack_user_id(team, user), client=client, channel=channel, thread_ts=None if ref.r else _thread_of(body))
                 state = "handed_over"
-            message = answer_message(turn, asker=ref.u, state=state, knowledge_url=self.knowledge_url, show_question=ref.r, via_response_url=ref.r, choice=ref.e)
+            message = answer_message(turn, asker=ref.u, state=state, knowledge_url=self.knowledge_url, show_question=ref.r, via_response_url=ref.r, choice=choice)
             answer = answer_message(picked, asker=ref.u, knowledge_url=self.knowledge_url, via_response_url=ref.r) if picked is not None else None
         if ref.r:
             _respond(body["response_url"], {**message, "replace_original": True}, context=where)
             if answer is not None:
                 _respond(body["response_url"], {**answer, "response_type": "ephemeral", "replace_original": False}, context=where)
             return
+        if answer is not None:  # the picked entry's answer first, as a new message in the same thread
+            try:
+                client.chat_postMessage(channel=channel, thread_ts=_thread_of(body), unfurl_links=False, **answer)
+            except Exception:
+                log.exception("Slack chat.postMessage of a picked answer failed (%s)", where)
         try:
             client.chat_update(channel=channel, ts=container["message_ts"], **message)
-            if answer is not None:  # the picked entry's answer, as a new message in the same thread
-                client.chat_postMessage(channel=channel, thread_ts=_thread_of(body), unfurl_links=False, **answer)
         except Exception:
-            log.exception("Slack chat.update / chat.postMessage failed (%s)", where)
+            log.exception("Slack chat.update failed (%s)", where)
 
     def _share(self, turn: Turn, asker: str, response_url: str, where: str) -> None:
         """An ephemeral slash answer, posted for the whole channel (the private copy goes)."""

@@ -16,7 +16,8 @@ from bot.slack_format import escape, link, pack, to_mrkdwn, to_mrkdwn_blocks
 
 State = Literal["asked", "helpful", "not_helpful", "handed_over", "picked"]
 HELPFUL, NOT_HELPFUL, HANDOVER, SHARE, CHOOSE = "jiso_helpful", "jiso_not_helpful", "jiso_handover", "jiso_share", "jiso_choose"
-ACTION_IDS = (HELPFUL, NOT_HELPFUL, HANDOVER, SHARE, CHOOSE)
+# Action ids (patterns): a block's buttons need distinct ids, so the choices are jiso_choose_0, _1, …
+ACTION_IDS = (HELPFUL, NOT_HELPFUL, HANDOVER, SHARE, CHOOSE + r"_\d+")
 BUTTON_CHARS = 75  # Slack's limit for a button's text
 MAX_BLOCKS = 50  # Slack's limit per message
 FALLBACK_CHARS = 3000  # the notification text; the blocks carry the whole answer
@@ -97,17 +98,17 @@ def _clarify_blocks(turn: Turn, ref: ButtonRef, state: State, locale: str | None
     if state == "picked":
         chosen = next((item["title"] for item in turn.choices if item["id"] == choice), None) or text("none_of_these", locale)
         return [_context(text("picked", locale, choice=escape(chosen)))]
-    buttons = [_choice_button(choice["title"], ref.model_copy(update={"e": choice["id"]})) for choice in turn.choices]
-    buttons.append(_choice_button(text("none_of_these", locale), ref.model_copy(update={"e": ""})))
+    labels = [(choice["title"], choice["id"]) for choice in turn.choices] + [(text("none_of_these", locale), "")]
+    buttons = [_choice_button(label, f"{CHOOSE}_{n}", ref.model_copy(update={"e": entry})) for n, (label, entry) in enumerate(labels)]
     return [
         {"type": "actions", "block_id": "jiso_choices", "elements": buttons},
         {"type": "actions", "block_id": "jiso_feedback", "elements": [_button("handover", HANDOVER, ref, locale)]},
     ]
 
 
-def _choice_button(label: str, ref: ButtonRef) -> dict[str, Any]:
+def _choice_button(label: str, action_id: str, ref: ButtonRef) -> dict[str, Any]:
     shown = label if len(label) <= BUTTON_CHARS else label[: BUTTON_CHARS - 1] + "…"
-    return {"type": "button", "action_id": CHOOSE, "value": ref.encode(), "text": {"type": "plain_text", "text": shown}}
+    return {"type": "button", "action_id": action_id, "value": ref.encode(), "text": {"type": "plain_text", "text": shown}}
 
 
 def _context(mrkdwn: str) -> dict[str, Any]:

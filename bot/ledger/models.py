@@ -113,6 +113,7 @@ class Turn(SQLModel, table=True):
     delivery_key: Optional[str] = Field(default=None, max_length=255)  # e.g. slack:event:<event_id>
     choices: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # when asking which entry is meant
     picked_from: Optional[str] = Field(default=None, max_length=32, index=True)  # the clarify turn this one answers
+    read_with: Optional[str] = Field(default=None, max_length=32)  # a short follow-up: the turn it was read together with
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     @property

@@ -120,6 +120,7 @@ def record_turn(
     quiet: bool = False,
     choices: list[dict[str, Any]] | None = None,
     picked_from: str | None = None,
+    read_with: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Turn, bool]:
     """Record a question and what was shown. Returns (turn, created): a redelivery with the same
@@ -150,6 +151,7 @@ def record_turn(
         delivery_key=delivery_key,
         choices=choices or [],
         picked_from=picked_from,
+        read_with=read_with,
         created_at=now,
     )
     conversation.turn_count += 1

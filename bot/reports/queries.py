@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, extract, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import and_, case, exists, extract, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import CTE, Subquery
 from sqlmodel import Session
@@ -342,10 +342,13 @@ def entry_stats(session: Session, window: Window) -> list[dict]:
 def gap_questions(session: Session, window: Window, limit: int) -> list[dict]:
     """The latest questions that went unanswered (declined or voted not helpful) or were handed
     over, newest first, at most `limit` (the input of the grouping by meaning). Quiet turns are
-    messages for the team after a hand-over, not questions the bot failed: never a gap."""
+    messages for the team after a hand-over, not questions the bot failed: never a gap; nor is a
+    "Did you mean…" the user answered with a pick (the pick is the answer)."""
     escalated_turns = select(X.c.turn_id).where(X.c.turn_id.is_not(None))
     escalated = T.c.id.in_(escalated_turns)
-    declined = and_(~T.c.answered, ~T.c.quiet)
+    picked = T.alias("picked")
+    answered_by_a_pick = exists().where(picked.c.picked_from == T.c.id, picked.c.answered)  # "Did you mean…" then a pick
+    declined = and_(~T.c.answered, ~T.c.quiet, ~answered_by_a_pick)
     unanswered = or_(declined, F.c.helpful.is_(False))
     query = (
         select(T.c.question, func.coalesce(T.c.locale, C.c.locale).label("locale"), case((unanswered, _int(1)), else_=_int(0)), case((escalated, _int(1)), else_=_int(0)))

@@ -87,3 +87,13 @@ def test_sure_it_answers_and_lost_it_declines(engine) -> None:
     assert sure.decision == "answer" and sure.entry.id == "x" and 0.5 < sure.confidence <= 1.0
     lost = engine(0.9, 0.9).answer("alpha", "en")
     assert lost.decision == "decline" and lost.choices == [] and lost.text.startswith("I don't know")
+
+
+def test_a_single_hit_has_no_lead_and_is_not_taken_as_a_huge_one() -> None:
+    entry = Entry("a", "faq", "en", "a.md", "A", ("A",), 1, 1, "a", "a")
+    values = signals([Hit(entry, 0.3, 0.3, 0.0, 0.2)], known_share=0.2, tokens=5)
+    weights = (1.0,) * (len(SIGNALS) - 1) + (0.0,)  # length aside
+    calibration = Calibration("en", "m", "t", (0.5,) * len(SIGNALS), (0.1,) * len(SIGNALS), Logistic(0.0, weights, ((0.5, True),)), Logistic(0.0, weights, ((0.5, True),)))
+    standardized = calibration.standardize(values)
+    assert standardized[1] == 0.0 and standardized[2] == 0.0  # the leads read as the usual ones
+    assert calibration.answer.probability(standardized) < 0.01  # a weak lone match stays unsure

@@ -87,8 +87,24 @@ def test_a_pick_that_was_not_offered_or_of_an_answer_is_refused(unsure, client) 
 def test_a_short_unsure_follow_up_is_read_with_the_previous_question(client, database_url) -> None:
     conversation_id = start(client)
     assert ask(client, conversation_id, EN_QUESTION)["answer"]["decision"] == "answer"
-    follow_up = ask(client, conversation_id, "and on mobile?")
+    follow_up = ask(client, conversation_id, "and for owners?")
     assert follow_up["answer"]["decision"] == "answer" and follow_up["answer"]["sources"][0]["id"] == "invite-member"
-    alone = ask(client, start(client), "and on mobile?")
+    alone = ask(client, start(client), "and for owners?")
     assert alone["answer"]["decision"] == "decline"  # without a previous question it stays unsure
-    assert [turn.question for turn in turns(database_url)][:2] == [EN_QUESTION, "and on mobile?"]  # recorded as typed
+    assert [turn.question for turn in turns(database_url)][:2] == [EN_QUESTION, "and for owners?"]  # recorded as typed
+
+
+def test_a_pick_after_the_hand_over_is_refused_and_the_hand_over_stands(unsure, database_url) -> None:
+    conversation_id = start(unsure)
+    reply = ask(unsure, conversation_id, EN_QUESTION)
+    assert unsure.post(f"{API}/{conversation_id}/escalate", json={"reason": "wants a person"}).status_code == 201
+    late = unsure.post(f"{API}/{conversation_id}/choose", json={"turn_id": reply["turn_id"], "entry_id": "invite-member"})
+    assert late.status_code == 409 and "handed over" in late.json()["detail"]
+    assert unsure.get(f"{API}/{conversation_id}").json()["handed_over"]
+
+
+def test_a_short_message_with_no_word_the_knowledge_knows_is_no_follow_up(client) -> None:
+    conversation_id = start(client)
+    assert ask(client, conversation_id, EN_QUESTION)["answer"]["decision"] == "answer"
+    thanks = ask(client, conversation_id, "thanks!")
+    assert thanks["answer"]["decision"] == "decline"  # not the previous answer again

@@ -132,7 +132,8 @@ class Slack:
     def click(self, message: Call, action_id: str, *, user: str = "U1", ephemeral: bool = False, response_name: str = "click", label: str | None = None) -> httpx.Response:
         """Click a button of a message we saw the bot send (`message` is that recorded call); of
         several with the same action, the one showing `label`."""
-        value = button(message.body, action_id, label)["value"]
+        clicked = button(message.body, action_id, label)
+        value, action_id = clicked["value"], clicked["action_id"]
         channel = message.body.get("channel", "C1")
         ts = (message.response or {}).get("ts") or "1700000999.000001"  # ephemeral messages have none
         payload = {
@@ -192,7 +193,8 @@ def event_body(event: dict[str, Any], event_id: str) -> dict[str, Any]:
 def button(message: dict[str, Any], action_id: str, label: str | None = None) -> dict[str, Any]:
     for block in message.get("blocks") or []:
         for element in block.get("elements") or []:
-            if element.get("action_id") == action_id and label in (None, (element.get("text") or {}).get("text")):
+            same = element.get("action_id") == action_id or str(element.get("action_id", "")).startswith(f"{action_id}_")  # jiso_choose_0, _1, …
+            if same and label in (None, (element.get("text") or {}).get("text")):
                 return element
     raise AssertionError(f"no {action_id} button in {json.dumps(message.get('blocks'), ensure_ascii=False)}")
 

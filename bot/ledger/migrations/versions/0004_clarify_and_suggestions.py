@@ -1,5 +1,5 @@
-"""Clarifications and suggested phrasings: a turn's choices, the clarification a turn answers, and
-writers' decisions on suggested alternative phrasings.
+"""Clarifications and suggested phrasings: a turn's choices, the clarification a turn answers, the
+turn a short follow-up was read with, and writers' decisions on suggested alternative phrasings.
 
 Revision ID: 0004
 Revises: 0003
@@ -21,6 +21,7 @@ def upgrade() -> None:
     with op.batch_alter_table("turns", schema=None) as batch_op:
         batch_op.add_column(sa.Column("choices", sa.JSON(), nullable=False, server_default="[]"))
         batch_op.add_column(sa.Column("picked_from", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("read_with", sa.String(length=32), nullable=True))
         batch_op.create_index("ix_turns_picked_from", ["picked_from"], unique=False)
     op.create_table(
         "phrasing_decisions",
@@ -39,5 +40,6 @@ def downgrade() -> None:
     op.drop_table("phrasing_decisions")
     with op.batch_alter_table("turns", schema=None) as batch_op:
         batch_op.drop_index("ix_turns_picked_from")
+        batch_op.drop_column("read_with")
         batch_op.drop_column("picked_from")
         batch_op.drop_column("choices")
