@@ -19,7 +19,7 @@ ALWAYS_ASK = {"en": 0.0, "ja": 0.0}  # …and always asks which entry is meant
 
 @pytest.fixture
 def unsure(make_client):
-    return make_client(answer_at=NEVER_SURE, clarify_at=ALWAYS_ASK)
+    return make_client(answer_at=NEVER_SURE, clarify_at=ALWAYS_ASK, admin_api_key="admin-key")
 
 
 def turns(database_url: str) -> list[Turn]:
@@ -108,3 +108,14 @@ def test_a_short_message_with_no_word_the_knowledge_knows_is_no_follow_up(client
     assert ask(client, conversation_id, EN_QUESTION)["answer"]["decision"] == "answer"
     thanks = ask(client, conversation_id, "thanks!")
     assert thanks["answer"]["decision"] == "decline"  # not the previous answer again
+
+
+def test_a_question_answered_by_a_pick_is_no_content_gap(unsure) -> None:
+    answered, left = start(unsure), start(unsure)
+    reply = ask(unsure, answered, "bring a colleague aboard")
+    assert unsure.post(f"{API}/{answered}/choose", json={"turn_id": reply["turn_id"], "entry_id": "invite-member"}).status_code == 200
+    ask(unsure, left, "what about the quantum capacitor")  # asked, never picked: a gap
+    gaps = unsure.get("/api/v1/reports/gaps", headers={"Authorization": "Bearer admin-key"})
+    assert gaps.status_code == 200, gaps.text
+    examples = [example for cluster in gaps.json()["clusters"] for example in cluster["examples"]]
+    assert "what about the quantum capacitor" in examples and "bring a colleague aboard" not in examples

@@ -32,6 +32,9 @@ def test_unsure_in_slack_it_offers_choices_and_answers_the_pick_in_the_thread(un
     [post] = fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
     assert "I found a few entries" in all_text(post.body)
     assert button(post.body, "jiso_choose", EN_QUESTION) and button(post.body, "jiso_choose", "None of these") and button(post.body, "jiso_handover")
+    [choices] = [block for block in post.body["blocks"] if block.get("block_id") == "jiso_choices"]
+    ids = [element["action_id"] for element in choices["elements"]]
+    assert len(ids) == len(set(ids))  # Slack refuses a block whose buttons share an action id
 
     unsure_slack.click(post, "jiso_choose", label=EN_QUESTION)
     [update] = fake.wait_for(lambda: fake.calls_to("chat.update"))
