@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.exceptions import RequestValidationError
@@ -83,7 +84,9 @@ def test_nul_in_a_header_or_the_path_is_400(app_client) -> None:
 
 def test_the_validation_handler_cannot_crash_on_unencodable_input() -> None:
     error = RequestValidationError([{"type": "string_type", "loc": ("body", "text"), "msg": "bad", "input": "\ud800" * 10_000}])
-    response = asyncio.run(validation_error_handler(None, error))
+    # Its own thread and loop: Playwright's sync API (the browser tests) may hold this thread's loop.
+    with ThreadPoolExecutor(1) as pool:
+        response = pool.submit(lambda: asyncio.run(validation_error_handler(None, error))).result()
     assert response.status_code == 422
     detail = json.loads(response.body)["detail"]
     assert detail[0]["input"].startswith("\ud800") and len(detail[0]["input"]) <= 101
