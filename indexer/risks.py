@@ -52,35 +52,33 @@ class Stolen:
     stolen: float  # cosine to the thief's closest passage
 
 
-def stolen_phrasings(index: KnowledgeIndex) -> list[Stolen]:
+def stolen_phrasings(index: KnowledgeIndex, chunk: int = 1024) -> list[Stolen]:
     """Each question phrasing (FAQ heading or alternative) that is closer to another entry's
-    question or whole text than to any other passage of its own entry."""
+    question or whole text than to any other passage of its own entry. Compared in chunks of
+    phrasings, so memory stays at `chunk` × passages whatever the size of the knowledge."""
     found = []
     for locale_index in index.locales.values():
         matrix = np.asarray(locale_index.matrix)
         owners, roles = locale_index.passage_entry, locale_index.passage_role
         candidates = np.flatnonzero(roles != SENTENCE)  # what the match reads: questions and whole texts
-        similarity = matrix[candidates] @ matrix[candidates].T
-        np.fill_diagonal(similarity, -np.inf)
-        texts = _question_texts(locale_index.entries)
-        for row, passage in enumerate(candidates):
-            owner = int(owners[passage])
-            if roles[passage] != QUESTION or locale_index.entries[owner].kind != "faq":
-                continue
-            mine = owners[candidates] == owner
-            own = float(similarity[row][mine].max()) if mine.sum() > 1 else -1.0
-            others = np.where(mine, -np.inf, similarity[row])
-            best = int(np.argmax(others))
-            if others[best] > own:
-                thief = locale_index.entries[int(owners[candidates[best]])]
-                phrasing = texts[owner][int(np.sum((owners[:passage] == owner) & (roles[:passage] == QUESTION)))]
-                found.append(Stolen(phrasing, locale_index.entries[owner], thief, own, float(others[best])))
+        questions = np.flatnonzero(roles == QUESTION)
+        first_passage = np.searchsorted(owners, np.arange(len(locale_index.entries)))  # passages are grouped by entry, questions first
+        for start in range(0, len(questions), chunk):
+            rows = questions[start : start + chunk]
+            similarity = matrix[rows] @ matrix[candidates].T
+            similarity[rows[:, None] == candidates[None, :]] = -np.inf  # not itself
+            mine = owners[rows][:, None] == owners[candidates][None, :]
+            own = np.where(mine, similarity, -np.inf).max(axis=1)
+            own = np.where(np.isfinite(own), own, -1.0)  # an entry with no other passage
+            others = np.where(mine, -np.inf, similarity)
+            best = others.argmax(axis=1)
+            for n, passage in enumerate(rows.tolist()):
+                owner = int(owners[passage])
+                if others[n, best[n]] > own[n] and locale_index.entries[owner].kind == "faq":
+                    entry = locale_index.entries[owner]
+                    phrasing = (entry.title, *entry.alternatives)[passage - int(first_passage[owner])]
+                    found.append(Stolen(phrasing, entry, locale_index.entries[int(owners[candidates[best[n]]])], float(own[n]), float(others[n, best[n]])))
     return found
-
-
-def _question_texts(entries: list[Entry]) -> list[list[str]]:
-    """Each entry's question passages in index order: the heading, then the alternatives."""
-    return [[entry.title, *entry.alternatives] for entry in entries]
 
 
 def confusable_entries(index: KnowledgeIndex) -> list[Problem]:
