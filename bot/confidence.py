@@ -28,7 +28,6 @@ SIGNALS = ("top_cosine", "lead", "dense_lead", "keyword_agreement", "sentence_ev
 CHOICES = 3  # entries offered when jiso asks which one is meant
 FOLDS = 5
 REPEATS = 10  # cross-validation repeats pooled for the thresholds: one split's curve is too noisy to read a threshold off
-BUNDLED = Path(__file__).parent / "calibrations"
 
 
 class Ranked(Protocol):

@@ -69,9 +69,7 @@ def choose(*, session: Session, engine: Engine | None, conversation: Conversatio
     """The user's pick after "Did you mean…": the picked entry's answer, or for "None of these"
     (`entry_id` None) the "I don't know" message with the offer of a person. Recorded as a turn
     answering the clarification, once: picking again returns the first pick."""
-    asked = next((turn for turn in writes.turns_of(session=session, conversation_id=conversation.id) if turn.id == turn_id), None)
-    if asked is None:
-        raise writes.NotFound(f"turn {turn_id!r} not found in this conversation")
+    asked = writes.turn_in(session=session, conversation=conversation, turn_id=turn_id)
     if asked.kind != "clarify":
         raise NotAClarification(f"turn {turn_id!r} did not ask which entry is meant")
     session.refresh(conversation)

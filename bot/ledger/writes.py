@@ -185,11 +185,17 @@ def delivered_turn(*, session: Session, delivery_key: str) -> Turn | None:
     return session.exec(select(Turn).where(Turn.delivery_key == delivery_key)).first()
 
 
-def record_feedback(*, session: Session, conversation: Conversation, turn_id: str, helpful: bool, now: datetime | None = None) -> Feedback:
-    """The user's vote on a turn; voting again changes the vote, never adds a second one."""
+def turn_in(*, session: Session, conversation: Conversation, turn_id: str) -> Turn:
+    """The turn `turn_id` of this conversation; NotFound for another conversation's or none."""
     turn = session.get(Turn, turn_id)
     if turn is None or turn.conversation_id != conversation.id:
         raise NotFound(f"turn {turn_id} not found in conversation {conversation.id}")
+    return turn
+
+
+def record_feedback(*, session: Session, conversation: Conversation, turn_id: str, helpful: bool, now: datetime | None = None) -> Feedback:
+    """The user's vote on a turn; voting again changes the vote, never adds a second one."""
+    turn = turn_in(session=session, conversation=conversation, turn_id=turn_id)
     now = now or utcnow()
     feedback = session.exec(select(Feedback).where(Feedback.turn_id == turn_id)).first()
     if feedback is None:
