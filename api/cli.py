@@ -7,14 +7,19 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from api import runtime
 from api.settings import Settings, SettingsInvalid, load_settings
 from bot.confidence import CHOICES, FOLDS, REPEATS, CalibrationMissing
+
+if TYPE_CHECKING:  # the ledger's modules load only in the commands that use it
+    from sqlmodel import Session
 
 app = typer.Typer(help="jiso (自走): answers onboarding questions from your knowledge, hands over to humans, reports outcomes.", no_args_is_help=True, add_completion=False)
 
@@ -27,6 +32,23 @@ def _settings(**overrides) -> Settings:
         for line in error.lines:
             typer.echo(line, err=True)
         raise typer.Exit(2) from None
+
+
+@contextmanager
+def _ledger(settings: Settings) -> Iterator[Session]:
+    """A session on the ledger, created or migrated first as `jiso serve` does (a new database
+    just works), its engine disposed after."""
+    from sqlmodel import Session
+
+    from bot.ledger.db import make_engine, upgrade
+
+    upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @app.command()
@@ -185,17 +207,11 @@ def suggestions_list(
     """List open suggestions (most confirmed first); accept or reject them with the subcommands."""
     if ctx.invoked_subcommand is not None:
         return
-    from sqlmodel import Session
-
-    from bot.ledger.db import make_engine, upgrade
     from bot.suggestions import suggestions
 
     settings = _settings()
-    upgrade(settings.database_url)
-    database = make_engine(settings.database_url)
-    with Session(database) as session:
+    with _ledger(settings) as session:
         found = suggestions(session, runtime.scan(settings).entries, entry_id=entry)
-    database.dispose()
     if as_json:
         typer.echo(json.dumps([s.to_json() for s in found], ensure_ascii=False, indent=2))
         return
@@ -205,23 +221,16 @@ def suggestions_list(
 
 
 def _decide_suggestion(entry_id: str, phrasing: str, accept: bool) -> None:
-    from sqlmodel import Session
-
-    from bot.ledger.db import make_engine, upgrade
     from bot.suggestions import decide
     from indexer.alternatives import CannotAdd
 
     settings = _settings()
-    upgrade(settings.database_url)
-    database = make_engine(settings.database_url)
     try:
-        with Session(database) as session:
+        with _ledger(settings) as session:
             decided = decide(session, settings.knowledge_dir, runtime.scan(settings).entries, entry_id=entry_id, phrasing=phrasing, accept=accept)
     except (LookupError, CannotAdd) as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
-    finally:
-        database.dispose()
     if accept:
         typer.echo(f"{decided.path}: added {decided.phrasing!r} to the alternatives of '{entry_id}'; run `jiso index` to use it")
     else:
@@ -265,20 +274,13 @@ def keys_create(
     name: Annotated[Optional[str], typer.Option(help="A note saying who or what uses the key.")] = None,
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
-    from sqlmodel import Session
-
     from bot.apikeys import create_key
-    from bot.ledger.db import make_engine, upgrade
 
     if role not in ("manager", "ingest"):
         typer.echo("--role must be manager or ingest", err=True)
         raise typer.Exit(2)
-    settings = _settings()
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    with Session(engine) as session:
+    with _ledger(_settings()) as session:
         row, secret = create_key(session=session, role=role, org_id=org, name=name)
-    engine.dispose()
     typer.echo(secret)
     typer.echo(f"key {row.id}: role {role}{f', organization {org}' if org else ', all organizations'}. Shown once: store it now.", err=True)
 
@@ -286,17 +288,10 @@ def keys_create(
 @keys_app.command("list")
 def keys_list() -> None:
     """List the keys (id, prefix, role, organization, created, revoked); never the secrets."""
-    from sqlmodel import Session
-
-    from bot.ledger.db import make_engine, upgrade
     from bot.ledger.keys import list_api_keys
 
-    settings = _settings()
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    with Session(engine) as session:
+    with _ledger(_settings()) as session:
         keys = list_api_keys(session=session)
-    engine.dispose()
     for key in keys:
         revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
         typer.echo(f"{key.id}  jiso_{key.prefix}_…  {key.role:8} {key.org_id or 'all organizations':20} created {key.created_at:%Y-%m-%d %H:%M}  {revoked}  {key.name or ''}".rstrip())
@@ -305,23 +300,15 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (from `jiso keys list`).")]) -> None:
     """Revoke a key: it stops working at once; the record stays for the audit trail."""
-    from sqlmodel import Session
-
-    from bot.ledger.db import make_engine, upgrade
     from bot.ledger.keys import revoke_api_key
     from bot.ledger.writes import NotFound
 
-    settings = _settings()
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
     try:
-        with Session(engine) as session:
+        with _ledger(_settings()) as session:
             key = revoke_api_key(session=session, key_id=key_id)
     except NotFound as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(1) from None
-    finally:
-        engine.dispose()
     typer.echo(f"key {key.id} revoked at {key.revoked_at:%Y-%m-%d %H:%M} UTC")
 
 
@@ -334,9 +321,6 @@ def report(
     slack_channel: Annotated[Optional[str], typer.Option(help="Also post the digest to this Slack channel (needs SLACK_BOT_TOKEN).")] = None,
 ) -> None:
     """Print the KPI summary (conversations and onboarding) for a period."""
-    from sqlmodel import Session
-
-    from bot.ledger.db import make_engine, upgrade
     from bot.ledger.models import utcnow
     from bot.onboarding import load_checklist
     from bot.reports import kpis
@@ -353,12 +337,9 @@ def report(
     except BadPeriod as error:
         typer.echo(str(error), err=True)
         raise typer.Exit(2) from None
-    upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    with Session(engine) as session:
+    with _ledger(settings) as session:
         scope = kpis.ReportScope(session, load_checklist(settings.knowledge_dir), period, Filters(org_id=org), now, settings.assume_resolved_after)
         summary = kpis.summary(scope)
-    engine.dispose()
     text = digest_text(summary)
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2) if as_json else text)
     if slack_channel:
