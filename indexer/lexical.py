@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
-from functools import cached_property
+from collections.abc import Callable, Sequence
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import bm25s
@@ -94,7 +94,8 @@ class LexicalIndex:
 
     def __init__(self, retriever: bm25s.BM25, tokenizer: Tokenizer) -> None:
         self._retriever = retriever
-        self._tokenizer = tokenizer
+        # A question is tokenized for its scores and again for the confidence signals: once.
+        self._tokens = lru_cache(maxsize=256)(lambda text: tuple(tokenizer(text)))
 
     @classmethod
     def build(cls, texts: list[str], tokenizer: Tokenizer) -> LexicalIndex:
@@ -109,16 +110,16 @@ class LexicalIndex:
     def load(cls, directory: Path, tokenizer: Tokenizer) -> LexicalIndex:
         return cls(bm25s.BM25.load(str(directory), mmap=False, allow_pickle=False), tokenizer)
 
-    def tokens(self, text: str) -> list[str]:
-        return self._tokenizer(text)
+    def tokens(self, text: str) -> tuple[str, ...]:
+        return self._tokens(text)
 
-    def known_share(self, tokens: list[str]) -> float:
+    def known_share(self, tokens: Sequence[str]) -> float:
         """Share of a query's tokens that occur anywhere in the knowledge (1.0 for no tokens)."""
         return sum(token in self._retriever.vocab_dict for token in tokens) / len(tokens) if tokens else 1.0
 
     def scores(self, query: str) -> np.ndarray:
         vocabulary = self._retriever.vocab_dict
-        tokens = [token for token in self._tokenizer(query) if token in vocabulary]
+        tokens = [token for token in self.tokens(query) if token in vocabulary]
         if not tokens:
             return np.zeros(self._retriever.scores["num_docs"], dtype=np.float32)
         return np.asarray(self._retriever.get_scores(tokens), dtype=np.float32)
