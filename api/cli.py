@@ -66,7 +66,7 @@ def lint(directory: Annotated[Optional[Path], typer.Argument(help="Knowledge dir
     problems = sorted([*result.problems, *check_knowledge(settings.knowledge_dir, result.step_references)])
     warnings = risks.missing_twins(result.entries, tuple(settings.locales))
     try:  # similar entries are judged by the model, so on the last index built (no model is loaded here)
-        warnings += risks.confusable_entries(load_index(settings.index_dir))
+        warnings += risks.confusable_entries(load_index(settings.index_dir), result.entries)
     except IndexUnavailable:
         typer.echo("no index yet: run `jiso index` to check for entries too similar to tell apart", err=True)
     for problem in sorted([*problems, *warnings]):

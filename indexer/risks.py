@@ -81,13 +81,15 @@ def stolen_phrasings(index: KnowledgeIndex, chunk: int = 1024) -> list[Stolen]:
     return found
 
 
-def confusable_entries(index: KnowledgeIndex) -> list[Problem]:
+def confusable_entries(index: KnowledgeIndex, entries: list[Entry]) -> list[Problem]:
     """One warning per pair of FAQ entries that steal each other's phrasings (each has a phrasing
     closer to the other entry than to the rest of itself): the pairs jiso cannot tell apart.
-    One-way steals are common between neighbouring topics and left alone."""
+    One-way steals are common between neighbouring topics and left alone. Only pairs of
+    `entries` (the knowledge being checked) count: the index may be older, or of another folder."""
+    checked = {(entry.id, entry.path, entry.title) for entry in entries}
     stolen: dict[tuple[str, str], Stolen] = {}
     for item in stolen_phrasings(index):
-        if item.thief.kind == "faq":
+        if item.thief.kind == "faq" and {(e.id, e.path, e.title) for e in (item.owner, item.thief)} <= checked:
             stolen.setdefault((item.owner.id, item.thief.id), item)
     problems = []
     for (owner, thief), item in sorted(stolen.items()):

@@ -39,7 +39,7 @@ def test_entries_that_steal_each_others_questions_are_a_warning(tmp_path: Path) 
     ]
     embedder = KeywordEmbedder()
     build_index(entries, tmp_path, configs={"en": LocaleConfig("keywords", "words")}, embedder_for=lambda locale: embedder)
-    [warning] = confusable_entries(load_index(tmp_path))  # one per pair
+    [warning] = confusable_entries(load_index(tmp_path), entries)  # one per pair
     assert warning.message.startswith("warning: 'alpha beta' and 'gamma delta' (en/faq.md:3) steal each other's questions")
     assert "may not tell them apart" in warning.message and "zeta" not in warning.message
 
@@ -48,4 +48,13 @@ def test_a_phrasing_stolen_one_way_only_is_no_warning(tmp_path: Path) -> None:
     entries = [faq("a", "en", "alpha beta", ("gamma delta",)), faq("b", "en", "gamma delta epsilon"), faq("c", "en", "zeta")]
     embedder = KeywordEmbedder()
     build_index(entries, tmp_path, configs={"en": LocaleConfig("keywords", "words")}, embedder_for=lambda locale: embedder)
-    assert confusable_entries(load_index(tmp_path)) == []
+    assert confusable_entries(load_index(tmp_path), entries) == []
+
+
+def test_pairs_of_an_index_of_other_knowledge_are_not_reported(tmp_path: Path) -> None:
+    """`jiso lint DIR` reads the last index built, which may be of another folder or older."""
+    indexed = [faq("a", "en", "alpha beta", ("gamma delta",)), faq("b", "en", "gamma delta", ("alpha beta",))]
+    embedder = KeywordEmbedder()
+    build_index(indexed, tmp_path, configs={"en": LocaleConfig("keywords", "words")}, embedder_for=lambda locale: embedder)
+    checked = [faq("a", "en", "alpha beta"), faq("c", "en", "zeta")]  # b is not in the knowledge checked
+    assert confusable_entries(load_index(tmp_path), checked) == []
