@@ -72,6 +72,11 @@ def _answer_of(turn: Turn, base: str, picked: str | None = None) -> AnswerOut | 
     return AnswerOut(text=turn.answer_text, html=html, sources=sources, confident=turn.answered, decision=decision, confidence=turn.confidence, choices=choices, picked=picked)
 
 
+def _message_of(turn: Turn, request: Request) -> dict:
+    """A question's or a pick's turn as the widget gets it."""
+    return MessageOut(turn_id=turn.id, answer=_answer_of(turn, _base_url(request)), quiet=turn.quiet).model_dump(mode="json")
+
+
 def _knowledge_url(base: str, source: dict) -> str:
     return f"{base}/knowledge/{source['path']}#L{source['line']}"
 
@@ -122,7 +127,7 @@ def post_message(
         turn = conversations.ask(
             session=session, engine=engine, conversation=conversation, text=text, locale=body.locale, new_question=body.new_question, delivery_key=delivery_key,
         ).turn  # fmt: skip
-        return 200, MessageOut(turn_id=turn.id, answer=_answer_of(turn, _base_url(request)), quiet=turn.quiet).model_dump(mode="json")
+        return 200, _message_of(turn, request)
 
     return run_idempotent(session=session, request=request, key=key, payload=body, lease=_lease(settings), action=action)
 
@@ -145,7 +150,7 @@ def post_choice(
             raise HTTPException(409, detail=str(error)) from None
         except conversations.NotAChoice as error:
             raise HTTPException(422, detail=str(error)) from None
-        return 200, MessageOut(turn_id=turn.id, answer=_answer_of(turn, _base_url(request)), quiet=turn.quiet).model_dump(mode="json")
+        return 200, _message_of(turn, request)
 
     return run_idempotent(session=session, request=request, key=key, payload=body, lease=_lease(settings), action=action)
 
