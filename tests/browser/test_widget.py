@@ -163,11 +163,7 @@ def test_screenshot_of_an_answer_on_the_sample_knowledge(tmp_path: Path, live_se
     assert answer.get_by_role("link", name="Members and invitations › How do I invite a teammate?").count() == 1
     answer.get_by_role("button", name="This solved it").scroll_into_view_if_needed()
     page.locator("h1").click()  # focus away from the text box, for a calm picture
-    shot = tmp_path / "widget.png"
-    page.screenshot(path=str(shot))
-    assert shot.stat().st_size > 10_000
-    if target := os.environ.get("JISO_SCREENSHOT"):
-        shutil.copyfile(shot, REPO / target)
+    screenshot(page, tmp_path / "widget.png", "JISO_SCREENSHOT")
     assert console_errors == []
 
 
@@ -204,6 +200,14 @@ def test_track_and_checklist_stay_silent_without_a_signed_in_user(tmp_path: Path
     widget(page).get_by_text("Ask me anything").wait_for()
     assert widget(page).locator("details.setup").is_hidden()
     assert console_errors == []
+
+
+def screenshot(page, shot: Path, setting: str) -> None:
+    """Take the picture; copy it into the repository when `setting` names where (to refresh docs/)."""
+    page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if target := os.environ.get(setting):
+        shutil.copyfile(shot, REPO / target)
 
 
 def choices_of(message):
@@ -305,9 +309,5 @@ def test_screenshot_of_did_you_mean(tmp_path: Path, live_server, open_page, cons
         assert box["x"] >= 0 and box["x"] + box["width"] <= 420 and box["y"] >= 0 and box["y"] + box["height"] <= 720
     assert page.evaluate("document.documentElement.scrollWidth") <= 420  # no sideways scrolling
     widget(page).get_by_role("textbox").blur()  # the panel covers the page at this width: no focus ring, for a calm picture
-    shot = tmp_path / "widget-clarify.png"
-    page.screenshot(path=str(shot))
-    assert shot.stat().st_size > 10_000
-    if target := os.environ.get("JISO_CLARIFY_SCREENSHOT"):
-        shutil.copyfile(shot, REPO / target)
+    screenshot(page, tmp_path / "widget-clarify.png", "JISO_CLARIFY_SCREENSHOT")
     assert console_errors == []
