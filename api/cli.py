@@ -17,6 +17,7 @@ import typer
 from api import runtime
 from api.settings import Settings, SettingsInvalid, load_settings
 from bot.confidence import CHOICES, FOLDS, REPEATS, CalibrationMissing
+from bot.reports.periods import DEFAULT_DAYS
 
 if TYPE_CHECKING:  # the ledger's modules load only in the commands that use it
     from sqlmodel import Session
@@ -314,7 +315,7 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (from `
 
 @app.command()
 def report(
-    since: Annotated[str, typer.Option(help="7d, 4w, 1m (30 days) or a date; today included.")] = "7d",
+    since: Annotated[str, typer.Option(help="7d, 4w, 1m (30 days) or a date; today included.")] = f"{DEFAULT_DAYS}d",
     tz: Annotated[str, typer.Option(help="IANA timezone of the days.")] = "UTC",
     org: Annotated[Optional[str], typer.Option("--org", help="One organization.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,

@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     link_secret: str = ""
     link_secret_file: Path = REPO_ROOT / "var" / "link-secret"
     link_valid_for: timedelta = timedelta(days=30)  # ISO 8601 or seconds
+    # A dashboard sign-in (the manager key exchanged for a session cookie) lasts this long.
+    session_valid_for: timedelta = timedelta(hours=12)
     # An Idempotency-Key's reservation lasts this long: a retry after it (the first request's server
     # died) does the work again, finding what was already written. Keys are kept for the retention.
     idempotency_lease_seconds: float = 30.0
@@ -112,7 +114,7 @@ class Settings(BaseSettings):
     report_gap_similarity_en: float = 0.6
     report_gap_similarity_ja: float = 0.9
 
-    @field_validator("assume_resolved_after", mode="before")
+    @field_validator("assume_resolved_after", "session_valid_for", mode="before")
     @classmethod
     def _short_duration(cls, value: Any) -> Any:
         """Accept the forms operators write (24h, 90m, 30s, 2d, 1w, plain seconds as text) besides ISO 8601."""

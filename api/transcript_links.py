@@ -37,9 +37,13 @@ class TranscriptLinks:
 
     def link(self, conversation_id: str, now: datetime | None = None) -> str:
         """Where a person can read a conversation, until the link expires (sent with every hand-over)."""
+        return f"{self.public_url.rstrip('/')}{self.path(conversation_id, now)}"
+
+    def path(self, conversation_id: str, now: datetime | None = None) -> str:
+        """The link without the server's address, for pages this server serves (the dashboard)."""
         expires = int(((now or utcnow()) + self.valid_for).timestamp())
         query = urlencode({"expires": expires, "sig": self._signature(conversation_id, expires)})
-        return f"{self.public_url.rstrip('/')}/conversations/{conversation_id}?{query}"
+        return f"/conversations/{conversation_id}?{query}"
 
     def refusal(self, conversation_id: str, expires: str | None, sig: str | None, now: datetime | None = None) -> Refusal | None:
         """None when (`expires`, `sig`) is this server's signature for the conversation, still valid."""

@@ -13,15 +13,19 @@ from fastapi.responses import Response
 
 from api.auth import ManagerDep, scoped_org
 from api.deps import ChecklistDep, SessionDep, SettingsDep
+from api.transcript_links import TranscriptLinksDep
 from bot.ledger.models import utcnow
+from bot.ledger.outcomes import Outcome
 from bot.reports import kpis
-from bot.reports.periods import BadPeriod, Period, local_today, parse_tz
+from bot.reports.conversation_list import conversation_page
+from bot.reports.periods import DEFAULT_DAYS, BadPeriod, Period, local_today, parse_tz
 from bot.reports.queries import MAX_BUCKETS, Filters
 from bot.suggestions import suggestions
 
 router = APIRouter(prefix="/reports", tags=["reports"])
-DEFAULT_DAYS = 30
 Format = Literal["json", "csv"]
+# Excel reads a CSV file as the system's code page (Shift_JIS on Japanese Windows) unless it starts with a byte order mark.
+Bom = Annotated[bool, Query(description="With format=csv: start the file with a UTF-8 byte order mark, so Excel shows Japanese (and any non-ASCII) text correctly.")]
 
 
 def report_scope(
@@ -57,8 +61,10 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def csv_response(rows: list[dict[str, Any]], name: str) -> Response:
+def csv_response(rows: list[dict[str, Any]], name: str, bom: bool = False) -> Response:
     buffer = io.StringIO()
+    if bom:
+        buffer.write("\ufeff")
     columns = list(rows[0]) if rows else []
     writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -83,32 +89,32 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
 
 
 @router.get("/summary")
-def summary(scope: ScopeDep, format: Format = "json", lang: Annotated[str, Query(pattern="^(en|ja)$")] = "en") -> Any:
+def summary(scope: ScopeDep, format: Format = "json", bom: Bom = False, lang: Annotated[str, Query(pattern="^(en|ja)$")] = "en") -> Any:
     report = kpis.summary(scope, lang)
-    return csv_response(_flatten(report), "summary") if format == "csv" else report
+    return csv_response(_flatten(report), "summary", bom) if format == "csv" else report
 
 
 @router.get("/timeseries")
-def timeseries(scope: ScopeDep, interval: Literal["week", "month"] = "week", format: Format = "json") -> Any:
+def timeseries(scope: ScopeDep, interval: Literal["week", "month"] = "week", format: Format = "json", bom: Bom = False) -> Any:
     span = (scope.period.last - scope.period.first).days
     if span / (7 if interval == "week" else 28) > MAX_BUCKETS - 2:
         raise HTTPException(status_code=422, detail=f"too many {interval}s: at most {MAX_BUCKETS - 2} in one report")
     report = kpis.timeseries(scope, interval)
-    return csv_response(report["buckets"], f"timeseries-{interval}") if format == "csv" else report
+    return csv_response(report["buckets"], f"timeseries-{interval}", bom) if format == "csv" else report
 
 
 @router.get("/organizations")
-def organizations(scope: ScopeDep, format: Format = "json") -> Any:
+def organizations(scope: ScopeDep, format: Format = "json", bom: Bom = False) -> Any:
     report = kpis.organizations(scope)
-    return csv_response(report["organizations"], "organizations") if format == "csv" else report
+    return csv_response(report["organizations"], "organizations", bom) if format == "csv" else report
 
 
 @router.get("/gaps")
-def gaps(request: Request, scope: ScopeDep, settings: SettingsDep, format: Format = "json", top: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
+def gaps(request: Request, scope: ScopeDep, settings: SettingsDep, format: Format = "json", bom: Bom = False, top: Annotated[int, Query(ge=1, le=200)] = 50) -> Any:
     report = kpis.gaps(scope, request.app.state.embedders, min_similarity=settings.gap_similarities(), top=top)
     if format == "csv":
         rows = [{**{k: v for k, v in c.items() if k != "examples"}, "examples": " | ".join(c["examples"])} for c in report["clusters"]]
-        return csv_response(rows, "gaps")
+        return csv_response(rows, "gaps", bom)
     return report
 
 
@@ -120,17 +126,37 @@ def entry_catalog(request: Request) -> dict[str, dict[str, Any]]:
 
 
 @router.get("/entries")
-def entries(request: Request, scope: ScopeDep, format: Format = "json") -> Any:
+def entries(request: Request, scope: ScopeDep, format: Format = "json", bom: Bom = False) -> Any:
     report = kpis.entries(scope, entry_catalog(request))
-    return csv_response(report["entries"], "entries") if format == "csv" else report
+    return csv_response(report["entries"], "entries", bom) if format == "csv" else report
 
 
 @router.get("/suggestions")
-def phrasing_suggestions(request: Request, session: SessionDep, principal: ManagerDep, entry_id: Annotated[str | None, Query(max_length=255)] = None, format: Format = "json") -> Any:
+def phrasing_suggestions(request: Request, session: SessionDep, principal: ManagerDep, entry_id: Annotated[str | None, Query(max_length=255)] = None, format: Format = "json", bom: Bom = False) -> Any:
     """Users' questions confirmed for an entry ("This solved it", or a "Did you mean…" pick) that
     the entry does not have as a phrasing yet: for writers to accept with `jiso suggestions accept`."""
     if principal.org_id is not None:
         raise HTTPException(status_code=403, detail="suggestions come from every organization's questions: use a manager key that is not limited to one")
     engine = request.app.state.engine
     found = [s.to_json() for s in suggestions(session, engine.index.entries if engine is not None else [], entry_id=entry_id)]
-    return csv_response(found, "suggestions") if format == "csv" else {"suggestions": found}
+    return csv_response(found, "suggestions", bom) if format == "csv" else {"suggestions": found}
+
+
+@router.get("/conversations")
+def conversation_list(
+    scope: ScopeDep,
+    links: TranscriptLinksDep,
+    outcome: Outcome | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="Text the user wrote in the conversation (case-insensitive).")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    format: Format = "json",
+    bom: Bom = False,
+) -> Any:
+    """The conversations of the period, newest first, each with a signed link to its transcript
+    (valid for JISO_LINK_VALID_FOR): the conversations behind the KPIs."""
+    page = conversation_page(scope.session, scope.window, outcome=outcome, search=(q or "").strip() or None, limit=limit, offset=offset)
+    rows = [{**row, "transcript_url": links.path(row["id"], scope.now)} for row in page.rows]
+    if format == "csv":
+        return csv_response(rows, "conversations", bom)
+    return {**scope.header(), "outcome": outcome, "q": q, "total": page.total, "limit": limit, "offset": offset, "conversations": rows}

@@ -13,6 +13,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Interval = Literal["week", "month"]
+DEFAULT_DAYS = 30  # the period a report covers when none is given: the API, the dashboard and `jiso report`
 
 
 class BadPeriod(ValueError):

@@ -53,6 +53,14 @@ def test_report_prints_the_summary(env) -> None:
     assert CliRunner().invoke(app, ["report", "--tz", "Nowhere/Town"]).exit_code == 2
 
 
+def test_report_covers_the_same_default_period_as_the_api(env) -> None:
+    from bot.reports.periods import DEFAULT_DAYS
+
+    data = json.loads(CliRunner().invoke(app, ["report", "--json"]).stdout)
+    first, last = (datetime.fromisoformat(data["period"][end]).date() for end in ("from", "to"))
+    assert DEFAULT_DAYS == 30 and (last - first).days == DEFAULT_DAYS - 1 and last == datetime.now(timezone.utc).date()
+
+
 def test_report_posts_the_weekly_digest_to_slack(env, monkeypatch) -> None:
     from tests.integration.slack.fake_slack import FakeSlack
 

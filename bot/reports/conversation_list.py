@@ -1,0 +1,90 @@
+"""The conversations behind the KPIs: the latest ones of a report's window, filtered by outcome
+and searched by what the users wrote, newest first (the manager's way from a rate to transcripts)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, func, select
+from sqlalchemy.sql import ColumnElement
+from sqlmodel import Session
+
+from bot.ledger.models import Conversation, Turn
+from bot.ledger.outcomes import Outcome, outcome_sql
+from bot.reports.periods import iso
+from bot.reports.queries import Window
+
+C = Conversation.__table__
+T = Turn.__table__
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    rows: list[dict[str, Any]]
+
+
+def _like_pattern(text: str) -> str:
+    """`text` as a literal substring for LIKE … ESCAPE '\\' (a % or _ typed by the manager matches itself)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _window_clauses(window: Window) -> list[ColumnElement[bool]]:
+    # The same conversations the KPIs count: created in the window, with at least one question.
+    f = window.filters
+    clauses = [C.c.turn_count > 0, C.c.created_at >= window.start, C.c.created_at < window.end]
+    if f.org_id is not None:
+        clauses.append(C.c.org_id == f.org_id)
+    if f.channel is not None:
+        clauses.append(C.c.channel == f.channel)
+    if f.locale is not None:
+        clauses.append(C.c.locale == f.locale)
+    return clauses
+
+
+def conversation_page(session: Session, window: Window, *, outcome: Outcome | None = None, search: str | None = None, limit: int = 50, offset: int = 0) -> Page:
+    """Conversations of the window (with its filters), newest first; `search` matches any question
+    or message the user wrote in the conversation (case-insensitive substring)."""
+    first_question = select(T.c.question).where(T.c.conversation_id == C.c.id).order_by(T.c.seq).limit(1).scalar_subquery()
+    clauses = _window_clauses(window)
+    if search:
+        clauses.append(exists().where(T.c.conversation_id == C.c.id, func.lower(T.c.question).like(_like_pattern(search), escape="\\")))
+    inner = (
+        select(
+            C.c.id,
+            C.c.created_at,
+            C.c.last_activity_at,
+            C.c.channel,
+            C.c.locale,
+            C.c.org_id,
+            C.c.user_id,
+            C.c.turn_count,
+            C.c.reopened_count,
+            outcome_sql(window.now, window.quiet).label("outcome"),
+            first_question.label("first_question"),
+        )
+        .where(*clauses)
+        .subquery("listed")
+    )
+    chosen = [inner.c.outcome == outcome] if outcome is not None else []
+    total = session.execute(select(func.count()).select_from(inner).where(*chosen)).scalar_one()
+    query = select(inner).where(*chosen).order_by(inner.c.created_at.desc(), inner.c.id.desc()).limit(limit).offset(offset)
+    rows = [
+        {
+            "id": row.id,
+            "started_at": iso(row.created_at),
+            "last_activity_at": iso(row.last_activity_at),
+            "channel": row.channel,
+            "locale": row.locale,
+            "org_id": row.org_id,
+            "user_id": row.user_id,
+            "outcome": row.outcome,
+            "turns": row.turn_count,
+            "reopened": row.reopened_count,
+            "first_question": row.first_question,
+        }
+        for row in session.execute(query)
+    ]
+    return Page(total=int(total), rows=rows)
