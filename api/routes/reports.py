@@ -148,7 +148,7 @@ def conversation_list(
     links: TranscriptLinksDep,
     outcome: Outcome | None = None,
     q: Annotated[str | None, Query(max_length=200, description="Text the user wrote in the conversation (case-insensitive).")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     format: Format = "json",
     bom: Bom = False,

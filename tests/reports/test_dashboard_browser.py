@@ -7,6 +7,7 @@ import shutil
 import socket
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -53,37 +54,116 @@ def server(tmp_path):
     thread.join(timeout=10)
 
 
-def test_dashboard_shows_reports_in_english_and_japanese(server, browser, tmp_path) -> None:
-    context = browser.new_context(viewport={"width": 1200, "height": 1500}, locale="en-US", timezone_id="Asia/Tokyo")
+def signed_in_page(browser, url: str):
+    context = browser.new_context(viewport={"width": 1200, "height": 1500}, locale="en-US", timezone_id="Asia/Tokyo", accept_downloads=True)
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" and "401" not in message.text else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(url)
+    page.fill("input[name=key]", ADMIN_KEY)
+    page.click("#key-form button[type=submit]")
+    page.wait_for_selector("body[data-loaded=true]")
+    return context, page, problems
+
+
+def test_a_wrong_key_says_what_is_wrong(server, browser) -> None:
+    context = browser.new_context(locale="en-US")
     try:
         page = context.new_page()
-        problems: list[str] = []
-        page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: problems.append(str(error)))
         page.goto(f"{server}/dashboard")
-        page.fill("input[name=key]", ADMIN_KEY)
+        page.fill("input[name=key]", "jiso_00000000_" + "x" * 43)
         page.click("#key-form button[type=submit]")
-        page.wait_for_selector("body[data-loaded=true]")
-        assert page.input_value("input[name=tz]") == "Asia/Tokyo"
-        assert page.locator(".tile").count() == 10
+        page.wait_for_selector("#login-error:not([hidden])")
+        assert page.inner_text("#login-error").startswith("Sign-in failed: unknown or revoked API key: check that it was copied whole")
+        assert page.is_visible("#key-form") and page.is_hidden("#board")
+    finally:
+        context.close()
+
+
+def test_dashboard_shows_reports_in_english_and_japanese(server, browser, tmp_path) -> None:
+    context, page, problems = signed_in_page(browser, f"{server}/dashboard")
+    try:
+        assert page.input_value("input[name=tz]") == "Asia/Tokyo"  # the browser's zone
+        stated = page.inner_text("#period")
+        first, last = page.input_value("input[name=from]"), page.input_value("input[name=to]")
+        assert first and last and f"{first} – {last} (Asia/Tokyo)" in stated  # the period is stated
+        assert page.locator(".tile").count() == 12
+        assert {page.locator(f".tile[data-kpi={name}]").count() for name in ("Decided", "Open")} == {1}
+        assert all(text.strip() for text in page.locator(".tile .d").all_inner_texts())  # every KPI says what it means
+        assert "÷ decided" in page.inner_text(".tile[data-kpi='Escalation rate']")
         assert page.locator("#orgs tbody tr").count() == 4
         assert page.locator("#funnel rect[data-step]").count() == 11
         assert page.locator("#trend polyline[data-series=deflection_rate]").count() == 1
         assert "Excel" in page.inner_text("#gaps")
+        assert page.locator("#conversations tbody tr").count() == 15 and "shown of" in page.inner_text("#list-count")
         if os.environ.get("JISO_UPDATE_SCREENSHOT"):
             page.screenshot(path=str(REPO / "docs" / "dashboard.png"), full_page=True)
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+        assert "jiso_session" not in page.evaluate("document.cookie")  # HttpOnly: no script reads the session
+        assert page.evaluate("Object.keys(localStorage).filter((k) => k.includes('key'))") == []
+
+        # Filters go into the address (shareable), the time zone is remembered.
+        page.fill("input[name=org_id]", "acme")
+        page.fill("input[name=tz]", "Europe/Berlin")
+        page.click("#filters button[type=submit]")
+        page.wait_for_selector("body[data-loaded=true]")
+        assert "org_id=acme" in page.url and "tz=Europe%2FBerlin" in page.url and "from=" not in page.url  # the default period stays rolling
+        assert page.locator("#orgs tbody tr").count() == 1
+
+        # From a KPI to the conversations behind it, and on to a transcript.
+        page.click(".tile[data-kpi='Escalation rate'] a.see")
+        page.wait_for_function("location.search.includes('outcome=escalated')")
+        page.wait_for_selector("body[data-loaded=true]")
+        assert set(page.locator("#conversations tbody tr").evaluate_all("rows => rows.map((r) => r.dataset.outcome)")) == {"escalated"}
+        with context.expect_page() as opened:
+            page.click("#conversations tbody tr >> nth=0 >> a")
+        transcript = opened.value
+        transcript.wait_for_load_state()
+        assert "Handed over to a person" in transcript.content() and "acme" in transcript.content()
+        transcript.close()
+        page.fill("#list-filters input[name=q]", "Excel")
+        page.click("#list-filters button[type=submit]")
+        page.wait_for_function("location.search.includes('q=Excel')")
+        page.wait_for_selector("body[data-loaded=true]")
+        assert all("Excel" in text for text in page.locator("#conversations tbody tr td:nth-child(6)").all_inner_texts())
+
+        page.reload()  # signed in by the cookie; the view comes back from the address
+        page.wait_for_selector("body[data-loaded=true]")
+        assert page.input_value("input[name=org_id]") == "acme" and page.input_value("select[name=outcome]") == "escalated"
 
         page.select_option("select[name=lang]", "ja")
         page.click("#filters button[type=submit]")
         page.wait_for_function("document.querySelector('h1').textContent.includes('ダッシュボード')")
-        page.wait_for_selector("text=ワークスペースを作成する")
-        assert "組織別" in page.inner_text("main")
-
-        page.reload()  # the key was entered once and is remembered
         page.wait_for_selector("body[data-loaded=true]")
-        page.click("#forget")
-        assert page.is_visible("#key-form")
+        page.wait_for_selector("text=ワークスペースを作成する")
+        assert "組織別" in page.inner_text("main") and "÷ 結果確定" in page.inner_text(".tile >> nth=4")
+        with page.expect_download() as download:
+            page.click("a.csv[data-report=summary]")
+        data = Path(download.value.path()).read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf") and "ワークスペースを作成する" in data.decode("utf-8-sig")  # Excel-friendly CSV
+
+        page.goto(f"{server}/dashboard")  # a fresh visit: the zone and the language are remembered
+        page.wait_for_selector("body[data-loaded=true]")
+        assert page.input_value("input[name=tz]") == "Europe/Berlin" and page.input_value("select[name=lang]") == "ja"
+        page.click("#sign-out")
+        page.wait_for_selector("#key-form", state="visible")
+        page.reload()
+        page.wait_for_selector("#key-form", state="visible")
+        assert not [c for c in context.cookies() if c["name"] == "jiso_session"]
     finally:
         context.close()
     assert problems == []  # no CSP violation, no script error
+
+
+def test_a_trend_of_one_bucket_is_drawn(server, browser) -> None:
+    day = (utcnow() - timedelta(days=3)).date().isoformat()
+    context, page, problems = signed_in_page(browser, f"{server}/dashboard?from={day}&to={day}&tz=UTC")
+    try:
+        assert page.input_value("input[name=from]") == day and f"{day} – {day} (UTC)" in page.inner_text("#period")
+        assert page.locator("#trend svg rect").count() == 1
+        assert page.locator("#trend circle[data-series=deflection_rate]").count() == 1
+        assert page.locator("#trend circle[data-series=escalation_rate]").count() == 1
+    finally:
+        context.close()
+    assert problems == []
