@@ -99,3 +99,13 @@ def test_the_cookie_is_secure_over_https(client) -> None:
     with TestClient(client.app, base_url="https://testserver") as secure:
         cookie = secure.post("/api/v1/session", json={"key": ADMIN_KEY}).headers["set-cookie"]
     assert "Secure" in cookie
+
+
+def test_the_cookie_is_secure_behind_a_trusted_https_proxy(tmp_path, database_url) -> None:
+    from api.app import create_app
+    from tests.support import indexed_settings
+
+    settings = indexed_settings(tmp_path, {}, database_url=database_url, admin_api_key=ADMIN_KEY, forwarded_allow_ips="*")
+    with TestClient(create_app(settings)) as proxied:
+        cookie = proxied.post("/api/v1/session", json={"key": ADMIN_KEY}, headers={"X-Forwarded-Proto": "https"}).headers["set-cookie"]
+    assert "Secure" in cookie
