@@ -296,6 +296,15 @@ async function organizationsSection(get) {
     const tr = el("tr");
     for (const c of columns) {
       const v = r[c];
+      if (c === "org_id" && v !== null && !field("org_id").value) {
+        // The same view for this organization only: a link to share, or to open in a new tab.
+        const q = viewQuery();
+        q.set("org_id", v);
+        const cell = el("td");
+        cell.append(el("a", { href: `?${q}` }, v));
+        tr.append(cell);
+        continue;
+      }
       tr.append(el("td", {}, c === "org_id" ? v ?? t("none") : c.endsWith("share") || c.endsWith("rate") || c === "involvement" ? pct(v) : v));
     }
     body.append(tr);

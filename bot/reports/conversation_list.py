@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
@@ -47,7 +47,6 @@ def _window_clauses(window: Window) -> list[ColumnElement[bool]]:
 def conversation_page(session: Session, window: Window, *, outcome: Outcome | None = None, search: str | None = None, limit: int = 50, offset: int = 0) -> Page:
     """Conversations of the window (with its filters), newest first; `search` matches any question
     or message the user wrote in the conversation (case-insensitive substring)."""
-    first_question = select(T.c.question).where(T.c.conversation_id == C.c.id).order_by(T.c.seq).limit(1).scalar_subquery()
     clauses = _window_clauses(window)
     if search:
         clauses.append(exists().where(T.c.conversation_id == C.c.id, func.lower(T.c.question).like(_like_pattern(search), escape="\\")))
@@ -63,7 +62,6 @@ def conversation_page(session: Session, window: Window, *, outcome: Outcome | No
             C.c.turn_count,
             C.c.reopened_count,
             outcome_sql(window.now, window.quiet).label("outcome"),
-            first_question.label("first_question"),
         )
         .where(*clauses)
         .subquery("listed")
@@ -71,6 +69,8 @@ def conversation_page(session: Session, window: Window, *, outcome: Outcome | No
     chosen = [inner.c.outcome == outcome] if outcome is not None else []
     total = session.execute(select(func.count()).select_from(inner).where(*chosen)).scalar_one()
     query = select(inner).where(*chosen).order_by(inner.c.created_at.desc(), inner.c.id.desc()).limit(limit).offset(offset)
+    listed = list(session.execute(query))
+    questions = _first_questions(session, [row.id for row in listed])
     rows = [
         {
             "id": row.id,
@@ -83,8 +83,18 @@ def conversation_page(session: Session, window: Window, *, outcome: Outcome | No
             "outcome": row.outcome,
             "turns": row.turn_count,
             "reopened": row.reopened_count,
-            "first_question": row.first_question,
+            "first_question": questions.get(row.id),
         }
-        for row in session.execute(query)
+        for row in listed
     ]
     return Page(total=int(total), rows=rows)
+
+
+def _first_questions(session: Session, conversation_ids: list[str]) -> dict[str, str]:
+    """The first question of each listed conversation, looked up for the page only (not for every
+    conversation the count and the sort go through)."""
+    if not conversation_ids:
+        return {}
+    first = select(T.c.conversation_id, func.min(T.c.seq).label("seq")).where(T.c.conversation_id.in_(conversation_ids)).group_by(T.c.conversation_id).subquery("first_turn")
+    query = select(T.c.conversation_id, T.c.question).select_from(T.join(first, and_(T.c.conversation_id == first.c.conversation_id, T.c.seq == first.c.seq)))
+    return {conversation_id: question for conversation_id, question in session.execute(query)}
