@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         match = SHORT_DURATION.match(value) if isinstance(value, str) else None
         return timedelta(**{DURATION_UNITS[match[2].lower()]: float(match[1])}) if match else value
 
+    @field_validator("session_valid_for")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("a dashboard sign-in must last longer than zero")
+        return value
+
     def model_for(self, locale: str) -> str:
         return getattr(self, f"model_{locale}")
 
@@ -170,7 +177,7 @@ def variable_name(field: str) -> str:
 def _invalid_value(issue: dict[str, Any]) -> str:
     field = str(issue["loc"][0]) if issue["loc"] else ""
     name = variable_name(field)
-    if field == "assume_resolved_after":
+    if field in ("assume_resolved_after", "session_valid_for") and issue["type"] != "value_error":
         return f"{name}={issue['input']!r} is not a duration: write {DURATION_FORMS}"
     shown = "" if any(part in field for part in SECRET_PARTS) else f"={issue['input']!r}"
     return f"{name}{shown} is invalid ({issue['msg'][:1].lower()}{issue['msg'][1:]}): correct it or unset it for the default"

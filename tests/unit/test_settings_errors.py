@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from api.settings import Settings, load_settings
+from api.settings import Settings, SettingsInvalid, load_settings
 
 pytestmark = pytest.mark.unit
 
@@ -48,6 +48,16 @@ DURATION_LINE = "JISO_ASSUME_RESOLVED_AFTER='24 hours please' is not a duration:
 )
 def test_durations_accept_the_obvious_forms(text: str, expected: timedelta) -> None:
     assert Settings(assume_resolved_after=text).assume_resolved_after == expected
+    assert Settings(session_valid_for=text).session_valid_for == expected
+
+
+def test_a_dashboard_sign_in_lasts_a_positive_duration() -> None:
+    with pytest.raises(SettingsInvalid) as refused:
+        load_settings(session_valid_for="0")
+    assert refused.value.lines == ["JISO_SESSION_VALID_FOR='0' is invalid (value error, a dashboard sign-in must last longer than zero): correct it or unset it for the default"]
+    with pytest.raises(SettingsInvalid) as refused:
+        load_settings(session_valid_for="soon")
+    assert refused.value.lines[0].startswith("JISO_SESSION_VALID_FOR='soon' is not a duration: write 24h")
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda command: " ".join(command[:2]))
