@@ -80,6 +80,7 @@ const VIEW = ["from", "to", "tz", "org_id", "channel", "interval"];  // the filt
 const LIST_VIEW = ["outcome", "q"];  // the conversation list's own filters
 const PAGE = 15;
 let lang = "en";
+let zoneChosen = false;  // the manager applied a time zone: remember it if the reports accept it
 const t = (k) => (I18N[lang] || I18N.en)[k] || I18N.en[k] || k;
 const $ = (id) => document.getElementById(id);
 const field = (name) => $("filters").elements[name];
@@ -375,6 +376,9 @@ async function run(sections) {
   if (failures.length) {
     $("error").textContent = [...new Set(failures.map((e) => e.message))].join(" · ");
     $("error").hidden = false;
+  } else if (zoneChosen) {
+    localStorage.setItem(STORE.tz, field("tz").value.trim());  // remembered once it worked (a mistyped zone is not)
+    zoneChosen = false;
   }
   csvLinks();  // the period's dates are known now
   $("board").hidden = false;
@@ -446,7 +450,7 @@ document.addEventListener("DOMContentLoaded", () => {
     e.preventDefault();
     lang = field("lang").value;
     localStorage.setItem(STORE.lang, lang);
-    localStorage.setItem(STORE.tz, field("tz").value.trim());
+    zoneChosen = true;
     applyLabels();
     writeView();
     load();
