@@ -93,7 +93,14 @@ function el(tag, attrs = {}, text) {
 }
 const pct = (v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`);
 const hrs = (v) => (v === null || v === undefined ? "–" : `${v} ${t("hours")}`);
-const when = (iso) => new Date(iso).toLocaleString(lang, { timeZone: field("tz").value || "UTC", dateStyle: "medium", timeStyle: "short" });
+function when(iso) {
+  const options = { dateStyle: "medium", timeStyle: "short" };
+  try {
+    return new Date(iso).toLocaleString(lang, { ...options, timeZone: field("tz").value.trim() || "UTC" });
+  } catch {  // a zone the browser does not know: the server refuses it too, and says why
+    return `${new Date(iso).toLocaleString(lang, { ...options, timeZone: "UTC" })} UTC`;
+  }
+}
 
 function applyLabels() {
   document.documentElement.lang = lang;
@@ -146,6 +153,7 @@ class SignedOut extends Error {}
 async function detailOf(response) {
   try {
     const body = await response.json();
+    if (Array.isArray(body.detail)) return body.detail.map((e) => `${(e.loc || []).slice(-1)[0]}: ${e.msg}`).join("; ");  // FastAPI's validation errors
     return typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail);
   } catch {
     return `HTTP ${response.status}`;
