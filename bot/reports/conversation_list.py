@@ -49,7 +49,9 @@ def conversation_page(session: Session, window: Window, *, outcome: Outcome | No
     or message the user wrote in the conversation (case-insensitive substring)."""
     clauses = _window_clauses(window)
     if search:
-        clauses.append(exists().where(T.c.conversation_id == C.c.id, func.lower(T.c.question).like(_like_pattern(search), escape="\\")))
+        # A conversation's turns come after it began: the bound lets the turns' time index skip older ones.
+        matching = [T.c.conversation_id == C.c.id, T.c.created_at >= window.start, func.lower(T.c.question).like(_like_pattern(search), escape="\\")]
+        clauses.append(exists().where(*matching))
     inner = (
         select(
             C.c.id,
