@@ -21,6 +21,7 @@ from bot.confidence import CHOICES, FOLDS, REPEATS, CalibrationMissing
 if TYPE_CHECKING:  # the ledger's modules load only in the commands that use it
     from sqlmodel import Session
 
+WORKER_PING_SECONDS = 120
 app = typer.Typer(help="jiso (自走): answers onboarding questions from your knowledge, hands over to humans, reports outcomes.", no_args_is_help=True, add_completion=False)
 
 
@@ -392,7 +393,9 @@ def serve(
     upgrade(settings.database_url)  # once, before the workers start (each would race to create the schema)
     # The app trusts forwarded headers from JISO_FORWARDED_ALLOW_IPS only; uvicorn's own handling is
     # off, or its default (trust 127.0.0.1, or $FORWARDED_ALLOW_IPS) would decide before the app does.
-    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, workers=workers, log_level="info", proxy_headers=False)
+    # A worker still importing the models can take longer than uvicorn's 5 s to answer its
+    # supervisor's ping, which would kill it and start another, over and over.
+    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, workers=workers, timeout_worker_healthcheck=WORKER_PING_SECONDS, log_level="info", proxy_headers=False)
 
 
 @app.command()
