@@ -205,6 +205,11 @@ def one_session(balancer: Balancer, n: int, asked: str, acked: dict[str, list], 
             acked["slack"].append((f"EvBench{n}", slack_ts))
 
 
+def step(what: str) -> None:
+    """Progress on stderr, so that a run cut short shows how far it got."""
+    print(f"{time.strftime('%H:%M:%S')} {what}", file=sys.stderr, flush=True)
+
+
 def wait_for(condition, timeout: float, what: str):  # noqa: ANN001, ANN201
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -261,8 +266,11 @@ def main() -> None:
     result: dict = {"sessions": args.sessions, "concurrency": args.concurrency}
     try:
         started = time.monotonic()
+        step("jiso db upgrade")
         jiso(env, "db", "upgrade")
+        step("jiso index")
         jiso(env, "index", "--quiet")
+        step("jiso serve --workers 2 (A), jiso serve (B)")
         ports = {"a": free_port(), "b": free_port()}
         for name, extra in (("a", ["--workers", "2"]), ("b", [])):
             with (scratch / f"{name}.log").open("w") as log:
@@ -275,6 +283,7 @@ def main() -> None:
         # One `jiso index` publishes a build; every instance (each of A's workers too) serves it.
         page = scratch / "knowledge" / "en" / "faq" / "bench.md"
         page.write_text("---\ntype: faq\nlocale: en\ntitle: Bench\n---\n\n## Where is the bench entry?\n\nHere, added between two index runs.\n", encoding="utf-8")
+        step("second jiso index")
         jiso(env, "index", "--quiet")
         published = httpx.get(urls["a"] + "/health").json()["published"]
         for url in urls.values():
@@ -294,7 +303,9 @@ def main() -> None:
             balancer.kill("b")
             with Session(database) as session:  # the jobs B held a lease on when it died
                 held_by_dead.update(session.exec(select(Job.key).where(Job.status == "pending", Job.lease_owner.like(f"%:{servers['b'].pid}:%"))).all())
+            step(f"B killed, holding the lease of {len(held_by_dead)} job(s): {sorted(held_by_dead)}")
 
+        step("traffic")
         traffic_started = time.monotonic()
         with ThreadPoolExecutor(args.concurrency) as pool:
             futures = [pool.submit(one_session, balancer, n, texts[n % len(texts)], acked, lock) for n in range(args.sessions)]
@@ -304,7 +315,10 @@ def main() -> None:
                 future.result()
         result["traffic_s"] = round(time.monotonic() - traffic_started, 1)
 
+        step("waiting for the hand-overs")
         wait_for(lambda: httpx.get(urls["a"] + "/health").json()["jobs"]["pending"] == 0, 300, "the hand-overs to be delivered")
+        step(f"delivered per escalation: {dict(Counter(receiver.delivered.values()))} (deliveries: escalations)")
+        step("jiso jobs, pg_dump, pg_restore")
         result["jiso_jobs"] = jiso(env, "jobs").splitlines()[0]
         dump = scratch / "jiso.dump"
         parsed = make_url(POSTGRES_URL).set(drivername="postgresql")
