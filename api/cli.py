@@ -22,6 +22,7 @@ from bot.reports.periods import DEFAULT_DAYS
 if TYPE_CHECKING:  # the ledger's modules load only in the commands that use it
     from sqlmodel import Session
 
+WORKER_PING_SECONDS = 120
 app = typer.Typer(help="jiso (自走): answers onboarding questions from your knowledge, hands over to humans, reports outcomes.", no_args_is_help=True, add_completion=False)
 
 
@@ -264,6 +265,20 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     typer.echo(f"database at revision {revision}")
 
 
+@app.command()
+def jobs(retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Give the failed jobs new attempts (after fixing their receiver).")] = False) -> None:
+    """Background jobs of every instance (hand-over deliveries): counts, then the failed and pending ones."""
+    from bot import jobs as queue
+
+    with _ledger(_settings()) as session:
+        if retry_failed:
+            typer.echo(f"{queue.retry_failed(session=session)} failed job(s) queued again")
+        typer.echo(" ".join(f"{status}={count}" for status, count in queue.counts(session=session).items()))
+        for job in queue.unfinished(session=session):
+            when = f"next attempt {job.run_at:%Y-%m-%d %H:%M:%S}Z" if job.status == "pending" else f"failed {job.finished_at:%Y-%m-%d %H:%M:%S}Z"
+            typer.echo(f"{job.status}\t{job.kind}\t{job.key}\tattempts {job.attempts}/{job.max_attempts}\t{when}\t{job.last_error or ''}")
+
+
 keys_app = typer.Typer(help="API keys for the reporting and ingest APIs.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
@@ -367,15 +382,21 @@ def report(
 def serve(
     host: Annotated[Optional[str], typer.Option()] = None,
     port: Annotated[Optional[int], typer.Option()] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes on this port (each loads the index and the models: ~0.5–1 GB each).")] = 1,
 ) -> None:
     """Start the web server (chat API, widget, Slack events, reports)."""
     import uvicorn
 
+    from bot.ledger.db import upgrade
+
     settings = _settings(host=host, port=port)
     runtime.policy(settings)  # a missing calibration stops here with one sentence, not in the server's start-up
+    upgrade(settings.database_url)  # once, before the workers start (each would race to create the schema)
     # The app trusts forwarded headers from JISO_FORWARDED_ALLOW_IPS only; uvicorn's own handling is
     # off, or its default (trust 127.0.0.1, or $FORWARDED_ALLOW_IPS) would decide before the app does.
-    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, log_level="info", proxy_headers=False)
+    # A worker still importing the models can take longer than uvicorn's 5 s to answer its
+    # supervisor's ping, which would kill it and start another, over and over.
+    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port, workers=workers, timeout_worker_healthcheck=WORKER_PING_SECONDS, log_level="info", proxy_headers=False)
 
 
 @app.command()

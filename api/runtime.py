@@ -14,6 +14,7 @@ from api.transcript_links import TranscriptLinks
 from bot.confidence import load_calibration
 from bot.engine import Engine, Policy
 from bot.escalation import Destination, Dispatcher, WebhookDestination, resume_pending
+from bot.jobs import JobQueue
 from indexer.content import KnowledgeScan, scan_knowledge
 from indexer.embedder import Embedders
 from indexer.pipeline import LocaleConfig
@@ -67,8 +68,10 @@ def escalation_destinations(settings: Settings) -> list[Destination]:
 
 
 def hand_over_dispatcher(settings: Settings, database: Database, links: TranscriptLinks) -> Dispatcher:
-    """The hand-over deliveries, with what a previous run left pending sent again (with a fresh link)."""
-    dispatcher = Dispatcher(database, escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff)
+    """The hand-over deliveries on the job queue every instance shares, with what a stopped process
+    recorded but did not queue queued now (with a fresh link)."""
+    queue = JobQueue(database, workers=settings.job_workers, lease=settings.job_lease_seconds, poll=settings.job_poll_seconds)
+    dispatcher = Dispatcher(database, escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff, queue=queue)
     resume_pending(database=database, dispatcher=dispatcher, link_for=links.link)
     return dispatcher
 

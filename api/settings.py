@@ -98,6 +98,11 @@ class Settings(BaseSettings):
     escalation_webhook_secret: str = ""
     escalation_retry_attempts: int = 6  # per destination; waits double from the back-off: 2, 4, 8 … s
     escalation_retry_backoff: float = 2.0
+    # Background jobs (hand-over deliveries): worker threads per instance, how long a claimed job
+    # is held before another instance may take it over (its holder died), how often idle workers look.
+    job_workers: int = Field(default=4, ge=1)
+    job_lease_seconds: float = Field(default=120.0, gt=0)
+    job_poll_seconds: float = Field(default=1.0, gt=0)
 
     # Slack (the token variables are Slack's own names, without the JISO_ prefix).
     slack_bot_token: str = Field(default="", validation_alias=AliasChoices("SLACK_BOT_TOKEN", "JISO_SLACK_BOT_TOKEN"))

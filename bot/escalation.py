@@ -1,8 +1,9 @@
 """Hand-over to humans: what travels (Handover), where it goes (Destination), and how (Dispatcher).
 
-The user's request only records the escalation; deliveries run on a background thread, each
-destination retried with exponential back-off, and the result per destination is written to the
-escalation (`delivered`, or `failed: <why>` after the last attempt).
+The user's request only records the escalation and queues one job per destination in the job
+queue every instance shares (bot/jobs.py); a worker in any instance delivers it, retried with
+exponential back-off, and the result per destination is written to the escalation (`delivered`,
+or `failed: <why>` after the last attempt).
 """
 
 from __future__ import annotations
@@ -11,10 +12,8 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -24,8 +23,9 @@ from sqlalchemy.engine import Engine as DatabaseEngine
 from sqlmodel import Session, select
 
 from bot.conversations import transcript
+from bot.jobs import JobQueue
 from bot.ledger import writes
-from bot.ledger.models import Conversation, Escalation, utcnow
+from bot.ledger.models import Conversation, Escalation, Job, utcnow
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Jiso-Signature"
@@ -96,65 +96,61 @@ def build_handover(*, session: Session, conversation: Conversation, escalation: 
     )
 
 
-class Dispatcher:
-    """Delivers hand-overs off the request path, with retries, and records each outcome."""
+HANDOVER_JOB = "handover"
 
-    def __init__(self, database: DatabaseEngine, destinations: Sequence[Destination], *, attempts: int = 6, backoff: float = 2.0, max_delay: float = 300.0) -> None:
-        self._database = database
+
+class Dispatcher:
+    """Delivers hand-overs off the request path: one job per destination in the shared queue
+    (bot/jobs.py), so any instance delivers it, retried with back-off, each outcome recorded.
+    It runs the queue's workers (`queue`: one configured by the caller, on which other kinds of
+    work may be registered) and stops them on close."""
+
+    def __init__(
+        self,
+        database: DatabaseEngine,
+        destinations: Sequence[Destination],
+        *,
+        attempts: int = 6,
+        backoff: float = 2.0,
+        max_delay: float = 300.0,
+        queue: JobQueue | None = None,
+    ) -> None:
         self.destinations = list(destinations)
         self.attempts = attempts
-        self.backoff = backoff
-        self.max_delay = max_delay
-        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="jiso-handover")
-        self._pending: set[Future] = set()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
+        self.queue = queue or JobQueue(database)
+        self.queue.register(HANDOVER_JOB, self._deliver, on_done=self._delivered, on_failed=self._failed, backoff=backoff, max_delay=max_delay)
+        self.queue.start()
 
     @property
     def names(self) -> list[str]:
         return [destination.name for destination in self.destinations]
 
     def dispatch(self, handover: Handover, only: set[str] | None = None) -> None:
+        """Queue the hand-over for each destination (once: a destination already queued is skipped)."""
         for destination in self.destinations:
             if only is not None and destination.name not in only:
                 continue
-            future = self._executor.submit(self._deliver, destination, handover)
-            with self._lock:
-                self._pending.add(future)
-            future.add_done_callback(self._forget)
+            payload = {"destination": destination.name, "handover": asdict(handover)}
+            self.queue.enqueue(kind=HANDOVER_JOB, key=f"handover:{handover.escalation_id}:{destination.name}", payload=payload, max_attempts=self.attempts)
 
-    def _forget(self, future: Future) -> None:
-        with self._lock:
-            self._pending.discard(future)
+    def _deliver(self, payload: dict) -> None:
+        destination = next((destination for destination in self.destinations if destination.name == payload["destination"]), None)
+        if destination is None:
+            raise LookupError(f"this instance has no {payload['destination']} destination configured")
+        destination.deliver(Handover(**payload["handover"]))
 
-    def _deliver(self, destination: Destination, handover: Handover) -> None:
-        error: Exception | None = None
-        for attempt in range(self.attempts):
-            if attempt and self._stopping.wait(min(self.backoff * 2 ** (attempt - 1), self.max_delay)):
-                return  # shutting down: the status stays `pending`
-            try:
-                destination.deliver(handover)
-            except Exception as failure:  # noqa: BLE001 (any failure is retried, then recorded)
-                error = failure
-                log.warning("hand-over %s to %s failed (attempt %d/%d): %s", handover.escalation_id, destination.name, attempt + 1, self.attempts, failure)
-                continue
-            self._record(handover, destination, "delivered")
-            return
-        self._record(handover, destination, f"failed: {error}"[:500])
+    def _delivered(self, session: Session, payload: dict) -> None:
+        writes.record_delivery(session=session, escalation_id=payload["handover"]["escalation_id"], destination=payload["destination"], status="delivered")
 
-    def _record(self, handover: Handover, destination: Destination, status: str) -> None:
-        with Session(self._database) as session:
-            writes.record_delivery(session=session, escalation_id=handover.escalation_id, destination=destination.name, status=status)
+    def _failed(self, session: Session, payload: dict, error: str) -> None:
+        writes.record_delivery(session=session, escalation_id=payload["handover"]["escalation_id"], destination=payload["destination"], status=f"failed: {error}"[:500])
 
-    def drain(self, timeout: float | None = None) -> None:
-        """Wait for the deliveries under way (tests; orderly shutdown)."""
-        with self._lock:
-            pending = list(self._pending)
-        wait(pending, timeout=timeout)
+    def drain(self, timeout: float = 60.0) -> None:
+        """Wait for the deliveries due within `timeout` (tests; orderly shutdown)."""
+        self.queue.drain(timeout)
 
     def close(self) -> None:
-        self._stopping.set()
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self.queue.close()
         for destination in self.destinations:
             close = getattr(destination, "close", None)
             if callable(close):
@@ -162,18 +158,21 @@ class Dispatcher:
 
 
 def resume_pending(*, database: DatabaseEngine, dispatcher: Dispatcher, link_for: Callable[[str], str | None], within: timedelta = timedelta(days=7)) -> int:
-    """Send again what a previous run left `pending` (it stopped mid-retry); returns how many."""
+    """Queue what is `pending` without a job (a process stopped between recording the hand-over and
+    queueing it); returns how many. Run by every instance at start: a queued job is not queued twice."""
     resumed = 0
     with Session(database) as session:
         for escalation in session.exec(select(Escalation).where(Escalation.created_at >= utcnow() - within)):
             pending = {name for name, status in escalation.delivery.items() if status == "pending"} & set(dispatcher.names)
+            queued = set(session.exec(select(Job.key).where(Job.key.in_([f"handover:{escalation.id}:{name}" for name in pending]))).all()) if pending else set()
+            missing = {name for name in pending if f"handover:{escalation.id}:{name}" not in queued}
             conversation = session.get(Conversation, escalation.conversation_id)
-            if not pending or conversation is None:
+            if not missing or conversation is None:
                 continue
-            dispatcher.dispatch(build_handover(session=session, conversation=conversation, escalation=escalation, link=link_for(conversation.id)), only=pending)
+            dispatcher.dispatch(build_handover(session=session, conversation=conversation, escalation=escalation, link=link_for(conversation.id)), only=missing)
             resumed += 1
     if resumed:
-        log.info("resumed %d hand-over(s) left pending by the previous run", resumed)
+        log.info("queued %d hand-over(s) left without a job by a stopped process", resumed)
     return resumed
 
 

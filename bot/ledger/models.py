@@ -212,3 +212,25 @@ class ApiKey(SQLModel, table=True):
     name: Optional[str] = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+
+class Job(SQLModel, table=True):
+    """Background work shared by every instance (bot/jobs.py): a hand-over to one destination, …
+    Claimed with a lease, so one instance works on it at a time and any other takes it over when
+    the lease runs out (the instance died)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (UniqueConstraint("key", name="uq_job_key"), Index("ix_jobs_due", "status", "run_at"))
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    kind: str = Field(max_length=64)
+    key: str = Field(max_length=255)  # one job per key: enqueueing the same work again is a no-op
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)  # pending, done, failed
+    attempts: int = 0  # claims so far, counted when claimed (so a job that kills its worker ends)
+    max_attempts: int = 6
+    run_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)  # not claimed before
+    lease_until: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: Optional[str] = Field(default=None, max_length=64)
+    last_error: Optional[str] = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)

@@ -66,23 +66,26 @@ def test_a_destination_that_keeps_failing_is_recorded_as_failed(make_client, rec
     assert list(delivery) == ["webhook"] and delivery["webhook"].startswith("failed: Server error '500")
 
 
-def test_a_hand_over_left_pending_by_a_stopped_server_is_sent_at_the_next_start(make_client, receiver: Receiver) -> None:
+def test_a_hand_over_left_in_back_off_by_a_stopped_server_is_sent_by_another_once(make_client, receiver: Receiver) -> None:
     receiver.statuses = [500]
     receiver.release.set()
-    settings = {"escalation_webhook_url": receiver.url, "escalation_webhook_secret": SECRET, "escalation_retry_attempts": 5}
-    first = make_client(**settings, escalation_retry_backoff=600)  # the retry waits; the server stops first
+    settings = {"escalation_webhook_url": receiver.url, "escalation_webhook_secret": SECRET, "escalation_retry_attempts": 5, "escalation_retry_backoff": 3}
+    first = make_client(**settings)
     conversation_id = first.post("/api/v1/conversations", json={}).json()["id"]
     assert first.post(f"/api/v1/conversations/{conversation_id}/escalate", json={"reason": "help"}).status_code == 201
     while not receiver.received:
         receiver.release.wait(0.01)
-    first.__exit__(None, None, None)  # shutdown during the back-off: the delivery stays pending
+    first.__exit__(None, None, None)  # stopped during the back-off: the job waits in the queue
+    assert len(receiver.received) == 1
 
-    second = make_client(**settings, escalation_retry_backoff=0.01)
+    second = make_client(**settings)  # another instance (or the same, restarted) sends it when due
+    assert second.get("/health").json()["jobs"] == {"pending": 1, "failed": 0}
     second.app.state.dispatcher.drain()
     assert second.get(f"/api/v1/conversations/{conversation_id}").json()["escalations"][0]["delivery"] == {"webhook": "delivered"}
-    assert len(receiver.received) == 2  # the failed first attempt, then the resumed one
+    assert len(receiver.received) == 2  # the failed first attempt, then the retry
     assert json.loads(receiver.received[1][1])["conversation_id"] == conversation_id
 
     third = make_client(**settings)  # nothing pending any more: nothing is sent again
     third.app.state.dispatcher.drain()
     assert len(receiver.received) == 2
+    assert third.get("/health").json()["jobs"] == {"pending": 0, "failed": 0}

@@ -120,6 +120,7 @@ def test_after_a_hand_over_the_bot_stays_quiet_in_the_dm_thread_until_asked_agai
     [post] = fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
     slack_app.click(post, "jiso_handover")
     fake.wait_for(lambda: fake.calls_to("chat.update"))
+    slack_app.hand_overs_delivered()
     posts_after_handover = len(fake.calls_to("chat.postMessage"))  # the answer and the hand-over
 
     # The user talks to the person in the thread: not a question for the bot.

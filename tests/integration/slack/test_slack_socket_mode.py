@@ -83,6 +83,8 @@ def test_socket_mode_acks_the_envelope_and_answers_in_the_thread(socket_settings
 
 def test_socket_mode_needs_the_app_token(slack_settings: Settings, database_url: str) -> None:
     database = make_engine(database_url)
+    dispatcher = Dispatcher(database, [])
     with pytest.raises(ValueError, match="SLACK_APP_TOKEN"):
-        runtime.slack_socket_mode(slack_settings.model_copy(update={"slack_app_token": ""}), lambda: None, database, Dispatcher(database, []))
+        runtime.slack_socket_mode(slack_settings.model_copy(update={"slack_app_token": ""}), lambda: None, database, dispatcher)
+    dispatcher.close()
     database.dispose()
