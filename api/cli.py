@@ -80,19 +80,20 @@ def lint(directory: Annotated[Optional[Path], typer.Argument(help="Knowledge dir
 def index(
     knowledge: Annotated[Optional[Path], typer.Option(help="Knowledge directory.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Re-embed everything, ignoring the previous index.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Index the knowledge: only changed entries are re-embedded; a bad file is refused (its previous version stays in service) and the exit code is 1."""
+    from api.progress import IndexProgress
     from indexer.pipeline import index_knowledge
 
     settings = _settings(knowledge_dir=knowledge)
     result = runtime.scan(settings)
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if not quiet:
-            typer.echo(f"\r{stage}: {done}/{total}", nl=done >= total, err=True)
-
-    report = index_knowledge(result, settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), full=full, progress=progress)
+    progress = None if quiet else IndexProgress()  # a bar on a terminal, plain lines in a log
+    try:
+        report = index_knowledge(result, settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), full=full, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     for line in report.refusals():
         typer.echo(line, err=True)
     typer.echo(report.summary())
@@ -364,8 +365,8 @@ def report(
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option()] = None,
-    port: Annotated[Optional[int], typer.Option()] = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on, e.g. 0.0.0.0 for every interface (default: JISO_HOST, else 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port to listen on (default: JISO_PORT, else 8000). Set JISO_PUBLIC_URL to the address people reach.")] = None,
 ) -> None:
     """Start the web server (chat API, widget, Slack events, reports)."""
     import uvicorn
@@ -463,7 +464,8 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("sentence_transformers", "httpx", "bm25s", "faiss", "alembic.runtime.plugins"):
+    # alembic says "Context impl SQLiteImpl." and every migration on each command that opens the ledger
+    for noisy in ("sentence_transformers", "httpx", "bm25s", "faiss", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         app()
