@@ -106,31 +106,37 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in English or Japanese.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     locale: Annotated[Optional[str], typer.Option(help="Answer in this locale instead of detecting it.")] = None,
+    local: Annotated[bool, typer.Option("--local", help="Load the index and model here even when `jiso serve` is running with the same index.")] = False,
 ) -> None:
-    """Answer a question from the index, with its sources and confidence."""
+    """Answer a question from the index, with its sources and confidence: by the running server when it serves the same index (it has the models loaded), else here, loading only the model of the question's language."""
+    from api.running_server import ask_running_server, server_url
     from indexer.store import IndexUnavailable
 
     settings = _settings()
-    try:
-        engine = runtime.load_engine(settings, runtime.embedders(settings))
-    except IndexUnavailable as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
-    answer = engine.answer(question, locale)
+    answer = None if local else ask_running_server(settings, question, locale)
+    if answer is not None:
+        typer.echo(f"answered by the server at {server_url(settings)} (same index; --local to load it here)", err=True)
+    else:
+        try:
+            engine = runtime.load_engine(settings, runtime.embedders(settings))
+        except IndexUnavailable as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(2) from None
+        answer = engine.answer(question, locale).to_json()
     if as_json:
-        typer.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return
-    typer.echo(answer.text)
-    for number, choice in enumerate(answer.choices, 1):
-        typer.echo(f"  ({number}) {choice.title}  {choice.path}:{choice.line}")
+    typer.echo(answer["text"])
+    for number, choice in enumerate(answer["choices"], 1):
+        typer.echo(f"  ({number}) {choice['title']}  {choice['path']}:{choice['line']}")
     typer.echo("")
-    answer_at, clarify_at = engine.policy.thresholds(answer.locale)
+    answer_at, clarify_at = runtime.policy(settings).thresholds(answer["locale"])
     verdict = {"answer": f"answered: at least {answer_at:.2f} needed", "clarify": f"asked which entry is meant: {answer_at:.2f} needed to answer", "decline": "not confident: offered a hand-over"}[
-        answer.decision
+        answer["decision"]
     ]
-    typer.echo(f"confidence {answer.confidence:.2f} = probability the best entry is right ({verdict}; target precision {settings.target_precision:.2f}, locale {answer.locale})")
-    for number, source in enumerate(answer.sources, 1):
-        typer.echo(f"  [{number}] {source.heading}  {source.path}:{source.line}  ranking score {source.score:.3f}")
+    typer.echo(f"confidence {answer['confidence']:.2f} = probability the best entry is right ({verdict}; target precision {settings.target_precision:.2f}, locale {answer['locale']})")
+    for number, source in enumerate(answer["sources"], 1):
+        typer.echo(f"  [{number}] {source['heading']}  {source['path']}:{source['line']}  ranking score {source['score']:.3f}")
 
 
 @app.command()
