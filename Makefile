@@ -1,4 +1,5 @@
-# Two commands: `make run` (set up, index the sample knowledge, serve on :8000) and `make test`.
+# Two commands: `make run` (set up, index the sample knowledge, serve on :8000) and `make test`;
+# writers also use `make lint` and `make index`.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install run lint index test test-fast bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,10 +20,18 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+# `make run PORT=8080 HOST=0.0.0.0` serves elsewhere (default: JISO_HOST / JISO_PORT, else 127.0.0.1:8000).
 run: install
 	$(BIN)/jiso db upgrade
 	$(BIN)/jiso index
-	$(BIN)/jiso serve
+	$(BIN)/jiso serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+
+# For writers: check the knowledge, then index it (a running server picks the new index up).
+lint: install
+	$(BIN)/jiso lint
+
+index: install
+	$(BIN)/jiso index
 
 test: install
 	bash scripts/test-prereqs.sh

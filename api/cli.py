@@ -82,19 +82,20 @@ def lint(directory: Annotated[Optional[Path], typer.Argument(help="Knowledge dir
 def index(
     knowledge: Annotated[Optional[Path], typer.Option(help="Knowledge directory.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Re-embed everything, ignoring the previous index.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
 ) -> None:
     """Index the knowledge: only changed entries are re-embedded; a bad file is refused (its previous version stays in service) and the exit code is 1."""
+    from api.progress import IndexProgress
     from indexer.pipeline import index_knowledge
 
     settings = _settings(knowledge_dir=knowledge)
     result = runtime.scan(settings)
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if not quiet:
-            typer.echo(f"\r{stage}: {done}/{total}", nl=done >= total, err=True)
-
-    report = index_knowledge(result, settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), full=full, progress=progress)
+    progress = None if quiet else IndexProgress()  # a bar on a terminal, plain lines in a log
+    try:
+        report = index_knowledge(result, settings.index_dir, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), full=full, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
     for line in report.refusals():
         typer.echo(line, err=True)
     typer.echo(report.summary())
@@ -107,31 +108,37 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in English or Japanese.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     locale: Annotated[Optional[str], typer.Option(help="Answer in this locale instead of detecting it.")] = None,
+    local: Annotated[bool, typer.Option("--local", help="Load the index and model here even when `jiso serve` is running with the same index.")] = False,
 ) -> None:
-    """Answer a question from the index, with its sources and confidence."""
+    """Answer a question from the index, with its sources and confidence: by the running server when it serves the same index (it has the models loaded), else here, loading only the model of the question's language."""
+    from api.running_server import ask_running_server, server_url
     from indexer.store import IndexUnavailable
 
     settings = _settings()
-    try:
-        engine = runtime.load_engine(settings, runtime.embedders(settings))
-    except IndexUnavailable as error:
-        typer.echo(str(error), err=True)
-        raise typer.Exit(2) from None
-    answer = engine.answer(question, locale)
+    answer = None if local else ask_running_server(settings, question, locale)
+    if answer is not None:
+        typer.echo(f"answered by the server at {server_url(settings)} (same index; --local to load it here)", err=True)
+    else:
+        try:
+            engine = runtime.load_engine(settings, runtime.embedders(settings))
+        except IndexUnavailable as error:
+            typer.echo(str(error), err=True)
+            raise typer.Exit(2) from None
+        answer = engine.answer(question, locale).to_json()
     if as_json:
-        typer.echo(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
         return
-    typer.echo(answer.text)
-    for number, choice in enumerate(answer.choices, 1):
-        typer.echo(f"  ({number}) {choice.title}  {choice.path}:{choice.line}")
+    typer.echo(answer["text"])
+    for number, choice in enumerate(answer["choices"], 1):
+        typer.echo(f"  ({number}) {choice['title']}  {choice['path']}:{choice['line']}")
     typer.echo("")
-    answer_at, clarify_at = engine.policy.thresholds(answer.locale)
+    answer_at, clarify_at = runtime.policy(settings).thresholds(answer["locale"])
     verdict = {"answer": f"answered: at least {answer_at:.2f} needed", "clarify": f"asked which entry is meant: {answer_at:.2f} needed to answer", "decline": "not confident: offered a hand-over"}[
-        answer.decision
+        answer["decision"]
     ]
-    typer.echo(f"confidence {answer.confidence:.2f} = probability the best entry is right ({verdict}; target precision {settings.target_precision:.2f}, locale {answer.locale})")
-    for number, source in enumerate(answer.sources, 1):
-        typer.echo(f"  [{number}] {source.heading}  {source.path}:{source.line}  ranking score {source.score:.3f}")
+    typer.echo(f"confidence {answer['confidence']:.2f} = probability the best entry is right ({verdict}; target precision {settings.target_precision:.2f}, locale {answer['locale']})")
+    for number, source in enumerate(answer["sources"], 1):
+        typer.echo(f"  [{number}] {source['heading']}  {source['path']}:{source['line']}  ranking score {source['score']:.3f}")
 
 
 @app.command()
@@ -380,8 +387,8 @@ def report(
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option()] = None,
-    port: Annotated[Optional[int], typer.Option()] = None,
+    host: Annotated[Optional[str], typer.Option(help="Address to listen on, e.g. 0.0.0.0 for every interface (default: JISO_HOST, else 127.0.0.1).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port to listen on (default: JISO_PORT, else 8000). Set JISO_PUBLIC_URL to the address people reach.")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Server processes on this port (each loads the index and the models: ~0.5–1 GB each).")] = 1,
 ) -> None:
     """Start the web server (chat API, widget, Slack events, reports)."""
@@ -485,7 +492,8 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("sentence_transformers", "httpx", "bm25s", "faiss", "alembic.runtime.plugins"):
+    # alembic says "Context impl SQLiteImpl." and every migration on each command that opens the ledger
+    for noisy in ("sentence_transformers", "httpx", "bm25s", "faiss", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         app()

@@ -6,10 +6,12 @@ import json
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from api.branding import AA_TEXT, HEX_COLOUR, contrast
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
@@ -17,7 +19,12 @@ DURATION_UNITS = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "
 DURATION_FORMS = "24h, 90m, 30s, 2d, 1w, ISO 8601 such as PT24H, or a number of seconds"
 # Values of these settings may be credentials: an error names the setting, never echoes the value.
 SECRET_PARTS = ("secret", "token", "key", "database_url", "storage")
-JSON_EXAMPLES = {"slack_workspace_orgs": '{"T0123ABCD": "acme"}'}  # otherwise the default, as JSON
+JSON_EXAMPLES = {
+    "slack_workspace_orgs": '{"T0123ABCD": "acme"}',
+    "widget_launcher_label": '{"en": "Need help?", "ja": "お困りですか？"}',
+    "widget_welcome": '{"en": "Hi! Ask me about getting started.", "ja": "こんにちは！"}',
+    "widget_starter_questions": '{"en": ["How do I invite a teammate?"]}',
+}  # otherwise the default, as JSON
 
 
 class Settings(BaseSettings):
@@ -103,6 +110,17 @@ class Settings(BaseSettings):
     job_workers: int = Field(default=4, ge=1)
     job_lease_seconds: float = Field(default=120.0, gt=0)
     job_poll_seconds: float = Field(default=1.0, gt=0)
+    # The widget's branding (README › Web chat › Branding); a page's data-* attributes override it.
+    widget_accent: str = Field(default="#3b5bdb", pattern=HEX_COLOUR.pattern)  # launcher, header, the visitor's messages, Send
+    widget_accent_text: str = Field(default="", pattern=rf"^$|{HEX_COLOUR.pattern}")  # text on the accent; empty: white or black, whichever reads
+    widget_logo_url: str = ""
+    widget_position: Literal["right", "left"] = "right"
+    widget_launcher_label: dict[str, str] = Field(default_factory=dict)  # locale → label
+    widget_welcome: dict[str, str] = Field(default_factory=dict)  # locale → the first message
+    # Locale → starter questions; a locale without any shows its FAQ entries answered most in the
+    # last 30 days ("Popular questions"), up to widget_popular_questions of them (0: none).
+    widget_starter_questions: dict[str, list[str]] = Field(default_factory=dict)
+    widget_popular_questions: int = Field(default=3, ge=0, le=10)
 
     # Slack (the token variables are Slack's own names, without the JISO_ prefix).
     slack_bot_token: str = Field(default="", validation_alias=AliasChoices("SLACK_BOT_TOKEN", "JISO_SLACK_BOT_TOKEN"))
@@ -131,6 +149,14 @@ class Settings(BaseSettings):
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):
             raise ValueError("a dashboard sign-in must last longer than zero")
+        return value
+
+    @field_validator("widget_accent_text")
+    @classmethod
+    def _readable_on_accent(cls, value: str, info: ValidationInfo) -> str:
+        accent = info.data.get("widget_accent")
+        if value and accent and contrast(value, accent) < AA_TEXT:
+            raise ValueError(f"its contrast with JISO_WIDGET_ACCENT={accent} is {contrast(value, accent):.2f}:1, below WCAG AA's {AA_TEXT}:1 for text; leave it empty for white or black")
         return value
 
     def model_for(self, locale: str) -> str:

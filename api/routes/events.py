@@ -22,14 +22,21 @@ MAX_FUTURE = timedelta(hours=24)  # clock skew we tolerate; later is a bad times
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
+EVENT_EXAMPLE = {"event_id": "evt_01J9Z8K2", "user_id": "u_123", "org_id": "acme", "name": "member.invited", "occurred_at": "2026-11-30T09:15:00+09:00", "properties": {"invited": 3}}
+
+
 class EventIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    event_id: str = Field(min_length=1, max_length=255)
-    user_id: str = Field(min_length=1, max_length=128)
-    org_id: str | None = Field(default=None, min_length=1, max_length=128)
-    name: str = Field(min_length=1, max_length=255)
-    occurred_at: AwareDatetime  # ISO 8601 with a UTC offset; a naive time is ambiguous → 422
-    properties: dict[str, Any] = Field(default_factory=dict)
+    """One thing a user did in your product, sent by your backend with an `ingest` key."""
+
+    model_config = ConfigDict(extra="forbid", title="Event", json_schema_extra={"examples": [EVENT_EXAMPLE]})
+    event_id: str = Field(min_length=1, max_length=255, description="Your unique id for the event: a resend with the same id is counted once (`duplicates`).")
+    user_id: str = Field(min_length=1, max_length=128, description="The user in your product, as the widget's data-user-id names them.")
+    org_id: str | None = Field(default=None, min_length=1, max_length=128, description="Their organization; optional with a key limited to one organization (it is filled in).")
+    name: str = Field(
+        min_length=1, max_length=255, description="What happened, e.g. member.invited: the names in knowledge/onboarding.yml complete steps; others are stored and listed in unknown_names."
+    )
+    occurred_at: AwareDatetime = Field(description="When, in ISO 8601 with a UTC offset (a time without one is ambiguous: 422); at most 24 hours ahead, not before 2000.")
+    properties: dict[str, Any] = Field(default_factory=dict, description="Anything else about the event, kept as JSON.")
 
     @field_validator("occurred_at")
     @classmethod
@@ -44,7 +51,29 @@ class EventIn(BaseModel):
 _batch = TypeAdapter(list[EventIn])
 
 
-@router.post("/events")
+class IngestOut(BaseModel):
+    accepted: int = Field(description="Events newly stored.")
+    duplicates: int = Field(description="Events whose event_id was stored before, or came twice in this batch.")
+    unknown_names: list[str] = Field(description="Stored names that no step of the onboarding checklist names.")
+
+
+# The body is read by hand (one object or an array, the batch size checked before validation), so
+# its schema is given to OpenAPI here rather than taken from a parameter.
+_event_schema = EventIn.model_json_schema()
+EVENTS_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [_event_schema, {"type": "array", "items": _event_schema, "maxItems": MAX_BATCH, "title": "Events"}]},
+                "examples": {"one event": {"value": EVENT_EXAMPLE}, "a batch": {"value": [EVENT_EXAMPLE, {**EVENT_EXAMPLE, "event_id": "evt_01J9Z8K3", "name": "project.created", "properties": {}}]}},
+            }
+        },
+    }
+}
+
+
+@router.post("/events", response_model=IngestOut, openapi_extra=EVENTS_BODY)
 async def ingest_events(request: Request, principal: IngestDep, session: SessionDep, checklist: ChecklistDep) -> dict:
     """One event (an object) or a batch (an array). Idempotent by event_id; unknown names are
     stored and listed in the response."""

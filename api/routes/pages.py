@@ -111,7 +111,11 @@ def knowledge_page(path: str, settings: SettingsDep):
     text = target.read_text(encoding="utf-8", errors="replace")
     document = parse_document(relative, text)
     body = render_markdown(text, source_path=relative, anchors=True, new_tab=False)
-    page = Template((TEMPLATES / "knowledge.html").read_text(encoding="utf-8")).substitute(lang=escape(document.locale), title=escape(document.title), path=escape(relative), body=body)
+    # The title heads the page; a FAQ file names it only in its front matter, a manual page by its `# Title`.
+    heading = "" if "<h1" in body else f"<h1>{escape(document.title)}</h1>\n"
+    page = Template((TEMPLATES / "knowledge.html").read_text(encoding="utf-8")).substitute(
+        lang=escape(document.locale), title=escape(document.title), heading=heading, path=escape(relative), body=body
+    )
     return _page(page)
 
 

@@ -7,6 +7,10 @@
  *   data-user-id, data-org-id, data-user-hash
  *                   a verified user: hash = hex HMAC-SHA256(JISO_IDENTITY_SECRET, "id:org_id"),
  *                   computed by your backend
+ *   data-accent, data-accent-text, data-logo, data-position ("right" | "left"),
+ *   data-launcher-label, data-welcome, data-starter-questions ("First?|Second?")
+ *                   branding; each overrides the server's JISO_WIDGET_* (GET /api/v1/widget/config).
+ *                   Colours below WCAG AA contrast are adjusted, with a warning in the console.
  *
  * Everything lives in a Shadow DOM, so the host page's styles and ours never meet. Answers arrive
  * as server-sanitized HTML and are rebuilt here node by node from an allow-list (never assigned
@@ -35,6 +39,10 @@
       tooLong: "That question is too long. Please shorten it.", setup: "Your setup", done: "done",
       reasonPerson: "The user asked to talk to a person.", intro: "Hi! Ask me anything about getting started.",
       choices: "Did you mean", noneOfThese: "None of these",
+      optional: "optional", setupLegend: "✓ done · empty box: still to do · optional steps are marked",
+      setupProgress: "{done} of {total} required steps done", popular: "Popular questions", answerActions: "Answer actions",
+      unreachable: "The help chat cannot connect right now. Please try again later.",
+      notVerified: "We could not confirm your sign-in, so the help chat cannot start. Please reload the page; if it keeps happening, contact support.",
     },
     ja: {
       open: "ヘルプ", launcher: "質問する", close: "閉じる", title: "ヘルプ",
@@ -48,6 +56,10 @@
       tooLong: "質問が長すぎます。短くしてください。", setup: "セットアップ", done: "完了",
       reasonPerson: "The user asked to talk to a person.", intro: "こんにちは！使い始めについて何でも聞いてください。",
       choices: "もしかして", noneOfThese: "どれでもない",
+      optional: "任意", setupLegend: "✓ 完了 · 空欄: 未完了 · 任意のステップには「任意」と表示",
+      setupProgress: "必須ステップ {total} 件中 {done} 件完了", popular: "よくある質問", answerActions: "回答への操作",
+      unreachable: "現在ヘルプチャットに接続できません。しばらくしてからもう一度お試しください。",
+      notVerified: "ログイン情報を確認できなかったため、ヘルプチャットを開始できません。ページを再読み込みしてください。解決しない場合はサポートにお問い合わせください。",
     },
   };
 
@@ -89,10 +101,33 @@
     return fetch(API + path, { method: method, headers: headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit", mode: "cors" })
       .then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (json) {
+          if (response.status === 401) explainIdentity(json.detail);
           if (!response.ok) throw new ApiError(response.status, json.detail, response.headers.get("Retry-After"));
           return json;
         });
-      });
+      }, function (error) { explainUnreachable(); throw error; });
+  }
+
+  // ---- A mistake in the site's set-up: the visitor gets a plain sentence (showError), the site's
+  // developer the precise reason in the browser console, once per kind.
+  var explained = {};
+  function explain(kind, message) {
+    if (explained[kind]) return;
+    explained[kind] = true;
+    console.error("jiso: " + message);
+  }
+  function explainUnreachable() {
+    // fetch() cannot tell a CORS refusal from a server that is down; an opaque no-cors request can.
+    fetch(BASE + "/health", { mode: "no-cors", credentials: "omit" }).then(function () {
+      explain("cors", BASE + " is up but does not allow requests from this page's origin " + location.origin + ': add "' + location.origin + '" to JISO_ALLOWED_ORIGINS (a JSON list) on the jiso server and restart it');
+    }, function () {
+      explain("unreachable", "cannot reach the jiso server at " + BASE + ": check that it runs, that data-api (or the script's address) is right, and that this page's Content-Security-Policy allows it in connect-src");
+    });
+  }
+  function explainIdentity(detail) {
+    var signed = user ? '"' + user.id + ":" + user.org_id + '"' : '"data-user-id:data-org-id"';
+    explain("identity", "the server refused this page's signed-in user (" + (detail || "401") + "). data-user-hash must be the hex HMAC-SHA256 of " + signed +
+      " with the server's JISO_IDENTITY_SECRET, computed by your backend; check the secret, the user id and the organization id");
   }
   function write(path, body) {
     var key = uuid();
@@ -147,7 +182,6 @@
   var host = el("div", { "data-jiso": "widget", hidden: true });
   var root = host.attachShadow({ mode: "open" });
   var stylesheet = el("link", { rel: "stylesheet", href: BASE + "/static/widget.css" });
-  stylesheet.addEventListener("load", function () { host.hidden = false; });
   var launcher = el("button", { type: "button", class: "launcher", "aria-expanded": "false", "aria-controls": "panel", part: "launcher" }, [
     el("span", { class: "launcher-icon", "aria-hidden": "true", text: "?" }), el("span", { text: t.launcher }),
   ]);
@@ -210,11 +244,32 @@
     var person = el("button", { type: "button", class: "person", text: t.person });
     person.addEventListener("click", function () { handOver(person); });
     actions.appendChild(person);
+    rovingFocus(actions);
     message.appendChild(actions);
     log.appendChild(message);
     // Show the answer from its question down, not its end.
     var question = message.previousElementSibling;
     log.scrollTop = (question && question.classList.contains("user") ? question : message).offsetTop - 8;
+  }
+
+  // An answer's buttons are one Tab stop (a toolbar; the arrow keys move between them), so the
+  // keyboard gets from the text box to the last answer's buttons with one Shift+Tab.
+  function rovingFocus(toolbar) {
+    function settle(current) {
+      Array.prototype.forEach.call(toolbar.querySelectorAll("button"), function (button) { button.tabIndex = button === current ? 0 : -1; });
+    }
+    toolbar.setAttribute("role", "toolbar");
+    toolbar.setAttribute("aria-label", t.answerActions);
+    settle(toolbar.querySelector("button"));
+    toolbar.addEventListener("focusin", function (event) { if (event.target.tagName === "BUTTON") settle(event.target); });
+    toolbar.addEventListener("keydown", function (event) {
+      var buttons = Array.prototype.filter.call(toolbar.querySelectorAll("button"), function (button) { return !button.disabled; });
+      var at = buttons.indexOf(root.activeElement);
+      var step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[event.key];
+      if (at < 0 || !(step || event.key === "Home" || event.key === "End")) return;
+      event.preventDefault();
+      buttons[event.key === "Home" ? 0 : event.key === "End" ? buttons.length - 1 : (at + step + buttons.length) % buttons.length].focus();
+    });
   }
 
   // "Did you mean…": one button per plausible entry, then "None of these" (which offers a person).
@@ -259,6 +314,7 @@
   function voteButton(turnId, helpful, label, pressed) {
     var button = el("button", { type: "button", class: helpful ? "solved" : "not-helpful", "aria-pressed": String(pressed), text: label });
     button.addEventListener("click", function () {
+      var focused = root.activeElement === button; // disabling drops the focus: keyboard users get it back below
       button.disabled = true;
       write("/conversations/" + state.conversationId + "/feedback", { turn_id: turnId, helpful: helpful })
         .then(function () {
@@ -268,7 +324,7 @@
           if (helpful) track("question_resolved");
         })
         .catch(showError)
-        .then(function () { button.disabled = false; });
+        .then(function () { button.disabled = false; if (focused) button.focus(); });
     });
     return button;
   }
@@ -284,6 +340,8 @@
   function showError(error) {
     if (error instanceof ApiError && error.status === 429) note(t.tooMany.replace("{s}", error.retryAfter || "60"), "error");
     else if (error instanceof ApiError && error.status === 422 && /too long/.test(error.detail || "")) note(t.tooLong, "error");
+    else if (error instanceof ApiError && error.status === 401) note(t.notVerified, "error"); // the reason is in the console (explainIdentity)
+    else if (!(error instanceof ApiError)) note(t.unreachable, "error"); // …and here too (explainUnreachable)
     else note(t.error, "error");
   }
 
@@ -324,7 +382,7 @@
   }
 
   function restore() {
-    if (!state.conversationId) { note(t.intro); return; }
+    if (!state.conversationId) { welcome(); return; }
     call("GET", "/conversations/" + state.conversationId).then(function (conversation) {
       conversation.turns.forEach(function (turn) {
         showQuestion(turn.question);
@@ -335,23 +393,53 @@
     }).catch(function () {
       state.conversationId = null;
       remember(conversationKey, null);
-      note(t.intro);
+      welcome();
     });
+  }
+
+  // A new conversation: the site's welcome message, then its starter questions ("Popular
+  // questions": configured, or the entries answered most), each asked with one click.
+  function welcome() {
+    loadConfig().then(function (config) {
+      var brand = (config && config.branding) || {};
+      note(data.welcome || brand.welcome || t.intro);
+      if (configError && !(configError instanceof ApiError)) note(t.unreachable, "error"); // CORS or a server down: say so before they type
+      var configured = (data.starterQuestions || "").split("|").map(function (text) { return text.trim(); }).filter(Boolean);
+      showStarters(configured.length ? configured : (config && config.starter_questions) || []);
+    });
+  }
+  function showStarters(questions) {
+    if (!questions.length) return;
+    var group = el("div", { class: "starters", role: "group", "aria-labelledby": "starters-title" }, [el("p", { id: "starters-title", class: "starters-title", text: t.popular })]);
+    questions.slice(0, 5).forEach(function (question) {
+      var button = el("button", { type: "button", class: "starter", text: question });
+      button.addEventListener("click", function () {
+        if (state.busy) return;
+        group.remove();
+        input.focus();
+        ask(question);
+      });
+      group.appendChild(button);
+    });
+    log.appendChild(group);
   }
 
   // ---- The onboarding checklist and product events: only for verified users, only when this
   // server has those routes (asked once: a 404 would show in the host page's console), silent on failure.
-  var config = null;
-  function features() {
-    if (!config) config = call("GET", "/widget/config").then(function (c) { return c.features || {}; }, function () { return {}; });
+  var config = null, configError = null;
+  function loadConfig() { // the server's features, branding and starter questions; null when it cannot be asked
+    if (!config) config = call("GET", "/widget/config?locale=" + locale).then(null, function (error) { configError = error; return null; });
     return config;
+  }
+  function features() {
+    return loadConfig().then(function (c) { return (c && c.features) || {}; });
   }
   function loadSetup() {
     if (!user) return;
     features().then(function (available) { if (available.onboarding_progress) loadProgress(); });
   }
   function loadProgress() {
-    var query = "?user_id=" + encodeURIComponent(user.id) + "&org_id=" + encodeURIComponent(user.org_id) + "&hash=" + encodeURIComponent(user.hash);
+    var query = "?user_id=" + encodeURIComponent(user.id) + "&org_id=" + encodeURIComponent(user.org_id) + "&hash=" + encodeURIComponent(user.hash) + "&locale=" + locale;
     call("GET", "/onboarding/progress" + query).then(function (progress) {
       if (!progress || !Array.isArray(progress.steps) || !progress.steps.length) return;
       var list = el("ul", {});
@@ -359,12 +447,22 @@
         list.appendChild(el("li", { class: step.done ? "done" : "todo" }, [
           el("span", { class: "check", "aria-hidden": "true", text: step.done ? "✓" : "" }),
           el("span", { text: step.title }),
+          step.required === false ? el("span", { class: "optional", text: t.optional }) : null,
           step.done ? el("span", { class: "visually-hidden", text: " (" + t.done + ")" }) : null,
         ]));
       });
-      setup.replaceChildren(el("summary", { text: t.setup + " " + progress.completed + "/" + progress.total }), list);
+      setup.replaceChildren(el("summary", { text: t.setup + " · " + setupSummary(progress.steps) }), el("p", { class: "legend", text: t.setupLegend }), list);
       setup.hidden = false;
     }).catch(function () { /* no onboarding progress on this server: show nothing */ });
+  }
+
+  // Progress counts the required steps (the optional ones are marked in the list); without any
+  // required step, all of them.
+  function setupSummary(steps) {
+    var required = steps.filter(function (step) { return step.required !== false; });
+    var done = required.filter(function (step) { return step.done; }).length;
+    if (required.length && required.length < steps.length) return t.setupProgress.replace("{done}", done).replace("{total}", required.length);
+    return done + "/" + steps.length;
   }
 
   function track(name) {
@@ -409,6 +507,63 @@
     input.value = "";
     ask(text);
   });
+
+  // ---- Branding: data-* attributes over the server's JISO_WIDGET_* over our defaults. Text on the
+  // accent colour must reach WCAG AA (4.5:1); a colour that does not is replaced by white or black
+  // (whichever reaches it), with a warning for the site's developer.
+  var AA = 4.5, HEX = /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i, DEFAULT_ACCENT = "#3b5bdb";
+  function rgb(colour) {
+    var digits = colour.slice(1).length === 3 ? colour.slice(1).replace(/./g, "$&$&") : colour.slice(1);
+    return [0, 2, 4].map(function (at) { return parseInt(digits.slice(at, at + 2), 16); });
+  }
+  function luminance(colour) {
+    var linear = rgb(colour).map(function (value) { value /= 255; return value <= 0.03928 ? value / 12.92 : Math.pow((value + 0.055) / 1.055, 2.4); });
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2];
+  }
+  function contrast(first, second) {
+    var a = luminance(first), b = luminance(second);
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  }
+  function readableOn(background) { // as api/branding.py: white, else our near-black, else black
+    return ["#ffffff", "#1f2430"].filter(function (text) { return contrast(background, text) >= AA; })[0] || "#000000";
+  }
+  function mix(colour, toward, share) {
+    var to = rgb(toward);
+    return "#" + rgb(colour).map(function (value, at) { return (Math.round(value + (to[at] - value) * share) + 256).toString(16).slice(1); }).join("");
+  }
+  function brandColours(server) {
+    var accent = server.accent || DEFAULT_ACCENT, text = server.accent_text || "";
+    if (data.accent && HEX.test(data.accent)) { accent = data.accent; text = ""; }
+    else if (data.accent) console.warn('jiso: data-accent="' + data.accent + '" is not a colour like #3b5bdb: ignored');
+    if (data.accentText && HEX.test(data.accentText) && contrast(data.accentText, accent) >= AA) text = data.accentText;
+    else if (data.accentText) {
+      console.warn('jiso: data-accent-text="' + data.accentText + '" on ' + accent + " is not a colour with WCAG AA contrast (" + AA + ":1 for text): using " + readableOn(accent));
+    }
+    text = text || readableOn(accent);
+    // Links and choices are accent-coloured text on light bubbles: darkened until they read there too.
+    var dark = mix(accent, "#000000", 0.15);
+    for (var step = 0; step < 20 && contrast(dark, "#eef2ff") < AA; step++) dark = mix(dark, "#000000", 0.1);
+    var hover = mix(accent, text === "#ffffff" ? "#000000" : "#ffffff", 0.15);
+    return { accent: accent, onAccent: text, dark: dark, hover: contrast(hover, text) >= AA ? hover : accent };
+  }
+  function applyBranding(server) {
+    if ((data.position || server.position) === "left") host.classList.add("left");
+    var label = data.launcherLabel || server.launcher_label;
+    if (label) launcher.lastChild.textContent = label;
+    var logo = data.logo || server.logo_url;
+    if (logo && safeUrl(logo)) title.parentNode.insertBefore(el("img", { class: "logo", src: new URL(logo, BASE).href, alt: "" }), title);
+    var colours = brandColours(server);
+    if (colours.accent.toLowerCase() === DEFAULT_ACCENT && colours.onAccent === "#ffffff") return; // ours: the stylesheet's shades
+    host.style.setProperty("--accent", colours.accent);
+    host.style.setProperty("--on-accent", colours.onAccent);
+    host.style.setProperty("--accent-dark", colours.dark);
+    host.style.setProperty("--accent-hover", colours.hover);
+  }
+
+  // Shown once styled and branded; a server slow to answer gets 3 s, then the defaults show.
+  var styled = new Promise(function (resolve) { stylesheet.addEventListener("load", resolve); });
+  var branded = loadConfig().then(function (c) { applyBranding((c && c.branding) || {}); });
+  Promise.all([styled, Promise.race([branded, new Promise(function (resolve) { setTimeout(resolve, 3000); })])]).then(function () { host.hidden = false; });
 
   function mount() { document.body.appendChild(host); }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);

@@ -142,6 +142,33 @@ def test_keyboard_only_and_hand_over(server, open_page, console_errors) -> None:
     assert console_errors == []
 
 
+def test_an_answers_buttons_are_one_shift_tab_away_and_not_helpful_looks_unlike_solved(server, open_page, console_errors) -> None:
+    page = open_page(server.url + "/")
+    widget(page).get_by_role("button", name="Ask a question").click()
+    answer = ask(page, EN_QUESTION)
+    box = widget(page).get_by_role("textbox")
+    solved, not_helpful = answer.get_by_role("button", name="This solved it"), answer.get_by_role("button", name="Not helpful")
+    assert has_focus(box)
+    page.keyboard.press("Shift+Tab")  # the answer's buttons are one toolbar, the last stop before the text box
+    assert has_focus(solved) and answer.get_by_role("toolbar").count() == 1
+    page.keyboard.press("ArrowRight")
+    assert has_focus(not_helpful)
+    page.keyboard.press("Enter")
+    widget(page).get_by_text("Sorry that didn't help").wait_for()
+    assert not_helpful.get_attribute("aria-pressed") == "true" and has_focus(not_helpful)  # the focus stays where the visitor was
+
+    def look(button) -> tuple[str, str]:
+        return tuple(button.evaluate("node => [getComputedStyle(node).backgroundColor, getComputedStyle(node, '::before').content]"))
+
+    assert look(not_helpful) == ("rgb(255, 245, 245)", '"✗ "')  # red-tinted and crossed, never the green of "solved"
+    solved.click()
+    widget(page).get_by_text("glad that solved it").wait_for()
+    assert look(solved) == ("rgb(43, 138, 62)", '"✓ "') and not_helpful.get_attribute("aria-pressed") == "false"
+    page.keyboard.press("Tab")  # out of the toolbar in one press, back to the text box
+    assert has_focus(box)
+    assert console_errors == []
+
+
 def test_phone_width(server, open_page, console_errors) -> None:
     page = open_page(server.url + "/", viewport={"width": 360, "height": 640}, is_mobile=True, has_touch=True)
     widget(page).get_by_role("button", name="Ask a question").tap()
@@ -155,11 +182,14 @@ def test_phone_width(server, open_page, console_errors) -> None:
 
 def test_screenshot_of_an_answer_on_the_sample_knowledge(tmp_path: Path, live_server, open_page, console_errors) -> None:
     """The Tasklane sample knowledge behind the demo page; set JISO_SCREENSHOT=docs/widget.png to refresh the README's picture."""
-    settings = build_settings(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", knowledge_dir=REPO / "knowledge", identity_secret="")
+    starters = {"en": ["How do I invite a teammate?", "Which plan is right for us?", "Can I import tasks from a CSV file?"]}
+    settings = build_settings(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", knowledge_dir=REPO / "knowledge", identity_secret="", widget_starter_questions=starters)
     server = live_server(settings)
     page = open_page(server.url + "/", viewport={"width": 1100, "height": 900})
     widget(page).get_by_role("button", name="Ask a question").click()
-    answer = ask(page, "How do I invite a teammate?")
+    widget(page).get_by_role("group", name="Popular questions").get_by_role("button", name="How do I invite a teammate?").click()
+    answer = widget(page).locator("article.msg.bot").first
+    answer.wait_for()
     assert answer.get_by_role("link", name="Members and invitations › How do I invite a teammate?").count() == 1
     answer.get_by_role("button", name="This solved it").scroll_into_view_if_needed()
     page.locator("h1").click()  # focus away from the text box, for a calm picture
@@ -178,10 +208,12 @@ def test_signed_in_user_sees_their_checklist_and_track_records_events(tmp_path: 
     widget(page).get_by_role("button", name="Ask a question").click()
     setup = widget(page).locator("details.setup")
     setup.locator("summary").wait_for()
-    assert setup.locator("summary").inner_text() == "Your setup 1/11"
+    assert setup.locator("summary").inner_text() == "Your setup · 1 of 4 required steps done"  # 11 steps, 4 of them required
     setup.locator("summary").click()
+    assert setup.locator(".legend").inner_text() == "✓ done · empty box: still to do · optional steps are marked"
     assert setup.locator("li.done").inner_text().split() == ["✓", "Invite", "your", "teammates", "(done)"]
-    assert "Connect Slack" in setup.locator("li.todo").all_inner_texts()
+    assert "Connect Slack\noptional" in setup.locator("li.todo").all_inner_texts()
+    assert setup.locator("li.todo .optional").count() == 7
     database = make_engine(settings.database_url)
     with Session(database) as session:
         events = session.exec(select(OnboardingEvent)).all()

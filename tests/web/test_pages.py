@@ -36,6 +36,15 @@ def test_knowledge_page_is_rendered_safely_with_line_anchors(client) -> None:
     assert 'href="/knowledge/en/manual/members.md#inviting"' in html
 
 
+def test_knowledge_pages_are_headed_by_their_title_not_their_path(client) -> None:
+    faq = client.get("/knowledge/en/faq/members.md").text  # the title only in the front matter
+    main = faq.split("<main>")[1]
+    assert main.lstrip().startswith("<h1>Members</h1>") and main.index("<h1>") < main.index("<h2") and faq.count("<h1") == 1
+    assert '<p class="path">en/faq/members.md</p>\n</main>' in faq  # the file, for writers, below
+    manual = client.get("/knowledge/en/manual/members.md").text  # its own `# Members`, not a second one
+    assert manual.count("<h1") == 1 and '<h1 id="L9">Members</h1>' in manual
+
+
 @pytest.mark.parametrize(
     "path",
     ["../pyproject.toml", "..%2f..%2fpyproject.toml", "%2e%2e/%2e%2e/etc/passwd", "en/faq/missing.md", "en/faq", "en/faq/members.txt", ".hidden/x.md"],
