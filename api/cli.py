@@ -269,15 +269,15 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[str, typer.Option(help="manager (reports) or ingest (POST /api/v1/events).")],
+    role: Annotated[str, typer.Option(help="manager (reports, drafts), ingest (POST /api/v1/events) or agent (replies to and closes hand-overs).")],
     org: Annotated[Optional[str], typer.Option("--org", help="Limit the key to this organization.")] = None,
     name: Annotated[Optional[str], typer.Option(help="A note saying who or what uses the key.")] = None,
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
     from bot.apikeys import create_key
 
-    if role not in ("manager", "ingest"):
-        typer.echo("--role must be manager or ingest", err=True)
+    if role not in ("manager", "ingest", "agent"):
+        typer.echo("--role must be manager, ingest or agent", err=True)
         raise typer.Exit(2)
     with _ledger(_settings()) as session:
         row, secret = create_key(session=session, role=role, org_id=org, name=name)

@@ -96,12 +96,25 @@ class EscalationOut(BaseModel):
 
 
 class TurnOut(BaseModel):
+    role: Literal["user"] = "user"  # a question and what the bot showed
     id: str
     seq: int
     question: str
     answer: AnswerOut | None
     feedback: bool | None  # the user's vote: helpful, not helpful, or none
     created_at: datetime
+
+
+class PersonReplyOut(BaseModel):
+    role: Literal["person"] = "person"  # a person's reply after a hand-over (Slack thread or API)
+    id: str
+    text: str  # plain text: shown as text, never as HTML
+    author: str | None  # the person's name, when known
+    created_at: datetime
+
+
+class RepliesOut(BaseModel):
+    replies: list[PersonReplyOut]  # in time order
 
 
 class EscalationSummary(BaseModel):
@@ -118,5 +131,5 @@ class ConversationOut(BaseModel):
     created_at: datetime
     outcome: Outcome
     handed_over: bool  # the bot is quiet until the user asks a new question
-    turns: list[TurnOut]
+    turns: list[TurnOut | PersonReplyOut]  # in time order; `role` tells them apart
     escalations: list[EscalationSummary]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import httpx
 from sqlalchemy.engine import Engine as DatabaseEngine
@@ -45,12 +45,43 @@ class Handover:
     locale: str | None
     transcript: list[dict]  # each: question, answer, answered, quiet, confidence, sources
     link: str | None  # where a human can read the conversation
+    contact_email: str | None = None  # an anonymous visitor's address, when they left one
+
+
+@dataclass(frozen=True)
+class HandoverEvent:
+    """What was said on a hand-over after it went out: the user wrote again (`follow_up`), or a
+    person replied (`reply`, `via` slack or api). Receivers deduplicate by `event_id`."""
+
+    kind: Literal["follow_up", "reply"]
+    event_id: str  # the quiet turn's or the reply's id
+    escalation_id: str
+    conversation_id: str
+    channel: str  # where the user is: web | slack
+    user_id: str | None
+    text: str
+    created_at: str  # ISO 8601, UTC
+    author: str | None = None  # the person's name (a reply)
+    via: str | None = None  # where the person wrote the reply
 
 
 class Destination(Protocol):
     name: str
 
     def deliver(self, handover: Handover) -> None:
+        """Deliver or raise; the dispatcher retries."""
+
+
+@runtime_checkable
+class EventDestination(Protocol):
+    """A destination that also takes what is said on a hand-over after it went out."""
+
+    name: str
+
+    def takes(self, event: HandoverEvent) -> bool:
+        """Whether this event is for this destination (a reply is not sent back where it was written)."""
+
+    def deliver_event(self, event: HandoverEvent) -> None:
         """Deliver or raise; the dispatcher retries."""
 
 
@@ -72,7 +103,17 @@ class WebhookDestination:
         self._client = httpx.Client(timeout=timeout)
 
     def deliver(self, handover: Handover) -> None:
-        body = json.dumps({"type": "jiso.handover", **asdict(handover)}, ensure_ascii=False).encode()
+        self._post({"type": "jiso.handover", **asdict(handover)})
+
+    def takes(self, event: HandoverEvent) -> bool:
+        return event.kind == "follow_up" or event.via != "api"  # an API reply came from the receiver itself
+
+    def deliver_event(self, event: HandoverEvent) -> None:
+        """`jiso.handover.follow_up` (the user wrote again) or `jiso.handover.reply`, signed like a hand-over."""
+        self._post({"type": f"jiso.handover.{event.kind}", **asdict(event)})
+
+    def _post(self, payload: dict) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, body), TIMESTAMP_HEADER: str(int(time.time()))}
         response = self._client.post(self.url, content=body, headers=headers)
         response.raise_for_status()
@@ -93,15 +134,26 @@ def build_handover(*, session: Session, conversation: Conversation, escalation: 
         locale=conversation.locale,
         transcript=transcript(session=session, conversation=conversation),
         link=link,
+        contact_email=escalation.contact_email,
     )
 
 
 class Dispatcher:
     """Delivers hand-overs off the request path, with retries, and records each outcome."""
 
-    def __init__(self, database: DatabaseEngine, destinations: Sequence[Destination], *, attempts: int = 6, backoff: float = 2.0, max_delay: float = 300.0) -> None:
+    def __init__(
+        self,
+        database: DatabaseEngine,
+        destinations: Sequence[Destination],
+        *,
+        attempts: int = 6,
+        backoff: float = 2.0,
+        max_delay: float = 300.0,
+        followers: Sequence[EventDestination] = (),
+    ) -> None:
         self._database = database
         self.destinations = list(destinations)
+        self.followers = list(followers)  # take events only (e.g. a person's reply into the asker's Slack thread)
         self.attempts = attempts
         self.backoff = backoff
         self.max_delay = max_delay
@@ -122,6 +174,28 @@ class Dispatcher:
             with self._lock:
                 self._pending.add(future)
             future.add_done_callback(self._forget)
+
+    def dispatch_event(self, event: HandoverEvent) -> None:
+        """What was said on a hand-over, to every destination and follower that takes it, retried
+        like a hand-over. A failure is logged: the ledger holds what was said either way."""
+        for destination in [*self.destinations, *self.followers]:
+            if not isinstance(destination, EventDestination) or not destination.takes(event):
+                continue
+            future = self._executor.submit(self._deliver_event, destination, event)
+            with self._lock:
+                self._pending.add(future)
+            future.add_done_callback(self._forget)
+
+    def _deliver_event(self, destination: EventDestination, event: HandoverEvent) -> None:
+        for attempt in range(self.attempts):
+            if attempt and self._stopping.wait(min(self.backoff * 2 ** (attempt - 1), self.max_delay)):
+                return
+            try:
+                destination.deliver_event(event)
+                return
+            except Exception as failure:  # noqa: BLE001 (any failure is retried, then logged)
+                log.warning("%s %s of hand-over %s to %s failed (attempt %d/%d): %s", event.kind, event.event_id, event.escalation_id, destination.name, attempt + 1, self.attempts, failure)
+        log.error("%s %s of hand-over %s was not delivered to %s", event.kind, event.event_id, event.escalation_id, destination.name)
 
     def _forget(self, future: Future) -> None:
         with self._lock:
@@ -155,7 +229,7 @@ class Dispatcher:
     def close(self) -> None:
         self._stopping.set()
         self._executor.shutdown(wait=True, cancel_futures=True)
-        for destination in self.destinations:
+        for destination in [*self.destinations, *self.followers]:
             close = getattr(destination, "close", None)
             if callable(close):
                 close()
@@ -187,6 +261,7 @@ def escalate(
     turn_id: str | None = None,
     user_id: str | None = None,
     delivery_key: str | None = None,
+    contact_email: str | None = None,
 ) -> Escalation:
     """Record the hand-over (the bot goes quiet) and send it to every destination in the background.
     A hand-over already recorded under `delivery_key` is returned and not sent again."""
@@ -194,7 +269,9 @@ def escalate(
         existing = writes.find_escalation(session=session, delivery_key=delivery_key)
         if existing is not None:
             return existing
-    escalation = writes.record_escalation(session=session, conversation=conversation, reason=reason, destinations=dispatcher.names, turn_id=turn_id, delivery_key=delivery_key)
+    escalation = writes.record_escalation(
+        session=session, conversation=conversation, reason=reason, destinations=dispatcher.names, turn_id=turn_id, delivery_key=delivery_key, contact_email=contact_email
+    )
     if not dispatcher.destinations:
         log.warning(
             "conversation %s was handed over but no destination is configured (JISO_ESCALATION_WEBHOOK_URL, JISO_SLACK_ESCALATION_CHANNEL): it is in the ledger only",

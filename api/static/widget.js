@@ -35,6 +35,7 @@
       tooLong: "That question is too long. Please shorten it.", setup: "Your setup", done: "done",
       reasonPerson: "The user asked to talk to a person.", intro: "Hi! Ask me anything about getting started.",
       choices: "Did you mean", noneOfThese: "None of these",
+      personNamed: "{name}, from our team", personAnon: "From our team",
     },
     ja: {
       open: "ヘルプ", launcher: "質問する", close: "閉じる", title: "ヘルプ",
@@ -48,6 +49,7 @@
       tooLong: "質問が長すぎます。短くしてください。", setup: "セットアップ", done: "完了",
       reasonPerson: "The user asked to talk to a person.", intro: "こんにちは！使い始めについて何でも聞いてください。",
       choices: "もしかして", noneOfThese: "どれでもない",
+      personNamed: "担当者（{name}）", personAnon: "担当者より",
     },
   };
 
@@ -277,7 +279,7 @@
     if (!state.conversationId) return;
     button.disabled = true;
     write("/conversations/" + state.conversationId + "/escalate", { reason: t.reasonPerson })
-      .then(function () { setHandedOver(true); note(t.handedOver, "handover"); input.focus(); })
+      .then(function () { setHandedOver(true); note(t.handedOver, "handover"); input.focus(); watchReplies(); })
       .catch(function (error) { button.disabled = false; showError(error); });
   }
 
@@ -327,16 +329,46 @@
     if (!state.conversationId) { note(t.intro); return; }
     call("GET", "/conversations/" + state.conversationId).then(function (conversation) {
       conversation.turns.forEach(function (turn) {
+        if (turn.role === "person") { showPersonReply(turn); return; }
         showQuestion(turn.question);
         if (turn.answer) showAnswer(turn.id, turn.answer, turn.feedback);
         else note(t.noted);
       });
       setHandedOver(conversation.handed_over);
+      if (conversation.escalations.length) watchReplies();
     }).catch(function () {
       state.conversationId = null;
       remember(conversationKey, null);
       note(t.intro);
     });
+  }
+
+  // ---- People's replies after a hand-over (from the Slack thread or a helpdesk): asked for every
+  // few seconds while the page is visible. They live in the database, so any server instance
+  // behind a load balancer answers the same; a reply already shown is not shown again.
+  var REPLY_POLL_MS = 4000;
+  var shownReplies = {};
+  var watchingReplies = false;
+  function showPersonReply(reply) {
+    if (shownReplies[reply.id]) return;
+    shownReplies[reply.id] = true;
+    var from = reply.author ? t.personNamed.replace("{name}", reply.author) : t.personAnon;
+    log.appendChild(el("article", { class: "msg person", "data-reply-id": reply.id }, [
+      el("p", { class: "author", text: from }), el("p", { class: "reply", text: reply.text }),
+    ]));
+    scrollDown();
+  }
+  function watchReplies() {
+    if (watchingReplies) return;
+    watchingReplies = true;
+    (function next() {
+      setTimeout(function () {
+        if (document.hidden || !state.conversationId) { next(); return; }
+        call("GET", "/conversations/" + state.conversationId + "/replies")
+          .then(function (found) { found.replies.forEach(showPersonReply); }, function () { /* asked again at the next tick */ })
+          .then(next);
+      }, REPLY_POLL_MS);
+    })();
   }
 
   // ---- The onboarding checklist and product events: only for verified users, only when this

@@ -1,0 +1,28 @@
+"""A person marks a hand-over resolved: from the "Mark resolved" button on the Slack hand-over
+message, or `POST /api/v1/conversations/{id}/close`. Closing is a state, so closing again is a
+no-op that reports the first close. The conversation's outcome stays `escalated` (a person's
+resolution is never a deflection); reports count it in `resolved_by_person` (docs/kpis.md)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from bot.ledger import handovers
+from bot.ledger.models import Conversation, Escalation
+from bot.person_replies import NotHandedOver
+
+
+def close_conversation(*, session: Session, conversation: Conversation, closed_by: str | None, note: str | None = None) -> tuple[Escalation, bool]:
+    """Close every open hand-over of the conversation (usually one). Returns the latest hand-over
+    and whether this call closed anything."""
+    escalations = list(session.exec(select(Escalation).where(Escalation.conversation_id == conversation.id).order_by(Escalation.created_at, Escalation.id)))
+    if not escalations:
+        raise NotHandedOver(f"conversation {conversation.id} was not handed over to a person: there is nothing to close")
+    closed_any = False
+    for escalation in escalations:
+        if escalation.closed_at is None:
+            _, closed = handovers.close_escalation(session=session, escalation_id=escalation.id, closed_by=closed_by, note=note)
+            closed_any = closed_any or closed
+    latest = escalations[-1]
+    session.refresh(latest)
+    return latest, closed_any
