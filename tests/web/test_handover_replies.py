@@ -134,3 +134,25 @@ def test_what_the_user_writes_after_a_hand_over_reaches_the_webhook_signed(make_
         assert headers["X-Jiso-Signature"] == "sha256=" + hmac.new(SECRET.encode(), raw, hashlib.sha256).hexdigest()
         follow_up = bodies[1]
         assert (follow_up["conversation_id"], follow_up["escalation_id"], follow_up["text"]) == (conversation_id, bodies[0]["escalation_id"], "We are on the Team plan")
+
+
+def test_closing_moves_the_summary_from_open_to_resolved_by_a_person(make_client) -> None:
+    client = make_client(admin_api_key="admin-key")
+    manager = key(client, "manager")
+    first, second = handed_over(client), handed_over(client)
+
+    def numbers() -> tuple:
+        talk = client.get("/api/v1/reports/summary", headers=manager).json()["conversations"]
+        return talk["open_escalations"], talk["resolved_by_person"], talk["escalation_rate"], talk["deflection_rate"]
+
+    before = numbers()
+    assert before[:2] == (2, 0)
+    agent = key(client, "agent")
+    client.post(f"/api/v1/conversations/{first}/replies", json={"text": "Done."}, headers=agent)
+    assert client.post(f"/api/v1/conversations/{first}/close", headers=agent).status_code == 200
+    assert numbers() == (1, 1, before[2], before[3])
+    assert client.post(f"/api/v1/conversations/{first}/close", headers=agent).status_code == 200  # twice: no change
+    assert numbers() == (1, 1, before[2], before[3])
+    assert second
+    summary = client.get("/api/v1/reports/summary", headers=manager).json()
+    assert summary["kpi_version"] == "kpis-v2" and summary["conversations"]["median_time_to_close_hours"] is not None
