@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.verified_user import VerifiedUser
 from bot.ledger.outcomes import Outcome
@@ -84,9 +85,23 @@ class FeedbackOut(BaseModel):
     outcome: Outcome
 
 
+EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]{2,}$")
+
+
 class EscalationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000)
+    email: str | None = Field(default=None, max_length=254, description="How an anonymous visitor can be reached (travels with the hand-over).")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not EMAIL.match(value):
+            raise ValueError("is not an e-mail address: write it as name@example.com, or leave it out")
+        return value
 
 
 class EscalationOut(BaseModel):

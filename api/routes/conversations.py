@@ -188,12 +188,16 @@ def post_feedback(conversation_id: str, body: FeedbackCreate, request: Request, 
 def post_escalation(
     conversation_id: str, body: EscalationCreate, request: Request, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep, links: TranscriptLinksDep, key: IdempotencyKey = None
 ):
-    """Hand the conversation over to people (Slack and/or the webhook, in the background)."""
+    """Hand the conversation over to people (Slack and/or the webhook, in the background), with
+    the visitor's `email` when they left one. `destinations` empty: none is configured, nobody is
+    notified (the widget says so)."""
     conversation = _conversation(session, conversation_id)
 
     def action(delivery_key: str | None) -> tuple[int, dict]:
         reason = body.reason.strip() or body.reason
-        escalation = escalate(session=session, conversation=conversation, reason=reason, dispatcher=dispatcher, link=links.link(conversation.id), delivery_key=delivery_key)
+        escalation = escalate(
+            session=session, conversation=conversation, reason=reason, dispatcher=dispatcher, link=links.link(conversation.id), delivery_key=delivery_key, contact_email=body.email,
+        )  # fmt: skip
         session.refresh(conversation)
         out = EscalationOut(escalation_id=escalation.id, destinations=escalation.destinations, outcome=_outcome(conversation, settings))
         return 201, out.model_dump(mode="json")

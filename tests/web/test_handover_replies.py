@@ -156,3 +156,19 @@ def test_closing_moves_the_summary_from_open_to_resolved_by_a_person(make_client
     assert second
     summary = client.get("/api/v1/reports/summary", headers=manager).json()
     assert summary["kpi_version"] == "kpis-v2" and summary["conversations"]["median_time_to_close_hours"] is not None
+
+
+def test_an_anonymous_visitors_e_mail_travels_with_the_hand_over(make_client) -> None:
+    with webhook_receiver([]) as receiver:
+        receiver.release.set()
+        client = make_client(escalation_webhook_url=receiver.url, escalation_webhook_secret=SECRET, escalation_retry_backoff=0.01)
+        conversation_id = client.post("/api/v1/conversations", json={}).json()["id"]
+        path = f"/api/v1/conversations/{conversation_id}/escalate"
+        for wrong in ("ann", "ann@example", "ann @example.com", "<ann@example.com>"):
+            response = client.post(path, json={"reason": "help", "email": wrong})
+            assert response.status_code == 422 and "is not an e-mail address" in response.text, wrong
+        assert client.get(f"/api/v1/conversations/{conversation_id}").json()["escalations"] == []  # nothing was handed over
+        assert client.post(path, json={"reason": "help", "email": " ann@example.com "}).status_code == 201
+        client.app.state.dispatcher.drain()
+        [(_, body)] = receiver.received
+        assert json.loads(body)["contact_email"] == "ann@example.com"

@@ -109,9 +109,10 @@ def test_a_web_conversations_hand_over_gets_its_reply_from_slack(slack_app: Slac
     client = slack_app.client
     conversation_id = client.post("/api/v1/conversations", json={"locale": "en"}).json()["id"]
     client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": UNKNOWN_QUESTION})
-    client.post(f"/api/v1/conversations/{conversation_id}/escalate", json={"reason": "needs a person"})
+    client.post(f"/api/v1/conversations/{conversation_id}/escalate", json={"reason": "needs a person", "email": "ann@example.com"})
     fake = slack_app.fake
     [handover] = fake.wait_for(lambda: [call for call in fake.calls_to("chat.postMessage") if call.body["channel"] == ESCALATION_CHANNEL])
+    assert "*Contact:* ann@example.com" in all_text(handover.body)  # an anonymous visitor's address travels with the hand-over
     slack_app.hand_overs_delivered()
     thread_reply(slack_app, handover, "Sorry, bread baking is not supported.")
     turns = fake.wait_for(lambda: [turn for turn in client.get(f"/api/v1/conversations/{conversation_id}").json()["turns"] if turn["role"] == "person"])
