@@ -209,13 +209,33 @@ def entries(scope: ReportScope, catalog: Mapping[str, Mapping[str, Any]]) -> dic
     return {**scope.header(), "entries": rows}
 
 
-def gaps(scope: ReportScope, embedder_for: Callable[[str], Embedder], *, min_similarity: Mapping[str, float], limit: int = 2000, top: int = 50) -> dict[str, Any]:
+def gaps(
+    scope: ReportScope,
+    embedder_for: Callable[[str], Embedder],
+    *,
+    min_similarity: Mapping[str, float],
+    limit: int = 2000,
+    top: int = 50,
+    answered_now: Callable[[str, str], bool] | None = None,
+) -> dict[str, Any]:
+    """`answered_now(question, locale)`: whether the knowledge indexed now answers the question
+    with confidence. A cluster whose most asked wording it answers is no gap any more (an entry
+    was written since): it is left out and counted in `covered`."""
     questions = queries.gap_questions(scope.session, scope.window, limit)
     clusters = cluster_questions(questions, embedder_for, min_similarity=min_similarity)
+    shown, covered = [], 0
+    for cluster in clusters:
+        if len(shown) == top:
+            break
+        if answered_now is not None and answered_now(cluster.examples[0], cluster.locale):
+            covered += 1
+            continue
+        shown.append(cluster.to_json())
     return {
         **scope.header(),
         "questions": len(questions),
         "truncated": len(questions) >= limit,
         "min_similarity": dict(min_similarity),
-        "clusters": [cluster.to_json() for cluster in clusters[:top]],
+        "covered": covered,
+        "clusters": shown,
     }
