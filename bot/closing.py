@@ -1,18 +1,30 @@
 """A person marks a hand-over resolved: from the "Mark resolved" button on the Slack hand-over
 message, or `POST /api/v1/conversations/{id}/close`. Closing is a state, so closing again is a
 no-op that reports the first close. The conversation's outcome stays `escalated` (a person's
-resolution is never a deflection); reports count it in `resolved_by_person` (docs/kpis.md)."""
+resolution is never a deflection); reports count it in `resolved_by_person` (docs/kpis.md). A
+closed hand-over with a person's reply becomes a FAQ draft (bot/drafts.py)."""
 
 from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from bot import drafts
+from bot.engine import Engine
 from bot.ledger import handovers
 from bot.ledger.models import Conversation, Escalation
 from bot.person_replies import NotHandedOver
 
 
-def close_conversation(*, session: Session, conversation: Conversation, closed_by: str | None, note: str | None = None) -> tuple[Escalation, bool]:
+def close_handover(*, session: Session, escalation_id: str, closed_by: str | None, engine: Engine | None, note: str | None = None) -> tuple[Escalation, bool]:
+    """Close one hand-over; returns it and whether this call closed it. NotFound for an unknown one."""
+    escalation, closed = handovers.close_escalation(session=session, escalation_id=escalation_id, closed_by=closed_by, note=note)
+    if closed:
+        drafts.propose(session=session, escalation=escalation, engine=engine)
+        session.refresh(escalation)
+    return escalation, closed
+
+
+def close_conversation(*, session: Session, conversation: Conversation, closed_by: str | None, engine: Engine | None, note: str | None = None) -> tuple[Escalation, bool]:
     """Close every open hand-over of the conversation (usually one). Returns the latest hand-over
     and whether this call closed anything."""
     escalations = list(session.exec(select(Escalation).where(Escalation.conversation_id == conversation.id).order_by(Escalation.created_at, Escalation.id)))
@@ -21,7 +33,7 @@ def close_conversation(*, session: Session, conversation: Conversation, closed_b
     closed_any = False
     for escalation in escalations:
         if escalation.closed_at is None:
-            _, closed = handovers.close_escalation(session=session, escalation_id=escalation.id, closed_by=closed_by, note=note)
+            _, closed = close_handover(session=session, escalation_id=escalation.id, closed_by=closed_by, engine=engine, note=note)
             closed_any = closed_any or closed
     latest = escalations[-1]
     session.refresh(latest)

@@ -157,12 +157,36 @@ function gapList(report) {
   }
 }
 
+// FAQ drafts from people's answers after hand-overs, under the gaps they fill (GET /api/v1/drafts).
+const DRAFT_TEXT = {
+  en: { title: "Draft answers from hand-overs", none: "No drafts: a closed hand-over with a person's reply becomes one.", accept: "Accept with", scoped: "Drafts need a manager key for all organizations." },
+  ja: { title: "担当者の回答からの下書き", none: "下書きはありません。担当者が返信して解決済みにしたエスカレーションから作られます。", accept: "採用するには", scoped: "下書きの表示には全組織のマネージャー キーが必要です。" },
+};
+async function loadDrafts() {
+  const text = DRAFT_TEXT[lang] || DRAFT_TEXT.en;
+  $("drafts-title").textContent = text.title;
+  const list = $("drafts");
+  const response = await fetch("/api/v1/drafts", { headers: { Authorization: `Bearer ${localStorage.getItem(KEY_STORE)}` } });
+  list.replaceChildren();
+  if (!response.ok) { list.append(el("li", { class: "hint" }, response.status === 403 ? text.scoped : response.status)); return; }
+  const { drafts } = await response.json();
+  if (!drafts.length) { list.append(el("li", { class: "hint" }, text.none)); return; }
+  for (const draft of drafts.slice(0, 15)) {
+    const li = el("li", { class: "draft" });
+    const answer = draft.answer.length > 240 ? `${draft.answer.slice(0, 240)}…` : draft.answer;
+    li.append(el("span", { class: "count" }, draft.locale), el("span", {}, draft.question), el("div", { class: "examples" }, answer));
+    li.append(el("div", { class: "hint" }, `${text.accept} jiso drafts accept ${draft.id}`));
+    list.append(li);
+  }
+}
+
 async function load() {
   $("error").hidden = true;
   try {
     const interval = new FormData($("filters")).get("interval");
     const [summary, series, orgs, gaps] = await Promise.all([api("summary", { lang }), api("timeseries", { interval }), api("organizations"), api("gaps", { top: 15 })]);
     tiles(summary); trend(series); funnel(summary); orgTable(orgs); gapList(gaps);
+    await loadDrafts();
     $("board").hidden = false;
     document.body.dataset.loaded = "true";
   } catch (error) {

@@ -27,7 +27,7 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine as Database
 from sqlmodel import Session
 
-from bot import conversations, person_replies
+from bot import closing, conversations, person_replies
 from bot.channels.slack_blocks import ACTION_IDS, CHOOSE, FALLBACK_CHARS, HELPFUL, NOT_HELPFUL, SHARE, ButtonRef, State, answer_message, text
 from bot.engine import Engine
 from bot.escalation import Dispatcher, Handover, HandoverEvent, escalate
@@ -392,7 +392,7 @@ class SlackBot:
             return
         with Session(self.database) as session:
             try:
-                escalation, _ = handovers.close_escalation(session=session, escalation_id=escalation_id, closed_by=slack_user_id(context.team_id or "", body["user"]["id"]))
+                escalation, _ = closing.close_handover(session=session, escalation_id=escalation_id, closed_by=slack_user_id(context.team_id or "", body["user"]["id"]), engine=self.engine())
             except writes.NotFound:
                 log.warning("Slack resolve button for an unknown hand-over ignored (%s)", where)
                 return
