@@ -106,6 +106,7 @@ def slack_app(
         knowledge_url=settings.knowledge_url or f"{settings.public_url.rstrip('/')}/knowledge",
         locales=tuple(settings.locales),
         listener_executor=listener_executor,
+        gap_similarity=settings.gap_similarities(),
     )
 
 

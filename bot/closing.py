@@ -6,6 +6,8 @@ closed hand-over with a person's reply becomes a FAQ draft (bot/drafts.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlmodel import Session, select
 
 from bot import drafts
@@ -15,16 +17,21 @@ from bot.ledger.models import Conversation, Escalation
 from bot.person_replies import NotHandedOver
 
 
-def close_handover(*, session: Session, escalation_id: str, closed_by: str | None, engine: Engine | None, note: str | None = None) -> tuple[Escalation, bool]:
-    """Close one hand-over; returns it and whether this call closed it. NotFound for an unknown one."""
+def close_handover(
+    *, session: Session, escalation_id: str, closed_by: str | None, engine: Engine | None, note: str | None = None, gap_similarity: Mapping[str, float] | None = None
+) -> tuple[Escalation, bool]:
+    """Close one hand-over; returns it and whether this call closed it. NotFound for an unknown one.
+    `gap_similarity`: the content gaps' thresholds, for the draft's similar questions."""
     escalation, closed = handovers.close_escalation(session=session, escalation_id=escalation_id, closed_by=closed_by, note=note)
     if closed:
-        drafts.propose(session=session, escalation=escalation, engine=engine)
+        drafts.propose(session=session, escalation=escalation, engine=engine, min_similarity=gap_similarity)
         session.refresh(escalation)
     return escalation, closed
 
 
-def close_conversation(*, session: Session, conversation: Conversation, closed_by: str | None, engine: Engine | None, note: str | None = None) -> tuple[Escalation, bool]:
+def close_conversation(
+    *, session: Session, conversation: Conversation, closed_by: str | None, engine: Engine | None, note: str | None = None, gap_similarity: Mapping[str, float] | None = None
+) -> tuple[Escalation, bool]:
     """Close every open hand-over of the conversation (usually one). Returns the latest hand-over
     and whether this call closed anything."""
     escalations = list(session.exec(select(Escalation).where(Escalation.conversation_id == conversation.id).order_by(Escalation.created_at, Escalation.id)))
@@ -33,7 +40,7 @@ def close_conversation(*, session: Session, conversation: Conversation, closed_b
     closed_any = False
     for escalation in escalations:
         if escalation.closed_at is None:
-            _, closed = close_handover(session=session, escalation_id=escalation.id, closed_by=closed_by, engine=engine, note=note)
+            _, closed = close_handover(session=session, escalation_id=escalation.id, closed_by=closed_by, engine=engine, note=note, gap_similarity=gap_similarity)
             closed_any = closed_any or closed
     latest = escalations[-1]
     session.refresh(latest)

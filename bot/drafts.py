@@ -2,7 +2,8 @@
 user after a hand-over.
 
 When a hand-over with a person's reply is closed, jiso proposes a draft: the user's question as
-the heading, their other unanswered wordings in that conversation as alternatives, the person's
+the heading, their other unanswered wordings in that conversation and similar questions of the
+content gaps (other users' wordings, as similar as a gap cluster's) as alternatives, the person's
 replies as the answer, the locale and the onboarding step guessed from the conversation (the step
 of the last entry it showed). A question an entry already answers (the same wording, or answered
 with confidence by the index) or a draft already asked (open, accepted or rejected) is not proposed. Writers list
@@ -15,9 +16,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date
+from collections.abc import Mapping
+from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -25,12 +28,15 @@ from sqlmodel import Session, select
 from bot.engine import Engine
 from bot.ledger import handovers, writes
 from bot.ledger.models import Conversation, Escalation, FaqDraft, utcnow
+from bot.reports import queries
 from bot.suggestions import phrasing_key
 from indexer.alternatives import write_atomically, yaml_item
 from indexer.documents import Entry
 from indexer.parser import parse_document
 
 MAX_ALTERNATIVES = 5
+SIMILAR_WITHIN = timedelta(days=90)  # gap questions this recent are compared with a draft's question
+SIMILAR_CANDIDATES = 500
 DEFAULT_FILE = "{locale}/faq/answers-from-hand-overs.md"
 TITLES = {"en": "Answers from hand-overs", "ja": "担当者の回答から"}
 
@@ -39,8 +45,10 @@ class CannotAccept(ValueError):
     """The draft cannot be written (already decided, outside the knowledge, or it would not lint)."""
 
 
-def propose(*, session: Session, escalation: Escalation, engine: Engine | None) -> FaqDraft | None:
-    """The draft for a closed hand-over with a person's reply, or None (no reply, no question, or a duplicate)."""
+def propose(*, session: Session, escalation: Escalation, engine: Engine | None, min_similarity: Mapping[str, float] | None = None) -> FaqDraft | None:
+    """The draft for a closed hand-over with a person's reply, or None (no reply, no question, or a
+    duplicate). `min_similarity` (per locale, the content gaps' threshold): other users' gap
+    questions at least this similar to the question join its alternatives."""
     existing = session.exec(select(FaqDraft).where(FaqDraft.escalation_id == escalation.id)).first()
     if existing is not None:
         return existing
@@ -61,6 +69,8 @@ def propose(*, session: Session, escalation: Escalation, engine: Engine | None) 
         if not turn.answered and key and key not in wordings and len(alternatives) < MAX_ALTERNATIVES:
             wordings.add(key)
             alternatives.append(" ".join(turn.question.split()))
+    if engine is not None and locale in (min_similarity or {}):
+        alternatives += _similar_gaps(session, engine, question, locale, min_similarity[locale], wordings)[: MAX_ALTERNATIVES - len(alternatives)]
     draft = FaqDraft(
         escalation_id=escalation.id,
         conversation_id=conversation.id,
@@ -78,6 +88,28 @@ def propose(*, session: Session, escalation: Escalation, engine: Engine | None) 
         return session.exec(select(FaqDraft).where(FaqDraft.escalation_id == escalation.id)).first()
     session.refresh(draft)
     return draft
+
+
+def _similar_gaps(session: Session, engine: Engine, question: str, locale: str, threshold: float, seen: set[str]) -> list[str]:
+    """Recent gap questions (the content-gap report's) of `locale` as similar to `question` as a gap
+    cluster's members are, most similar first; wordings in `seen` (and duplicates) left out."""
+    now = utcnow()
+    rows = queries.gap_questions(session, queries.Window(now - SIMILAR_WITHIN, now + timedelta(seconds=1), now, timedelta(0)), SIMILAR_CANDIDATES)
+    candidates: dict[str, str] = {}
+    for row in rows:
+        key = phrasing_key(row["question"])
+        if (row["locale"] or locale) == locale and key and key not in seen and key not in candidates:
+            candidates[key] = " ".join(row["question"].split())
+    if not candidates:
+        return []
+    try:
+        vectors = np.asarray(engine.embedder(locale).embed_queries([question, *candidates.values()]), dtype=np.float64)
+    except Exception:  # alternatives are a help to writers, not worth failing a close for
+        return []
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+    similarity = vectors[1:] @ vectors[0]
+    ranked = sorted(zip(similarity, candidates.values()), key=lambda pair: -pair[0])
+    return [text for score, text in ranked if score >= threshold]
 
 
 def _known(session: Session, engine: Engine | None, question: str, locale: str) -> bool:

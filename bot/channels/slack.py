@@ -136,7 +136,7 @@ class SlackChannelDestination:
         if event.kind == "follow_up":
             shown = f":speech_balloon: *The user wrote:* {escape(event.text)}"
         else:
-            shown = f":outbox_tray: *{escape(event.author or 'A person')}* replied (via {escape(event.via or 'the API')}): {escape(event.text)}"
+            shown = f":outbox_tray: *{escape(event.author or 'A person')}* replied through the API: {escape(event.text)}"
         self.client.chat_postMessage(channel=escalation.slack_channel, thread_ts=escalation.slack_ts, text=shown[:FALLBACK_CHARS], unfurl_links=False)
 
 
@@ -211,8 +211,10 @@ class SlackBot:
         workspace_orgs: dict[str, str],
         knowledge_url: str = "",
         locales: tuple[str, ...] = ("en", "ja"),
+        gap_similarity: dict[str, float] | None = None,
     ) -> None:
         self.engine = engine
+        self.gap_similarity = gap_similarity or {}  # the content gaps' thresholds, for FAQ drafts' similar questions
         self.database = database
         self.dispatcher = dispatcher
         self.workspace_orgs = workspace_orgs
@@ -392,7 +394,9 @@ class SlackBot:
             return
         with Session(self.database) as session:
             try:
-                escalation, _ = closing.close_handover(session=session, escalation_id=escalation_id, closed_by=slack_user_id(context.team_id or "", body["user"]["id"]), engine=self.engine())
+                escalation, _ = closing.close_handover(
+                    session=session, escalation_id=escalation_id, closed_by=slack_user_id(context.team_id or "", body["user"]["id"]), engine=self.engine(), gap_similarity=self.gap_similarity,
+                )  # fmt: skip
             except writes.NotFound:
                 log.warning("Slack resolve button for an unknown hand-over ignored (%s)", where)
                 return
@@ -478,13 +482,16 @@ def build_app(
     knowledge_url: str = "",
     locales: tuple[str, ...] = ("en", "ja"),
     listener_executor: Executor | None = None,
+    gap_similarity: dict[str, float] | None = None,
 ) -> App:
     """The Bolt app. `client` carries the bot token and the Web API base URL; `engine` is read at
     each question, so a reindexed engine swapped into the web app is used at once; `dispatcher`
     delivers hand-overs, as it does the web's."""
     if SlackChannelDestination.name not in dispatcher.names:
         log.warning("JISO_SLACK_ESCALATION_CHANNEL is not set: hand-overs asked for in Slack are not posted to a Slack channel")
-    bot = SlackBot(engine=engine, database=database, dispatcher=dispatcher, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales)
+    bot = SlackBot(
+        engine=engine, database=database, dispatcher=dispatcher, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales, gap_similarity=gap_similarity,
+    )  # fmt: skip
     bolt_log = bolt_logger()
     quiet = _SameTokenNotice(client.token)
     bolt_log.addFilter(quiet)

@@ -44,6 +44,9 @@ def test_a_persons_answer_becomes_a_draft_that_writers_accept_into_the_knowledge
     client = make_client(admin_api_key="admin-key")
     headers = agent(client)
     rephrased = "Does the flux capacitor do bread?"
+    elsewhere = client.post("/api/v1/conversations", json={"locale": "en"}).json()["id"]
+    for question in ("Could the flux capacitor bake bread on Tuesday?", "Where do I change my billing email?"):  # other users' gaps
+        client.post(f"/api/v1/conversations/{elsewhere}/messages", json={"text": question, "new_question": True})
     conversation_id = hand_over(client, [rephrased, UNKNOWN_QUESTION], REPLY, headers)
     hand_over(client, [UNKNOWN_QUESTION + " "], "Same answer.", headers)  # the same question again: no second draft
     hand_over(client, [EN_QUESTION], "Settings › Members.", headers)  # an entry answers it already: no draft
@@ -51,7 +54,7 @@ def test_a_persons_answer_becomes_a_draft_that_writers_accept_into_the_knowledge
 
     [draft] = client.get("/api/v1/drafts", headers=ADMIN).json()["drafts"]
     assert (draft["question"], draft["answer"], draft["locale"], draft["conversation_id"]) == (UNKNOWN_QUESTION, REPLY, "en", conversation_id)
-    assert draft["alternatives"] == [rephrased]
+    assert draft["alternatives"] == [rephrased, "Could the flux capacitor bake bread on Tuesday?"]  # the user's other wording, then a similar gap
     assert client.get("/api/v1/drafts").status_code == 401
     assert client.get("/api/v1/drafts", headers=headers).status_code == 403  # an agent key
 
@@ -64,7 +67,7 @@ def test_a_persons_answer_becomes_a_draft_that_writers_accept_into_the_knowledge
     assert accepted.exit_code == 0, accepted.output
     written = client.app.state.settings.knowledge_dir / "en/faq/answers-from-hand-overs.md"
     text = written.read_text(encoding="utf-8")
-    assert f"## {UNKNOWN_QUESTION}\n<!--\nid: can-the-quantum-flux-capacitor-bake-bread-on-tuesdays\nalso:\n  - {rephrased}\n-->" in text
+    assert f"## {UNKNOWN_QUESTION}\n<!--\nid: can-the-quantum-flux-capacitor-bake-bread-on-tuesdays\nalso:\n  - {rephrased}\n  - Could the flux capacitor bake bread on Tuesday?\n-->" in text
     assert "\\## Roadmap" in text and "\\We noted" not in text  # the person's heading stays inside the answer
     lint = CliRunner().invoke(cli, ["lint"], env=env)
     assert lint.exit_code == 0, lint.output

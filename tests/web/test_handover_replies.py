@@ -172,3 +172,27 @@ def test_an_anonymous_visitors_e_mail_travels_with_the_hand_over(make_client) ->
         client.app.state.dispatcher.drain()
         [(_, body)] = receiver.received
         assert json.loads(body)["contact_email"] == "ann@example.com"
+
+
+def test_concurrent_closes_close_once(client: TestClient) -> None:
+    conversation_id = handed_over(client)
+    agent = key(client, "agent")
+    with ThreadPoolExecutor(4) as pool:
+        responses = list(pool.map(lambda _: client.post(f"/api/v1/conversations/{conversation_id}/close", headers=agent), range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    assert sorted(r.json()["closed_now"] for r in responses) == [False, False, False, True]
+    assert len({r.json()["closed_at"] for r in responses}) == 1
+
+
+def test_the_transcript_page_shows_the_reply_the_contact_and_the_close(client: TestClient) -> None:
+    conversation_id = client.post("/api/v1/conversations", json={}).json()["id"]
+    client.post(f"/api/v1/conversations/{conversation_id}/messages", json={"text": UNKNOWN_QUESTION})
+    client.post(f"/api/v1/conversations/{conversation_id}/escalate", json={"reason": "help", "email": "ann@example.com"})
+    agent = key(client, "agent")
+    client.post(f"/api/v1/conversations/{conversation_id}/replies", json={"text": "<b>Not</b> yet", "author": {"name": "Alice"}}, headers=agent)
+    client.post(f"/api/v1/conversations/{conversation_id}/close", json={"note": "told her"}, headers=agent)
+    link = client.app.state.transcript_links.link(conversation_id)
+    page = client.get(link.removeprefix(client.app.state.settings.public_url)).text
+    assert "contact: ann@example.com" in page and "Alice replied via api" in page
+    assert "&lt;b&gt;Not&lt;/b&gt; yet" in page and "<b>Not</b>" not in page  # text, never markup
+    assert "Resolved " in page and ": told her" in page

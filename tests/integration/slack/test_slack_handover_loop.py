@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import Session, select
 
+from bot.apikeys import create_key
 from bot.ledger.models import Escalation, PersonReply
 
 from .conftest import EN_QUESTION, ESCALATION_CHANNEL, UNKNOWN_QUESTION, Slack, action_ids, all_text
@@ -36,6 +37,11 @@ def handed_over_in_a_dm(slack: Slack) -> Call:
     [handover] = fake.wait_for(lambda: [call for call in fake.calls_to("chat.postMessage") if call.body["channel"] == ESCALATION_CHANNEL])
     slack.hand_overs_delivered()
     return handover
+
+
+def agent_key(slack: Slack) -> str:
+    with Session(slack.database) as session:
+        return create_key(session=session, role="agent")[1]
 
 
 def thread_reply(slack: Slack, handover: Call, text: str, *, user: str = "U2", ts: str = "1700000500.000100", event_id: str | None = None, **extra) -> None:
@@ -117,3 +123,16 @@ def test_a_web_conversations_hand_over_gets_its_reply_from_slack(slack_app: Slac
     thread_reply(slack_app, handover, "Sorry, bread baking is not supported.")
     turns = fake.wait_for(lambda: [turn for turn in client.get(f"/api/v1/conversations/{conversation_id}").json()["turns"] if turn["role"] == "person"])
     assert [turn["text"] for turn in turns] == ["Sorry, bread baking is not supported."]
+
+
+def test_a_helpdesk_reply_reaches_the_slack_asker_and_the_hand_over_thread(slack_app: Slack) -> None:
+    fake = slack_app.fake
+    handover = handed_over_in_a_dm(slack_app)
+    [conversation] = slack_app.conversations()
+    headers = {"Authorization": f"Bearer {agent_key(slack_app)}"}
+    response = slack_app.client.post(f"/api/v1/conversations/{conversation.id}/replies", json={"text": "Fixed <now> & done", "author": {"name": "Bo"}}, headers=headers)
+    assert response.status_code == 201
+    [to_asker] = fake.wait_for(lambda: [call for call in fake.calls_to("chat.postMessage") if call.body["channel"] == "D1" and "from our team" in (call.body.get("text") or "")])
+    assert to_asker.body["thread_ts"] == DM_TS and "*Bo* from our team replied: Fixed &lt;now&gt; &amp; done" in to_asker.body["text"]
+    [in_thread] = fake.wait_for(lambda: [call for call in fake.calls_to("chat.postMessage") if call.body.get("thread_ts") == handover.response["ts"]])
+    assert in_thread.body["channel"] == ESCALATION_CHANNEL and "*Bo* replied through the API: Fixed &lt;now&gt; &amp; done" in in_thread.body["text"]
