@@ -50,11 +50,12 @@ class Handover:
 
 @dataclass(frozen=True)
 class HandoverEvent:
-    """What was said on a hand-over after it went out: the user wrote again (`follow_up`), or a
-    person replied (`reply`, `via` slack or api). Receivers deduplicate by `event_id`."""
+    """What happened on a hand-over after it went out: the user wrote again (`follow_up`), a person
+    replied (`reply`), or closed it (`closed`: `text` is the note, `author` who closed it); `via`
+    says where the person did it (slack or api). Receivers deduplicate by `event_id`."""
 
-    kind: Literal["follow_up", "reply"]
-    event_id: str  # the quiet turn's or the reply's id
+    kind: Literal["follow_up", "reply", "closed"]
+    event_id: str  # the quiet turn's or the reply's id; for a close, the escalation's
     escalation_id: str
     conversation_id: str
     channel: str  # where the user is: web | slack
@@ -106,10 +107,10 @@ class WebhookDestination:
         self._post({"type": "jiso.handover", **asdict(handover)})
 
     def takes(self, event: HandoverEvent) -> bool:
-        return event.kind == "follow_up" or event.via != "api"  # an API reply came from the receiver itself
+        return event.kind == "follow_up" or event.via != "api"  # an API reply or close came from the receiver itself
 
     def deliver_event(self, event: HandoverEvent) -> None:
-        """`jiso.handover.follow_up` (the user wrote again) or `jiso.handover.reply`, signed like a hand-over."""
+        """`jiso.handover.follow_up` (the user wrote again), `jiso.handover.reply` or `jiso.handover.closed`, signed like a hand-over."""
         self._post({"type": f"jiso.handover.{event.kind}", **asdict(event)})
 
     def _post(self, payload: dict) -> None:

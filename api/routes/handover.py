@@ -97,16 +97,25 @@ def post_reply(conversation_id: str, body: ReplyCreate, request: Request, princi
 
 
 @router.post("/conversations/{conversation_id}/close", response_model=CloseOut, responses=RESPONSES)
-def post_close(conversation_id: str, principal: AgentDep, session: SessionDep, settings: SettingsDep, engine: OptionalEngineDep, body: Annotated[CloseCreate | None, Body()] = None) -> CloseOut:
+def post_close(
+    conversation_id: str,
+    principal: AgentDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    engine: OptionalEngineDep,
+    dispatcher: DispatcherDep,
+    body: Annotated[CloseCreate | None, Body()] = None,
+) -> CloseOut:
     """Mark the conversation's hand-over resolved by a person, with an optional note. Closing a
-    closed hand-over changes nothing and answers 200 with the first close. A hand-over with a
-    person's reply becomes a FAQ draft (`GET /api/v1/drafts`)."""
+    closed hand-over changes nothing and answers 200 with the first close. The close is posted into
+    the Slack hand-over thread; a hand-over with a person's reply becomes a FAQ draft (`GET /api/v1/drafts`)."""
     conversation = _conversation(session, principal, conversation_id)
     note = (body.note or "").strip() if body else ""
     try:
         escalation, closed_now = closing.close_conversation(
-            session=session, conversation=conversation, closed_by=_who(principal), engine=engine, note=note or None, gap_similarity=settings.gap_similarities()
-        )
+            session=session, conversation=conversation, closed_by=_who(principal), via="api", dispatcher=dispatcher, engine=engine, note=note or None,
+            gap_similarity=settings.gap_similarities(),
+        )  # fmt: skip
     except person_replies.NotHandedOver as error:
         raise HTTPException(409, detail=str(error)) from None
     return CloseOut(escalation_id=escalation.id, closed_at=escalation.closed_at, closed_by=escalation.closed_by, note=escalation.close_note, closed_now=closed_now)

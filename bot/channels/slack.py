@@ -126,7 +126,7 @@ class SlackChannelDestination:
             handovers.record_slack_message(session=session, escalation_id=handover.escalation_id, channel=posted["channel"], ts=posted["ts"])
 
     def takes(self, event: HandoverEvent) -> bool:
-        return event.kind == "follow_up" or event.via != "slack"  # a Slack reply is in the thread already
+        return event.kind == "follow_up" or event.via != "slack"  # what was done in Slack is there already
 
     def deliver_event(self, event: HandoverEvent) -> None:
         with Session(self.database) as session:
@@ -135,6 +135,8 @@ class SlackChannelDestination:
             raise LookupError(f"the hand-over {event.escalation_id} is not posted in Slack yet")  # retried: it may be on its way
         if event.kind == "follow_up":
             shown = f":speech_balloon: *The user wrote:* {escape(event.text)}"
+        elif event.kind == "closed":
+            shown = ":white_check_mark: Resolved through the API" + (f": {escape(event.text)}" if event.text else "")
         else:
             shown = f":outbox_tray: *{escape(event.author or 'A person')}* replied through the API: {escape(event.text)}"
         self.client.chat_postMessage(channel=escalation.slack_channel, thread_ts=escalation.slack_ts, text=shown[:FALLBACK_CHARS], unfurl_links=False)
@@ -395,7 +397,8 @@ class SlackBot:
         with Session(self.database) as session:
             try:
                 escalation, _ = closing.close_handover(
-                    session=session, escalation_id=escalation_id, closed_by=slack_user_id(context.team_id or "", body["user"]["id"]), engine=self.engine(), gap_similarity=self.gap_similarity,
+                    session=session, escalation_id=escalation_id, closed_by=slack_user_id(context.team_id or "", body["user"]["id"]), via=CHANNEL,
+                    dispatcher=self.dispatcher, engine=self.engine(), gap_similarity=self.gap_similarity,
                 )  # fmt: skip
             except writes.NotFound:
                 log.warning("Slack resolve button for an unknown hand-over ignored (%s)", where)

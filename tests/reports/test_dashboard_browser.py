@@ -13,6 +13,7 @@ import pytest
 from sqlmodel import Session
 
 from bot import closing
+from bot.escalation import Dispatcher
 from bot.ledger import handovers, writes
 from bot.ledger.db import make_engine, upgrade
 from bot.ledger.models import utcnow
@@ -39,7 +40,9 @@ def hand_over_answered_by_a_person(session: Session) -> None:
     writes.record_turn(session=session, conversation=conversation, question=DRAFT_QUESTION, answer_text="I don't know", answered=False, locale="en")
     escalation = writes.record_escalation(session=session, conversation=conversation, reason="asked for a person", destinations=[])
     handovers.record_reply(session=session, escalation=escalation, text="Yes: choose Invoice at checkout.", via="api")
-    closing.close_handover(session=session, escalation_id=escalation.id, closed_by="key:test", engine=None)
+    dispatcher = Dispatcher(session.get_bind(), [])  # no destination: the close goes nowhere
+    closing.close_handover(session=session, escalation_id=escalation.id, closed_by="key:test", via="api", dispatcher=dispatcher, engine=None)
+    dispatcher.close()
 
 
 @pytest.fixture

@@ -4,14 +4,20 @@ and "Mark resolved" closes the hand-over."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from api.app import create_app
+from api.settings import Settings
 from bot.apikeys import create_key
 from bot.ledger.models import Escalation, PersonReply
+from tests.support import webhook_receiver
 
 from .conftest import EN_QUESTION, ESCALATION_CHANNEL, UNKNOWN_QUESTION, Slack, action_ids, all_text
-from .fake_slack import BOT_ID, BOT_USER_ID, TEAM_ID, Call
+from .fake_slack import BOT_ID, BOT_USER_ID, TEAM_ID, Call, FakeSlack
 
 pytestmark = pytest.mark.integration
 DM_TS = "1700000200.000100"
@@ -136,3 +142,27 @@ def test_a_helpdesk_reply_reaches_the_slack_asker_and_the_hand_over_thread(slack
     assert to_asker.body["thread_ts"] == DM_TS and "*Bo* from our team replied: Fixed &lt;now&gt; &amp; done" in to_asker.body["text"]
     [in_thread] = fake.wait_for(lambda: [call for call in fake.calls_to("chat.postMessage") if call.body.get("thread_ts") == handover.response["ts"]])
     assert in_thread.body["channel"] == ESCALATION_CHANNEL and "*Bo* replied through the API: Fixed &lt;now&gt; &amp; done" in in_thread.body["text"]
+
+    assert slack_app.client.post(f"/api/v1/conversations/{conversation.id}/close", json={"note": "fixed in 2.4"}, headers=headers).status_code == 200
+    fake.wait_for(
+        lambda: [call for call in fake.calls_to("chat.postMessage") if call.body.get("thread_ts") == handover.response["ts"] and "Resolved through the API: fixed in 2.4" in call.body["text"]]
+    )
+
+
+def test_a_helpdesk_hears_of_slack_replies_and_closes_through_the_webhook(slack_settings: Settings, fake_slack: FakeSlack, database_url: str) -> None:
+    with webhook_receiver([]) as receiver:
+        receiver.release.set()
+        settings = slack_settings.model_copy(update={"escalation_webhook_url": receiver.url, "escalation_webhook_secret": "webhook-secret"})
+        with TestClient(create_app(settings)) as client:
+            slack = Slack(client, fake_slack, database_url, lambda: None)
+            handover = handed_over_in_a_dm(slack)
+            thread_reply(slack, handover, "On it", event_id="EvR1")
+            fake_slack.wait_for(lambda: [call for call in fake_slack.calls_to("chat.postMessage") if call.body["channel"] == "D1" and "On it" in (call.body.get("text") or "")])
+            slack.click(handover, "jiso_resolve", user="U2")
+            fake_slack.wait_for(lambda: len(receiver.received) >= 3)
+            client.app.state.dispatcher.drain()
+            slack.database.dispose()
+    events = [json.loads(body) for _, body in receiver.received]
+    assert [event["type"] for event in events] == ["jiso.handover", "jiso.handover.reply", "jiso.handover.closed"]
+    assert (events[1]["text"], events[1]["via"]) == ("On it", "slack")
+    assert (events[2]["author"], events[2]["via"], events[2]["escalation_id"]) == ("slack:T1:U2", "slack", events[0]["escalation_id"])
