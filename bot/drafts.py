@@ -31,6 +31,7 @@ from bot.ledger.models import Conversation, Escalation, FaqDraft, utcnow
 from bot.reports import queries
 from bot.suggestions import phrasing_key
 from indexer.alternatives import write_atomically, yaml_item
+from indexer.content import question_key
 from indexer.documents import Entry
 from indexer.parser import parse_document
 
@@ -166,15 +167,17 @@ def accept(session: Session, knowledge_dir: Path, entries: list[Entry], draft_id
         path = _target(knowledge_dir, file or Path(DEFAULT_FILE.format(locale=draft.locale)))
         relative = path.relative_to(knowledge_dir.resolve()).as_posix()
         entry_id = _new_id(draft, {entry.id for entry in entries})
-        taken = {phrasing_key(entry.title): entry for entry in entries}
-        if phrasing_key(draft.question) in taken:
-            found = taken[phrasing_key(draft.question)]
+        taken = {(entry.locale, question_key(entry.title)): entry for entry in entries if entry.kind == "faq"}  # as `jiso lint` compares them
+        found = taken.get((draft.locale, question_key(draft.question)))
+        if found is not None:
             raise CannotAccept(f"{found.path}:{found.line_start} already asks {draft.question!r}: reject this draft, or add the answer there")
         before = path.read_text(encoding="utf-8") if path.exists() else _front_matter(draft.locale)
         text = before.rstrip("\n") + "\n\n" + _entry_markdown(draft, entry_id)
         parsed = parse_document(relative, text)
         if parsed.problems:
             raise CannotAccept(f"writing draft {draft.id} into {relative} would break it: {parsed.problems[0]}")
+        if parsed.kind != "faq" or parsed.locale != draft.locale:
+            raise CannotAccept(f"{relative} is a {parsed.locale} {parsed.kind} file: write this {draft.locale} draft into an FAQ file of that locale")
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, text)
     except Exception:

@@ -63,6 +63,9 @@ def test_a_persons_answer_becomes_a_draft_that_writers_accept_into_the_knowledge
     assert listed.exit_code == 0 and draft["id"] in listed.stdout and UNKNOWN_QUESTION in listed.stdout
     outside = CliRunner().invoke(cli, ["drafts", "accept", draft["id"], "--file", "../elsewhere.md"], env=env)
     assert outside.exit_code == 1 and "inside the knowledge folder" in outside.stderr
+    manual = next(path for path in client.app.state.settings.knowledge_dir.rglob("*.md") if "/manual/" in path.as_posix() or "/ja/" in path.as_posix())
+    wrong_kind = CliRunner().invoke(cli, ["drafts", "accept", draft["id"], "--file", str(manual)], env=env)
+    assert wrong_kind.exit_code == 1 and "write this en draft into an FAQ file of that locale" in wrong_kind.stderr
     accepted = CliRunner().invoke(cli, ["drafts", "accept", draft["id"]], env=env)
     assert accepted.exit_code == 0, accepted.output
     written = client.app.state.settings.knowledge_dir / "en/faq/answers-from-hand-overs.md"
