@@ -22,8 +22,8 @@ from api.idempotency import prune_periodically
 from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
 from api.request_guard import TextGuard, validation_error_handler
-from api.routes import ask, conversations, dashboard, events, health, onboarding, pages, reports, session, slack, widget_config
-from api.settings import Settings
+from api.routes import ask, conversations, dashboard, drafts, events, handover, health, onboarding, pages, reports, session, slack, widget_config
+from api.settings import Settings, check_handover_destinations
 from api.transcript_links import transcript_links
 from bot.ledger.db import make_engine, upgrade
 from bot.onboarding import Checklist, ChecklistInvalid, load_checklist
@@ -35,6 +35,7 @@ LARGE_BODY_PREFIXES = ("/api/v1/events", "/slack/events")  # these get JISO_MAX_
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    check_handover_destinations(settings)  # refuse to start rather than lose hand-overs
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
     app.include_router(slack.router)
     app.include_router(events.router, prefix="/api/v1")
+    app.include_router(handover.router, prefix="/api/v1")
+    app.include_router(drafts.router, prefix="/api/v1")
     app.include_router(onboarding.router, prefix="/api/v1")
     app.include_router(reports.router, prefix="/api/v1")
     app.include_router(session.router, prefix="/api/v1")

@@ -49,3 +49,4 @@ def scoped_org(principal: Principal, requested: str | None) -> str | None:
 
 ManagerDep = Annotated[Principal, Depends(require("manager"))]
 IngestDep = Annotated[Principal, Depends(require("ingest"))]
+AgentDep = Annotated[Principal, Depends(require("agent"))]

@@ -258,6 +258,60 @@ def suggestions_reject(entry_id: Annotated[str, typer.Argument()], phrasing: Ann
     _decide_suggestion(entry_id, phrasing, False)
 
 
+drafts_app = typer.Typer(help="FAQ drafts proposed from people's answers after hand-overs.", no_args_is_help=True)
+app.add_typer(drafts_app, name="drafts")
+
+
+@drafts_app.command("list")
+def drafts_list(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List the open drafts (oldest first): id, locale, question, and the person's answer."""
+    from bot.drafts import open_drafts, to_json
+
+    settings = _settings()
+    with _ledger(settings) as session:
+        found = [to_json(draft) for draft in open_drafts(session)]
+    if as_json:
+        typer.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    for draft in found:
+        answer = " ".join(draft["answer"].split())
+        typer.echo(f"{draft['id']}  {draft['locale']}  {draft['question']}\n    {answer[:200]}{'…' if len(answer) > 200 else ''}")
+    typer.echo(f"{len(found)} open draft(s); accept one with: jiso drafts accept ID [--file PATH], or reject it with: jiso drafts reject ID", err=True)
+
+
+@drafts_app.command("accept")
+def drafts_accept(
+    draft_id: Annotated[str, typer.Argument()],
+    file: Annotated[Optional[Path], typer.Option("--file", help="The FAQ file to add the entry to, in the knowledge folder (default: <locale>/faq/answers-from-hand-overs.md).")] = None,
+) -> None:
+    """Write the draft as a FAQ entry into a markdown file (checked as `jiso lint` does); edit it there, then `jiso index`."""
+    from bot.drafts import CannotAccept, accept
+
+    settings = _settings()
+    try:
+        with _ledger(settings) as session:
+            draft = accept(session, settings.knowledge_dir, runtime.scan(settings).entries, draft_id, file)
+    except (LookupError, CannotAccept) as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{draft.path}: added entry '{draft.entry_id}' ({draft.question}); review it, then run `jiso index` to answer with it")
+
+
+@drafts_app.command("reject")
+def drafts_reject(draft_id: Annotated[str, typer.Argument()]) -> None:
+    """Drop the draft: it is not proposed again."""
+    from bot.drafts import reject
+
+    settings = _settings()
+    try:
+        with _ledger(settings) as session:
+            draft = reject(session, draft_id)
+    except LookupError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"rejected draft {draft.id} ({draft.question})")
+
+
 db_app = typer.Typer(help="The ledger database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
@@ -292,15 +346,15 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("create")
 def keys_create(
-    role: Annotated[str, typer.Option(help="manager (reports) or ingest (POST /api/v1/events).")],
+    role: Annotated[str, typer.Option(help="manager (reports, drafts), ingest (POST /api/v1/events) or agent (replies to and closes hand-overs).")],
     org: Annotated[Optional[str], typer.Option("--org", help="Limit the key to this organization.")] = None,
     name: Annotated[Optional[str], typer.Option(help="A note saying who or what uses the key.")] = None,
 ) -> None:
     """Create a key and print it once; only its hash is stored."""
     from bot.apikeys import create_key
 
-    if role not in ("manager", "ingest"):
-        typer.echo("--role must be manager or ingest", err=True)
+    if role not in ("manager", "ingest", "agent"):
+        typer.echo("--role must be manager, ingest or agent", err=True)
         raise typer.Exit(2)
     with _ledger(_settings()) as session:
         row, secret = create_key(session=session, role=role, org_id=org, name=name)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.verified_user import VerifiedUser
 from bot.ledger.outcomes import Outcome
@@ -84,9 +85,23 @@ class FeedbackOut(BaseModel):
     outcome: Outcome
 
 
+EMAIL = re.compile(r"^[^@\s<>()\[\],;:\"]+@[^@\s<>()\[\],;:\"]+\.[^@\s<>()\[\],;:\".]{2,}$")
+
+
 class EscalationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(min_length=1, max_length=2000)
+    email: str | None = Field(default=None, max_length=254, description="How an anonymous visitor can be reached (travels with the hand-over).")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        value = (value or "").strip()
+        if not value:
+            return None
+        if not EMAIL.match(value):
+            raise ValueError("is not an e-mail address: write it as name@example.com, or leave it out")
+        return value
 
 
 class EscalationOut(BaseModel):
@@ -96,12 +111,25 @@ class EscalationOut(BaseModel):
 
 
 class TurnOut(BaseModel):
+    role: Literal["user"] = "user"  # a question and what the bot showed
     id: str
     seq: int
     question: str
     answer: AnswerOut | None
     feedback: bool | None  # the user's vote: helpful, not helpful, or none
     created_at: datetime
+
+
+class PersonReplyOut(BaseModel):
+    role: Literal["person"] = "person"  # a person's reply after a hand-over (Slack thread or API)
+    id: str
+    text: str  # plain text: shown as text, never as HTML
+    author: str | None  # the person's name, when known
+    created_at: datetime
+
+
+class RepliesOut(BaseModel):
+    replies: list[PersonReplyOut]  # in time order
 
 
 class EscalationSummary(BaseModel):
@@ -118,5 +146,5 @@ class ConversationOut(BaseModel):
     created_at: datetime
     outcome: Outcome
     handed_over: bool  # the bot is quiet until the user asks a new question
-    turns: list[TurnOut]
+    turns: list[TurnOut | PersonReplyOut]  # in time order; `role` tells them apart
     escalations: list[EscalationSummary]

@@ -13,7 +13,7 @@ from api.settings import Settings
 from api.transcript_links import TranscriptLinks
 from bot.confidence import load_calibration
 from bot.engine import Engine, Policy
-from bot.escalation import Destination, Dispatcher, WebhookDestination, resume_pending
+from bot.escalation import Destination, Dispatcher, EventDestination, WebhookDestination, resume_pending
 from bot.jobs import JobQueue
 from indexer.content import KnowledgeScan, scan_knowledge
 from indexer.embedder import Embedders
@@ -55,7 +55,7 @@ def load_engine(settings: Settings, shared_embedders: Embedders, build: Path | N
     return Engine(index, shared_embedders, policy(settings), settings.default_locale)
 
 
-def escalation_destinations(settings: Settings) -> list[Destination]:
+def escalation_destinations(settings: Settings, database: Database) -> list[Destination]:
     """Where hand-overs go: the signed JSON webhook and/or Slack, whichever is configured."""
     destinations: list[Destination] = []
     if settings.escalation_webhook_url:
@@ -63,15 +63,31 @@ def escalation_destinations(settings: Settings) -> list[Destination]:
     if settings.slack_bot_token and settings.slack_escalation_channel:
         from bot.channels.slack import SlackChannelDestination, make_web_client
 
-        destinations.append(SlackChannelDestination(make_web_client(settings.slack_bot_token, settings.slack_api_url), settings.slack_escalation_channel))
+        destinations.append(SlackChannelDestination(make_web_client(settings.slack_bot_token, settings.slack_api_url), settings.slack_escalation_channel, database))
     return destinations
+
+
+def reply_followers(settings: Settings, database: Database) -> list[EventDestination]:
+    """Who else hears what is said on a hand-over: with Slack, the asker's thread gets people's replies."""
+    if not settings.slack_bot_token:
+        return []
+    from bot.channels.slack import SlackAskerRelay, make_web_client
+
+    return [SlackAskerRelay(make_web_client(settings.slack_bot_token, settings.slack_api_url), database)]
 
 
 def hand_over_dispatcher(settings: Settings, database: Database, links: TranscriptLinks) -> Dispatcher:
     """The hand-over deliveries on the job queue every instance shares, with what a stopped process
     recorded but did not queue queued now (with a fresh link)."""
     queue = JobQueue(database, workers=settings.job_workers, lease=settings.job_lease_seconds, poll=settings.job_poll_seconds)
-    dispatcher = Dispatcher(database, escalation_destinations(settings), attempts=settings.escalation_retry_attempts, backoff=settings.escalation_retry_backoff, queue=queue)
+    dispatcher = Dispatcher(
+        database,
+        escalation_destinations(settings, database),
+        attempts=settings.escalation_retry_attempts,
+        backoff=settings.escalation_retry_backoff,
+        followers=reply_followers(settings, database),
+        queue=queue,
+    )
     resume_pending(database=database, dispatcher=dispatcher, link_for=links.link)
     return dispatcher
 
@@ -94,6 +110,7 @@ def slack_app(
         knowledge_url=settings.knowledge_url or f"{settings.public_url.rstrip('/')}/knowledge",
         locales=tuple(settings.locales),
         listener_executor=listener_executor,
+        gap_similarity=settings.gap_similarities(),
     )
 
 

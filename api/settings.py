@@ -189,11 +189,29 @@ class SettingsInvalid(ValueError):
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment (and `overrides`); SettingsInvalid says what to fix."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as error:
         raise SettingsInvalid([_invalid_value(issue) for issue in error.errors()]) from None
     except SettingsError as error:  # a list or mapping setting that is not JSON
         raise SettingsInvalid([_invalid_json(str(error))]) from None
+    check_handover_destinations(settings)
+    return settings
+
+
+def check_handover_destinations(settings: Settings) -> None:
+    """Refuse hand-over destinations that would lose hand-overs silently: one sentence per setting."""
+    problems = []
+    url = settings.escalation_webhook_url
+    if url and not re.match(r"^https?://[^\s/]+", url):
+        problems.append("JISO_ESCALATION_WEBHOOK_URL is not an http(s) URL: write the full address hand-overs are posted to (https://…), or unset it")
+    if url and not settings.escalation_webhook_secret:
+        problems.append(
+            "JISO_ESCALATION_WEBHOOK_SECRET is empty: hand-overs to JISO_ESCALATION_WEBHOOK_URL are signed with it, so set one (a long random string your receiver also knows) or unset the URL"
+        )
+    if settings.slack_escalation_channel and not settings.slack_bot_token:
+        problems.append("JISO_SLACK_ESCALATION_CHANNEL is set but SLACK_BOT_TOKEN is empty: hand-overs cannot be posted to Slack; set the bot token (README › Connect Slack) or unset the channel")
+    if problems:
+        raise SettingsInvalid(problems)
 
 
 def variable_name(field: str) -> str:

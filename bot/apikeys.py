@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from bot.ledger.keys import add_api_key
 from bot.ledger.models import ApiKey
 
-ROLES = ("manager", "ingest", "admin")
+ROLES = ("manager", "ingest", "agent", "admin")  # agent: helpdesks and tools that reply to and close hand-overs
 KEY_FORMAT = re.compile(r"^jiso_([a-z0-9]{8})_([A-Za-z0-9_-]{43})$")
 
 

@@ -131,6 +131,10 @@ class Engine:
         self.policy = policy
         self.default_locale = default_locale
 
+    def embedder(self, locale: str) -> Embedder:
+        """A locale's query embedder (to compare users' questions with each other, e.g. for drafts)."""
+        return self._embedder_for(locale)
+
     def locale_of(self, question: str, hint: str | None = None) -> str:
         available = tuple(sorted(self.index.locales)) or (self.default_locale,)
         if hint in available:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import httpx
 from sqlalchemy.engine import Engine as DatabaseEngine
@@ -45,12 +45,44 @@ class Handover:
     locale: str | None
     transcript: list[dict]  # each: question, answer, answered, quiet, confidence, sources
     link: str | None  # where a human can read the conversation
+    contact_email: str | None = None  # an anonymous visitor's address, when they left one
+
+
+@dataclass(frozen=True)
+class HandoverEvent:
+    """What happened on a hand-over after it went out: the user wrote again (`follow_up`), a person
+    replied (`reply`), or closed it (`closed`: `text` is the note, `author` who closed it); `via`
+    says where the person did it (slack or api). Receivers deduplicate by `event_id`."""
+
+    kind: Literal["follow_up", "reply", "closed"]
+    event_id: str  # the quiet turn's or the reply's id; for a close, the escalation's
+    escalation_id: str
+    conversation_id: str
+    channel: str  # where the user is: web | slack
+    user_id: str | None
+    text: str
+    created_at: str  # ISO 8601, UTC
+    author: str | None = None  # the person's name (a reply)
+    via: str | None = None  # where the person wrote the reply
 
 
 class Destination(Protocol):
     name: str
 
     def deliver(self, handover: Handover) -> None:
+        """Deliver or raise; the dispatcher retries."""
+
+
+@runtime_checkable
+class EventDestination(Protocol):
+    """A destination that also takes what is said on a hand-over after it went out."""
+
+    name: str
+
+    def takes(self, event: HandoverEvent) -> bool:
+        """Whether this event is for this destination (a reply is not sent back where it was written)."""
+
+    def deliver_event(self, event: HandoverEvent) -> None:
         """Deliver or raise; the dispatcher retries."""
 
 
@@ -72,7 +104,17 @@ class WebhookDestination:
         self._client = httpx.Client(timeout=timeout)
 
     def deliver(self, handover: Handover) -> None:
-        body = json.dumps({"type": "jiso.handover", **asdict(handover)}, ensure_ascii=False).encode()
+        self._post({"type": "jiso.handover", **asdict(handover)})
+
+    def takes(self, event: HandoverEvent) -> bool:
+        return event.kind == "follow_up" or event.via != "api"  # an API reply or close came from the receiver itself
+
+    def deliver_event(self, event: HandoverEvent) -> None:
+        """`jiso.handover.follow_up` (the user wrote again), `jiso.handover.reply` or `jiso.handover.closed`, signed like a hand-over."""
+        self._post({"type": f"jiso.handover.{event.kind}", **asdict(event)})
+
+    def _post(self, payload: dict) -> None:
+        body = json.dumps(payload, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, body), TIMESTAMP_HEADER: str(int(time.time()))}
         response = self._client.post(self.url, content=body, headers=headers)
         response.raise_for_status()
@@ -93,15 +135,18 @@ def build_handover(*, session: Session, conversation: Conversation, escalation: 
         locale=conversation.locale,
         transcript=transcript(session=session, conversation=conversation),
         link=link,
+        contact_email=escalation.contact_email,
     )
 
 
 HANDOVER_JOB = "handover"
+EVENT_JOB = "handover_event"
 
 
 class Dispatcher:
     """Delivers hand-overs off the request path: one job per destination in the shared queue
-    (bot/jobs.py), so any instance delivers it, retried with back-off, each outcome recorded.
+    (bot/jobs.py), so any instance delivers it, retried with back-off, each outcome recorded;
+    and what is said on a hand-over afterwards (HandoverEvent), as jobs of their own.
     It runs the queue's workers (`queue`: one configured by the caller, on which other kinds of
     work may be registered) and stops them on close."""
 
@@ -113,12 +158,15 @@ class Dispatcher:
         attempts: int = 6,
         backoff: float = 2.0,
         max_delay: float = 300.0,
+        followers: Sequence[EventDestination] = (),
         queue: JobQueue | None = None,
     ) -> None:
         self.destinations = list(destinations)
+        self.followers = list(followers)  # take events only (e.g. a person's reply into the asker's Slack thread)
         self.attempts = attempts
         self.queue = queue or JobQueue(database)
         self.queue.register(HANDOVER_JOB, self._deliver, on_done=self._delivered, on_failed=self._failed, backoff=backoff, max_delay=max_delay)
+        self.queue.register(EVENT_JOB, self._deliver_event, on_failed=self._event_failed, backoff=backoff, max_delay=max_delay)
         self.queue.start()
 
     @property
@@ -139,6 +187,24 @@ class Dispatcher:
             raise LookupError(f"this instance has no {payload['destination']} destination configured")
         destination.deliver(Handover(**payload["handover"]))
 
+    def dispatch_event(self, event: HandoverEvent) -> None:
+        """What was said on a hand-over, to every destination and follower that takes it, retried
+        like a hand-over. A failure is logged: the ledger holds what was said either way."""
+        for destination in [*self.destinations, *self.followers]:
+            if isinstance(destination, EventDestination) and destination.takes(event):
+                payload = {"destination": destination.name, "event": asdict(event)}
+                self.queue.enqueue(kind=EVENT_JOB, key=f"{event.kind}:{event.event_id}:{destination.name}", payload=payload, max_attempts=self.attempts)
+
+    def _deliver_event(self, payload: dict) -> None:
+        destination = next((d for d in [*self.destinations, *self.followers] if d.name == payload["destination"]), None)
+        if not isinstance(destination, EventDestination):
+            raise LookupError(f"this instance has no {payload['destination']} destination configured")
+        destination.deliver_event(HandoverEvent(**payload["event"]))
+
+    def _event_failed(self, session: Session, payload: dict, error: str) -> None:
+        event = payload["event"]
+        log.error("%s %s of hand-over %s was not delivered to %s: %s", event["kind"], event["event_id"], event["escalation_id"], payload["destination"], error)
+
     def _delivered(self, session: Session, payload: dict) -> None:
         writes.record_delivery(session=session, escalation_id=payload["handover"]["escalation_id"], destination=payload["destination"], status="delivered")
 
@@ -151,7 +217,7 @@ class Dispatcher:
 
     def close(self) -> None:
         self.queue.close()
-        for destination in self.destinations:
+        for destination in [*self.destinations, *self.followers]:
             close = getattr(destination, "close", None)
             if callable(close):
                 close()
@@ -186,6 +252,7 @@ def escalate(
     turn_id: str | None = None,
     user_id: str | None = None,
     delivery_key: str | None = None,
+    contact_email: str | None = None,
 ) -> Escalation:
     """Record the hand-over (the bot goes quiet) and send it to every destination in the background.
     A hand-over already recorded under `delivery_key` is returned and not sent again."""
@@ -193,7 +260,9 @@ def escalate(
         existing = writes.find_escalation(session=session, delivery_key=delivery_key)
         if existing is not None:
             return existing
-    escalation = writes.record_escalation(session=session, conversation=conversation, reason=reason, destinations=dispatcher.names, turn_id=turn_id, delivery_key=delivery_key)
+    escalation = writes.record_escalation(
+        session=session, conversation=conversation, reason=reason, destinations=dispatcher.names, turn_id=turn_id, delivery_key=delivery_key, contact_email=contact_email
+    )
     if not dispatcher.destinations:
         log.warning(
             "conversation %s was handed over but no destination is configured (JISO_ESCALATION_WEBHOOK_URL, JISO_SLACK_ESCALATION_CHANNEL): it is in the ledger only",

@@ -252,7 +252,12 @@ _SLACK_LINK = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
 
 def plain_question(text: str, bot_user_id: str | None = None) -> str:
-    """What the user typed, without our mention and with Slack's markup undone."""
+    """What the user typed, without our mention and with Slack's markup undone, on one line."""
+    return " ".join(plain_text(text, bot_user_id).split())
+
+
+def plain_text(text: str, bot_user_id: str | None = None) -> str:
+    """A message's text with Slack's markup undone and our mention dropped; its lines kept."""
 
     def replace(match: re.Match[str]) -> str:
         target, label = match.group(1), match.group(2)
@@ -266,7 +271,7 @@ def plain_question(text: str, bot_user_id: str | None = None) -> str:
 
     plain = _SLACK_LINK.sub(replace, text)
     plain = plain.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return " ".join(plain.split())
+    return "\n".join(" ".join(line.split()) for line in plain.strip().splitlines())
 
 
 def mentions(text: str, user_id: str | None) -> bool:

@@ -51,7 +51,7 @@ def add_alternative(knowledge_dir: Path, entry: Entry, phrasing: str) -> None:
     if not any(e.id == entry.id and e.alternatives == expected for e in parsed.entries):
         # e.g. an inline `also: [a, b]` list, which a second `also:` would silently replace
         raise CannotAdd(f"{entry.path}:{entry.line_start}: cannot add {phrasing!r} to the alternatives of '{entry.id}' without changing the others; add it by hand")
-    _write_atomically(path, "".join(updated))
+    write_atomically(path, "".join(updated))
 
 
 def _with_item(lines: list[str], heading: int, item: str) -> list[str]:
@@ -71,9 +71,10 @@ def _with_item(lines: list[str], heading: int, item: str) -> list[str]:
     return [*lines[: last + 1], item, *lines[last + 1 :]]
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
+    """Replace (or create) `path` with `text` in one step: readers see the old file or the new one."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))  # the file keeps who may read it
+    os.chmod(temporary, stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644)  # the file keeps who may read it
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(text)
         out.flush()

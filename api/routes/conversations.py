@@ -22,6 +22,8 @@ from api.conversation_schemas import (
     FeedbackOut,
     MessageCreate,
     MessageOut,
+    PersonReplyOut,
+    RepliesOut,
     SourceOut,
     TurnOut,
 )
@@ -30,11 +32,11 @@ from api.idempotency import IdempotencyKey, run_idempotent
 from api.settings import Settings
 from api.transcript_links import TranscriptLinksDep
 from api.verified_user import NOT_VERIFIED, verified
-from bot import conversations
+from bot import conversations, person_replies
 from bot.escalation import escalate
 from bot.formatting import render_markdown
-from bot.ledger import writes
-from bot.ledger.models import Conversation, Escalation, Feedback, Turn, utcnow
+from bot.ledger import handovers, writes
+from bot.ledger.models import Conversation, Escalation, Feedback, PersonReply, Turn, utcnow
 from bot.ledger.outcomes import Outcome, outcome_of
 
 router = APIRouter(tags=["web chat"], dependencies=[Depends(limit_by_ip)])
@@ -109,12 +111,21 @@ def create_conversation(body: ConversationCreate, request: Request, session: Ses
 
 @router.post("/conversations/{conversation_id}/messages", response_model=MessageOut, responses=NOT_FOUND)
 def post_message(
-    conversation_id: str, body: MessageCreate, request: Request, session: SessionDep, settings: SettingsDep, engine: OptionalEngineDep, rate_limits: RateLimitsDep, key: IdempotencyKey = None
+    conversation_id: str,
+    body: MessageCreate,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    engine: OptionalEngineDep,
+    rate_limits: RateLimitsDep,
+    dispatcher: DispatcherDep,
+    key: IdempotencyKey = None,
 ):
     """Ask a question. `answer.decision` says what jiso did: `answer` (the writers' text, with
     `confidence` = the probability it is right), `clarify` ("Did you mean…" with `choices`, answered
     by POST …/choose), or `decline` ("I don't know" and the offer of a person; `confident: false`).
-    After a hand-over the bot stays quiet (`quiet: true`) unless `new_question` is true."""
+    After a hand-over the bot stays quiet (`quiet: true`) unless `new_question` is true; the
+    message goes on to the people as a follow-up (the Slack hand-over thread, the webhook)."""
     conversation = _conversation(session, conversation_id)
     text = body.text.strip()
     if not text:
@@ -124,10 +135,12 @@ def post_message(
     rate_limits.check_visitor(_visitor_key(conversation))
 
     def action(delivery_key: str | None) -> tuple[int, dict]:
-        turn = conversations.ask(
+        asked = conversations.ask(
             session=session, engine=engine, conversation=conversation, text=text, locale=body.locale, new_question=body.new_question, delivery_key=delivery_key,
-        ).turn  # fmt: skip
-        return 200, _message_of(turn, request)
+        )  # fmt: skip
+        if asked.created:
+            person_replies.follow_up(session=session, conversation=conversation, turn=asked.turn, dispatcher=dispatcher)
+        return 200, _message_of(asked.turn, request)
 
     return run_idempotent(session=session, request=request, key=key, payload=body, lease=_lease(settings), action=action)
 
@@ -175,12 +188,16 @@ def post_feedback(conversation_id: str, body: FeedbackCreate, request: Request, 
 def post_escalation(
     conversation_id: str, body: EscalationCreate, request: Request, session: SessionDep, settings: SettingsDep, dispatcher: DispatcherDep, links: TranscriptLinksDep, key: IdempotencyKey = None
 ):
-    """Hand the conversation over to people (Slack and/or the webhook, in the background)."""
+    """Hand the conversation over to people (Slack and/or the webhook, in the background), with
+    the visitor's `email` when they left one. `destinations` empty: none is configured, nobody is
+    notified (the widget says so)."""
     conversation = _conversation(session, conversation_id)
 
     def action(delivery_key: str | None) -> tuple[int, dict]:
         reason = body.reason.strip() or body.reason
-        escalation = escalate(session=session, conversation=conversation, reason=reason, dispatcher=dispatcher, link=links.link(conversation.id), delivery_key=delivery_key)
+        escalation = escalate(
+            session=session, conversation=conversation, reason=reason, dispatcher=dispatcher, link=links.link(conversation.id), delivery_key=delivery_key, contact_email=body.email,
+        )  # fmt: skip
         session.refresh(conversation)
         out = EscalationOut(escalation_id=escalation.id, destinations=escalation.destinations, outcome=_outcome(conversation, settings))
         return 201, out.model_dump(mode="json")
@@ -197,6 +214,10 @@ def get_conversation(conversation_id: str, request: Request, session: SessionDep
     escalations = session.exec(select(Escalation).where(Escalation.conversation_id == conversation.id).order_by(Escalation.created_at))
     turns = writes.turns_of(session=session, conversation_id=conversation.id)
     picks = {turn.picked_from: turn.entry_id or "" for turn in turns if turn.picked_from}  # clarification → what was picked
+    shown: list[TurnOut | PersonReplyOut] = [
+        TurnOut(id=turn.id, seq=turn.seq, question=turn.question, answer=_answer_of(turn, base, picks.get(turn.id)), feedback=votes.get(turn.id), created_at=turn.created_at) for turn in turns
+    ]
+    replies = [_reply_of(reply) for reply in handovers.replies_of(session=session, conversation_id=conversation.id)]
     return ConversationOut(
         id=conversation.id,
         channel=conversation.channel,
@@ -204,6 +225,18 @@ def get_conversation(conversation_id: str, request: Request, session: SessionDep
         created_at=conversation.created_at,
         outcome=_outcome(conversation, settings),
         handed_over=conversation.handed_over,
-        turns=[TurnOut(id=turn.id, seq=turn.seq, question=turn.question, answer=_answer_of(turn, base, picks.get(turn.id)), feedback=votes.get(turn.id), created_at=turn.created_at) for turn in turns],
+        turns=sorted(shown + replies, key=lambda item: (item.created_at, item.role == "person")),  # stable: turns keep their order
         escalations=[EscalationSummary(id=e.id, reason=e.reason, created_at=e.created_at, delivery=e.delivery) for e in escalations],
     )
+
+
+def _reply_of(reply: PersonReply) -> PersonReplyOut:
+    return PersonReplyOut(id=reply.id, text=reply.text, author=reply.author_name, created_at=reply.created_at)
+
+
+@router.get("/conversations/{conversation_id}/replies", response_model=RepliesOut, responses=NOT_FOUND)
+def get_replies(conversation_id: str, session: SessionDep) -> RepliesOut:
+    """People's replies after a hand-over, in time order: what the widget polls while handed over
+    (read from the ledger, so any server instance answers the same)."""
+    conversation = _conversation(session, conversation_id)
+    return RepliesOut(replies=[_reply_of(reply) for reply in handovers.replies_of(session=session, conversation_id=conversation.id)])

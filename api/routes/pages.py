@@ -25,8 +25,8 @@ from bot.apikeys import verify_key
 from bot.conversations import answer_source_path
 from bot.formatting import render_markdown
 from bot.identity import identity_hash
-from bot.ledger import writes
-from bot.ledger.models import Conversation, Escalation, Feedback, Turn, utcnow
+from bot.ledger import handovers, writes
+from bot.ledger.models import Conversation, Escalation, Feedback, PersonReply, Turn, utcnow
 from bot.ledger.outcomes import outcome_of
 from indexer.parser import parse_document
 
@@ -182,7 +182,7 @@ def conversation_page(
         short=escape(conversation.id[:8]),
         facts="".join(f"<tr><th>{escape(name)}</th><td>{escape(str(value))}</td></tr>" for name, value in facts.items()),
         turns="".join(_turn_html(turn, votes.get(turn.id)) for turn in writes.turns_of(session=session, conversation_id=conversation.id)),
-        escalations="".join(_escalation_html(escalation) for escalation in escalations),
+        escalations="".join(_escalation_html(escalation) for escalation in escalations) + _replies_html(handovers.replies_of(session=session, conversation_id=conversation.id)),
     )
     return _private_page(page)
 
@@ -207,4 +207,18 @@ def _turn_html(turn: Turn, helpful: bool | None) -> str:
 
 def _escalation_html(escalation: Escalation) -> str:
     delivery = ", ".join(f"{escape(name)}: {escape(status)}" for name, status in escalation.delivery.items()) or "no destination configured"
-    return f'<section class="turn"><p class="question">Handed over to a person: {escape(escalation.reason)}</p><p class="meta">{escalation.created_at:%Y-%m-%d %H:%M} UTC · {delivery}</p></section>'
+    contact = f" · contact: {escape(escalation.contact_email)}" if escalation.contact_email else ""
+    closed = ""
+    if escalation.closed_at is not None:
+        note = f": {escape(escalation.close_note)}" if escalation.close_note else ""
+        closed = f'<p class="meta">Resolved {escalation.closed_at:%Y-%m-%d %H:%M} UTC by {escape(escalation.closed_by or "a person")}{note}</p>'
+    return f'<section class="turn"><p class="question">Handed over to a person: {escape(escalation.reason)}</p><p class="meta">{escalation.created_at:%Y-%m-%d %H:%M} UTC · {delivery}{contact}</p>{closed}</section>'
+
+
+def _replies_html(replies: list[PersonReply]) -> str:
+    """People's replies after the hand-over, as text."""
+    return "".join(
+        f'<section class="turn reply"><p class="meta">{reply.created_at:%Y-%m-%d %H:%M} UTC · {escape(reply.author_name or "a person")} replied via {escape(reply.via)}</p>'
+        f'<p class="answer">{escape(reply.text)}</p></section>'
+        for reply in replies
+    )

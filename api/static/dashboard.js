@@ -333,6 +333,30 @@ async function gapsSection(get) {
   }
 }
 
+// FAQ drafts from people's answers after hand-overs, under the gaps they fill (GET /api/v1/drafts).
+const DRAFT_TEXT = {
+  en: { title: "Draft answers from hand-overs", none: "No drafts: a closed hand-over with a person's reply becomes one.", accept: "Accept with", scoped: "Drafts need a manager key for all organizations." },
+  ja: { title: "担当者の回答からの下書き", none: "下書きはありません。担当者が返信して解決済みにしたエスカレーションから作られます。", accept: "採用するには", scoped: "下書きの表示には全組織のマネージャー キーが必要です。" },
+};
+async function draftsSection() {
+  const text = DRAFT_TEXT[lang] || DRAFT_TEXT.en;
+  $("drafts-title").textContent = text.title;
+  const list = $("drafts");
+  const response = await fetch("/api/v1/drafts", { headers: { Accept: "application/json" } });
+  list.replaceChildren();
+  if (response.status === 401) throw new SignedOut(await detailOf(response));
+  if (!response.ok) { list.append(el("li", { class: "hint" }, response.status === 403 ? text.scoped : await detailOf(response))); return; }
+  const { drafts } = await response.json();
+  if (!drafts.length) { list.append(el("li", { class: "hint" }, text.none)); return; }
+  for (const draft of drafts.slice(0, 15)) {
+    const li = el("li", { class: "draft" });
+    const answer = draft.answer.length > 240 ? `${draft.answer.slice(0, 240)}…` : draft.answer;
+    li.append(el("span", { class: "count" }, draft.locale), el("span", {}, draft.question), el("div", { class: "examples" }, answer));
+    li.append(el("div", { class: "hint" }, `${text.accept} jiso drafts accept ${draft.id}`));
+    list.append(li);
+  }
+}
+
 let listed = 0;
 
 function listQuery(offset) {
@@ -368,7 +392,7 @@ async function conversationsSection(get) {
   conversationRows(await get("conversations", listQuery(0)), false);
 }
 
-const SECTIONS = [periodSection, tilesSection, trendSection, funnelSection, organizationsSection, gapsSection, conversationsSection];
+const SECTIONS = [periodSection, tilesSection, trendSection, funnelSection, organizationsSection, gapsSection, draftsSection, conversationsSection];
 
 // ---- loading, signing in and out ----
 

@@ -33,7 +33,11 @@
       solved: "This solved it", notHelpful: "Not helpful", person: "Talk to a person",
       sources: "Source", related: "See also", thinking: "Looking for an answer…", glad: "Great, glad that solved it!",
       sorry: "Sorry that didn't help. You can rephrase your question, or talk to a person.",
-      handedOver: "Thanks. A person from our team will get back to you. You can add details below.",
+      handedOver: "Thanks. Your question is with our team: their reply will appear here. You can add details below.",
+      handedOverEmail: "Thanks. Your question is with our team: their reply will appear here, and they can write to you at {email}. You can add details below.",
+      handedOverNowhere: "Your question is saved, but nobody from our team is connected to this chat yet: no one was notified, and no reply will come here. Please contact us another way.",
+      emailLabel: "Your e-mail (optional), so the team can reach you after you leave", sendToPerson: "Send to a person",
+      badEmail: "That e-mail address does not look right. Check it, or leave it empty.",
       noted: "Added to your request for the team.", newQuestion: "Ask a new question",
       error: "Something went wrong. Please try again.", tooMany: "Too many messages. Please wait {s} seconds.",
       tooLong: "That question is too long. Please shorten it.", setup: "Your setup", done: "done",
@@ -43,6 +47,7 @@
       setupProgress: "{done} of {total} required steps done", popular: "Popular questions", answerActions: "Answer actions",
       unreachable: "The help chat cannot connect right now. Please try again later.",
       notVerified: "We could not confirm your sign-in, so the help chat cannot start. Please reload the page; if it keeps happening, contact support.",
+      personNamed: "{name}, from our team", personAnon: "From our team",
     },
     ja: {
       open: "ヘルプ", launcher: "質問する", close: "閉じる", title: "ヘルプ",
@@ -50,7 +55,11 @@
       solved: "解決した", notHelpful: "役に立たなかった", person: "担当者と話す",
       sources: "参照元", related: "関連ページ", thinking: "回答を探しています…", glad: "解決してよかったです！",
       sorry: "お役に立てず申し訳ありません。言い換えて質問するか、担当者にご相談ください。",
-      handedOver: "ありがとうございます。担当者からご連絡します。補足があれば下に入力してください。",
+      handedOver: "ありがとうございます。質問を担当者に渡しました。返信はここに表示されます。補足があれば下に入力してください。",
+      handedOverEmail: "ありがとうございます。質問を担当者に渡しました。返信はここに表示され、{email} 宛にご連絡することもあります。補足があれば下に入力してください。",
+      handedOverNowhere: "質問は保存されましたが、このチャットにはまだ担当者がつながっていないため、誰にも通知されず、ここに返信は届きません。別の方法でお問い合わせください。",
+      emailLabel: "メールアドレス（任意）: 画面を閉じた後も担当者から連絡できます", sendToPerson: "担当者に送る",
+      badEmail: "メールアドレスの形式が正しくないようです。確認するか、空欄のままにしてください。",
       noted: "担当者へのリクエストに追加しました。", newQuestion: "新しい質問をする",
       error: "エラーが発生しました。もう一度お試しください。", tooMany: "送信が多すぎます。{s} 秒お待ちください。",
       tooLong: "質問が長すぎます。短くしてください。", setup: "セットアップ", done: "完了",
@@ -60,6 +69,7 @@
       setupProgress: "必須ステップ {total} 件中 {done} 件完了", popular: "よくある質問", answerActions: "回答への操作",
       unreachable: "現在ヘルプチャットに接続できません。しばらくしてからもう一度お試しください。",
       notVerified: "ログイン情報を確認できなかったため、ヘルプチャットを開始できません。ページを再読み込みしてください。解決しない場合はサポートにお問い合わせください。",
+      personNamed: "担当者（{name}）", personAnon: "担当者より",
     },
   };
 
@@ -332,9 +342,47 @@
   function handOver(button) {
     if (!state.conversationId) return;
     button.disabled = true;
-    write("/conversations/" + state.conversationId + "/escalate", { reason: t.reasonPerson })
-      .then(function () { setHandedOver(true); note(t.handedOver, "handover"); input.focus(); })
-      .catch(function (error) { button.disabled = false; showError(error); });
+    if (user) sendHandOver(button, null, null); // a verified user: the team knows who they are
+    else askContact(button);
+  }
+
+  // An anonymous visitor may leave an e-mail with the hand-over, so the team can reach them after they left.
+  function askContact(button) {
+    var email = el("input", { type: "email", autocomplete: "email", maxlength: "254", placeholder: "name@example.com" });
+    var contact = el("form", { class: "msg contact", novalidate: "" }, [
+      el("label", {}, [el("span", { text: t.emailLabel }), email]),
+      el("button", { type: "submit", class: "person", text: t.sendToPerson }),
+    ]);
+    contact.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (contact.dataset.sending) return;
+      contact.dataset.sending = "1";
+      sendHandOver(button, email.value.trim() || null, contact).then(function () { delete contact.dataset.sending; });
+    });
+    log.appendChild(contact);
+    scrollDown();
+    email.focus();
+  }
+
+  function sendHandOver(button, email, contact) {
+    var body = { reason: t.reasonPerson };
+    if (email) body.email = email;
+    return write("/conversations/" + state.conversationId + "/escalate", body)
+      .then(function (escalation) {
+        if (contact) contact.remove();
+        setHandedOver(true);
+        // Truthful about what happens next: with no destination configured nobody was told.
+        var next = !escalation.destinations.length ? t.handedOverNowhere : email ? t.handedOverEmail.replace("{email}", email) : t.handedOver;
+        note(next, "handover");
+        input.focus();
+        watchReplies();
+      })
+      .catch(function (error) {
+        if (contact && error instanceof ApiError && error.status === 422) { note(t.badEmail, "error"); contact.querySelector("input").focus(); return; }
+        if (contact) contact.remove();
+        button.disabled = false;
+        showError(error);
+      });
   }
 
   function showError(error) {
@@ -385,11 +433,13 @@
     if (!state.conversationId) { welcome(); return; }
     call("GET", "/conversations/" + state.conversationId).then(function (conversation) {
       conversation.turns.forEach(function (turn) {
+        if (turn.role === "person") { showPersonReply(turn); return; }
         showQuestion(turn.question);
         if (turn.answer) showAnswer(turn.id, turn.answer, turn.feedback);
         else note(t.noted);
       });
       setHandedOver(conversation.handed_over);
+      if (conversation.escalations.length) watchReplies();
     }).catch(function () {
       state.conversationId = null;
       remember(conversationKey, null);
@@ -422,6 +472,34 @@
       group.appendChild(button);
     });
     log.appendChild(group);
+  }
+
+  // ---- People's replies after a hand-over (from the Slack thread or a helpdesk): asked for every
+  // few seconds while the page is visible. They live in the database, so any server instance
+  // behind a load balancer answers the same; a reply already shown is not shown again.
+  var REPLY_POLL_MS = 4000;
+  var shownReplies = {};
+  var watchingReplies = false;
+  function showPersonReply(reply) {
+    if (shownReplies[reply.id]) return;
+    shownReplies[reply.id] = true;
+    var from = reply.author ? t.personNamed.replace("{name}", reply.author) : t.personAnon;
+    log.appendChild(el("article", { class: "msg person", "data-reply-id": reply.id }, [
+      el("p", { class: "author", text: from }), el("p", { class: "reply", text: reply.text }),
+    ]));
+    scrollDown();
+  }
+  function watchReplies() {
+    if (watchingReplies) return;
+    watchingReplies = true;
+    (function next() {
+      setTimeout(function () {
+        if (document.hidden || !state.conversationId) { next(); return; }
+        call("GET", "/conversations/" + state.conversationId + "/replies")
+          .then(function (found) { found.replies.forEach(showPersonReply); }, function () { /* asked again at the next tick */ })
+          .then(next);
+      }, REPLY_POLL_MS);
+    })();
   }
 
   // ---- The onboarding checklist and product events: only for verified users, only when this

@@ -27,13 +27,13 @@ from slack_sdk.webhook import WebhookClient
 from sqlalchemy.engine import Engine as Database
 from sqlmodel import Session
 
-from bot import conversations
-from bot.channels.slack_blocks import ACTION_IDS, CHOOSE, HELPFUL, NOT_HELPFUL, SHARE, ButtonRef, State, answer_message, text
+from bot import closing, conversations, person_replies
+from bot.channels.slack_blocks import ACTION_IDS, CHOOSE, FALLBACK_CHARS, HELPFUL, NOT_HELPFUL, SHARE, ButtonRef, State, answer_message, text
 from bot.engine import Engine
-from bot.escalation import Dispatcher, Handover, escalate
-from bot.ledger import writes
-from bot.ledger.models import Conversation, Turn
-from bot.slack_format import escape, link, mentions, plain_question, to_mrkdwn
+from bot.escalation import Dispatcher, Handover, HandoverEvent, escalate
+from bot.ledger import handovers, writes
+from bot.ledger.models import Conversation, Escalation, Turn
+from bot.slack_format import escape, link, mentions, plain_question, plain_text, to_mrkdwn
 from indexer.language import detect_locale
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ COMMAND = "/jiso"
 RATE_LIMIT_RETRIES = 3
 # Plain user messages; edits, deletions, joins and bot posts are not questions.
 QUESTION_SUBTYPES = (None, "file_share", "thread_broadcast")
+RESOLVE = "jiso_resolve"  # "Mark resolved" on a hand-over message; its value is the escalation id
+ESCALATION_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def make_web_client(token: str, base_url: str) -> WebClient:
@@ -105,18 +107,67 @@ class SlackQuestion(BaseModel):
 
 
 class SlackChannelDestination:
-    """Posts a hand-over into a Slack channel where the support team works."""
+    """Posts a hand-over into a Slack channel where the support team works. The message's thread
+    is where people reply to the user (recorded by `SlackBot`), and where the user's follow-ups
+    and replies written elsewhere (the API) are posted."""
 
     name = "slack"
 
-    def __init__(self, client: WebClient, channel: str) -> None:
+    def __init__(self, client: WebClient, channel: str, database: Database) -> None:
         self.client = client
         self.channel = channel
+        self.database = database
 
     def deliver(self, handover: Handover) -> None:
         """Raises on failure, so the caller can record where the hand-over got to."""
         message = handover_message(handover)
-        self.client.chat_postMessage(channel=self.channel, text=message["text"], blocks=message["blocks"], unfurl_links=False)
+        posted = self.client.chat_postMessage(channel=self.channel, text=message["text"], blocks=message["blocks"], unfurl_links=False)
+        with Session(self.database) as session:  # the channel's id, as thread replies name it
+            handovers.record_slack_message(session=session, escalation_id=handover.escalation_id, channel=posted["channel"], ts=posted["ts"])
+
+    def takes(self, event: HandoverEvent) -> bool:
+        return event.kind == "follow_up" or event.via != "slack"  # what was done in Slack is there already
+
+    def deliver_event(self, event: HandoverEvent) -> None:
+        with Session(self.database) as session:
+            escalation = session.get(Escalation, event.escalation_id)
+        if escalation is None or escalation.slack_ts is None:
+            raise LookupError(f"the hand-over {event.escalation_id} is not posted in Slack yet")  # retried: it may be on its way
+        if event.kind == "follow_up":
+            shown = f":speech_balloon: *The user wrote:* {escape(event.text)}"
+        elif event.kind == "closed":
+            shown = ":white_check_mark: Resolved through the API" + (f": {escape(event.text)}" if event.text else "")
+        else:
+            shown = f":outbox_tray: *{escape(event.author or 'A person')}* replied through the API: {escape(event.text)}"
+        self.client.chat_postMessage(channel=escalation.slack_channel, thread_ts=escalation.slack_ts, text=shown[:FALLBACK_CHARS], unfurl_links=False)
+
+
+class SlackAskerRelay:
+    """A person's reply, posted to the user where they asked on Slack: in their thread, or only to
+    them (ephemeral) for a `/jiso` question, which has no thread."""
+
+    name = "slack_asker"
+
+    def __init__(self, client: WebClient, database: Database) -> None:
+        self.client = client
+        self.database = database
+
+    def takes(self, event: HandoverEvent) -> bool:
+        return event.kind == "reply" and event.channel == CHANNEL
+
+    def deliver_event(self, event: HandoverEvent) -> None:
+        with Session(self.database) as session:
+            conversation = session.get(Conversation, event.conversation_id)
+        if conversation is None or not conversation.external_key:
+            return
+        _team, channel, thread = conversation.external_key.split(":", 2)
+        author = event.author or text("someone", conversation.locale)
+        shown = text("person_reply", conversation.locale, author=escape(author), text=escape(event.text))[:FALLBACK_CHARS]
+        if thread.startswith("command:"):
+            user = (conversation.user_id or "").rsplit(":", 1)[-1]
+            self.client.chat_postEphemeral(channel=channel, user=user, text=shown)
+        else:
+            self.client.chat_postMessage(channel=channel, thread_ts=thread, text=shown, unfurl_links=False)
 
 
 def handover_message(handover: Handover, max_turns: int = 5, max_chars: int = 600) -> dict[str, Any]:
@@ -127,6 +178,8 @@ def handover_message(handover: Handover, max_turns: int = 5, max_chars: int = 60
         user = escape(user)
     org = escape(handover.org_id) if handover.org_id else "no organization"
     lines = [f":raising_hand: *Hand-over* from {user} ({org}, via {escape(handover.channel)}, {escape(handover.locale or '?')})", f"*Why:* {escape(handover.reason)}"]
+    if handover.contact_email:
+        lines.append(f"*Contact:* {escape(handover.contact_email)} (no live chat: reply by e-mail, or here and they see it when they come back)")
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}}]
     for turn in handover.transcript[-max_turns:]:
         answer = turn.get("answer") if turn.get("answered") else None
@@ -134,8 +187,18 @@ def handover_message(handover: Handover, max_turns: int = 5, max_chars: int = 60
         question = escape(str(turn.get("question", "")))[:max_chars]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Question:* {question}\n*Answer tried:* {tried}"}})
     where = link(handover.link, "Open the conversation") if handover.link else "_No link: the answer was only visible to the user._"
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{where} · conversation `{handover.conversation_id}`"}]})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"{where} · conversation `{handover.conversation_id}` · reply in this thread to answer the user"}]})
+    resolve = {"type": "button", "action_id": RESOLVE, "value": handover.escalation_id, "style": "primary", "text": {"type": "plain_text", "text": "Mark resolved"}}
+    blocks.append({"type": "actions", "block_id": "jiso_handover", "elements": [resolve]})
     return {"text": f"Hand-over from {user} ({org}): {escape(handover.reason)}", "blocks": blocks}
+
+
+def resolved_message(blocks: list[dict[str, Any]], escalation: Escalation) -> list[dict[str, Any]]:
+    """The hand-over message once resolved: its button replaced by who resolved it (and the note)."""
+    by = escalation.closed_by or ""
+    who = f"<@{by.rsplit(':', 1)[1]}>" if by.startswith("slack:") else escape(by or "someone")
+    shown = f":white_check_mark: Resolved by {who}" + (f": {escape(escalation.close_note)}" if escalation.close_note else "")
+    return [block for block in blocks if block.get("block_id") != "jiso_handover"] + [{"type": "context", "elements": [{"type": "mrkdwn", "text": shown[:FALLBACK_CHARS]}]}]
 
 
 class SlackBot:
@@ -150,8 +213,10 @@ class SlackBot:
         workspace_orgs: dict[str, str],
         knowledge_url: str = "",
         locales: tuple[str, ...] = ("en", "ja"),
+        gap_similarity: dict[str, float] | None = None,
     ) -> None:
         self.engine = engine
+        self.gap_similarity = gap_similarity or {}  # the content gaps' thresholds, for FAQ drafts' similar questions
         self.database = database
         self.dispatcher = dispatcher
         self.workspace_orgs = workspace_orgs
@@ -161,13 +226,15 @@ class SlackBot:
     # -- questions ---------------------------------------------------------------------------
 
     def on_event(self, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        if self._in_handover_thread(body, context):
+            return
         question = SlackQuestion.from_event(body, context.team_id)
         if question is None:
             return
         new_question = question.is_new_question(context.bot_user_id)
-        if not new_question and self._handed_over(question.external_key):
-            return  # a person has taken over this DM thread: what follows is theirs, not recorded
         asked = plain_question(question.text, context.bot_user_id)
+        if not asked and not new_question:
+            return  # an empty message in a DM thread (a file alone): nothing to record
         if not asked:  # a bare "@jiso": say how to ask, record nothing
             try:
                 client.chat_postEphemeral(channel=question.channel, user=question.user, text=text("usage", detect_locale(question.text, self.locales)), thread_ts=question.thread_root)
@@ -202,10 +269,32 @@ class SlackBot:
         message = answer_message(turn, asker=command["user_id"], knowledge_url=self.knowledge_url, show_question=True, via_response_url=True, shareable=True)
         _respond(command["response_url"], {**message, "response_type": "ephemeral"}, context=f"team={team} channel={channel} turn={turn.id}")
 
-    def _handed_over(self, external_key: str) -> bool:
+    def _in_handover_thread(self, body: dict[str, Any], context: BoltContext) -> bool:
+        """A message in the thread of a hand-over message (in the escalation channel): a person's
+        reply to the user, recorded and passed on (bot.person_replies); never a question for the
+        bot. Our own posts there (the user's follow-ups) and other bots' are not replies."""
+        event = body.get("event") or {}
+        thread_ts, channel = event.get("thread_ts"), event.get("channel")
+        if not thread_ts or not channel or event.get("channel_type") == "im" or thread_ts == event.get("ts"):
+            return False
         with Session(self.database) as session:
-            conversation = writes.find_conversation(session=session, channel=CHANNEL, external_key=external_key)
-            return conversation is not None and conversation.handed_over
+            escalation = handovers.escalation_at_slack_message(session=session, channel=channel, ts=thread_ts)
+            if escalation is None:
+                return False
+            user = event.get("user")
+            is_reply = event.get("type") == "message" and event.get("subtype") in QUESTION_SUBTYPES and not event.get("bot_id") and user and user != context.bot_user_id
+            reply = plain_text(event.get("text") or "", context.bot_user_id) if is_reply else ""
+            if not reply:
+                return True  # the bot's own posts, edits, an @jiso mention (its message event is the reply)
+            conversation = session.get(Conversation, escalation.conversation_id)
+            profile = event.get("user_profile") or {}
+            team = context.team_id or body.get("team_id") or ""
+            person_replies.reply(
+                session=session, conversation=conversation, text=reply, via=CHANNEL, dispatcher=self.dispatcher, escalation=escalation,
+                author_name=profile.get("display_name") or profile.get("real_name") or None, author_ref=slack_user_id(team, user),
+                delivery_key=f"slack:event:{body.get('event_id') or channel + ':' + str(event.get('ts'))}",
+            )  # fmt: skip
+        return True
 
     def _ask(self, asked: str, *, team: str, user: str, external_key: str, delivery_key: str, new_question: bool) -> Turn | None:
         """Record and answer through the one conversation use case. The turn to post, or None:
@@ -224,6 +313,8 @@ class SlackBot:
                 session=session, engine=self.engine(), conversation=conversation, text=asked, locale=locale,
                 new_question=new_question, delivery_key=delivery_key,
             )  # fmt: skip
+            if asked_turn.created:  # after a hand-over, the message goes on to the person
+                person_replies.follow_up(session=session, conversation=conversation, turn=asked_turn.turn, dispatcher=self.dispatcher)
             session.expunge(asked_turn.turn)
         return asked_turn.turn if asked_turn.created and asked_turn.answer is not None else None
 
@@ -293,6 +384,31 @@ class SlackBot:
         message = answer_message(turn, asker=asker, knowledge_url=self.knowledge_url, show_question=True, via_response_url=True)
         if _respond(response_url, {"delete_original": True}, context=where):
             _respond(response_url, {**message, "response_type": "in_channel"}, context=where)
+
+    def on_resolve(self, body: dict[str, Any], action: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        """ "Mark resolved" on a hand-over message: the hand-over closes (once; a second click
+        shows the first close) and the message says who resolved it."""
+        escalation_id = action.get("value", "")
+        container = body.get("container") or {}
+        where = f"team={context.team_id} channel={container.get('channel_id')} user={body['user']['id']} action={RESOLVE}"
+        if not ESCALATION_ID.match(escalation_id):
+            log.warning("Slack resolve button with an unreadable value ignored (%s)", where)
+            return
+        with Session(self.database) as session:
+            try:
+                escalation, _ = closing.close_handover(
+                    session=session, escalation_id=escalation_id, closed_by=slack_user_id(context.team_id or "", body["user"]["id"]), via=CHANNEL,
+                    dispatcher=self.dispatcher, engine=self.engine(), gap_similarity=self.gap_similarity,
+                )  # fmt: skip
+            except writes.NotFound:
+                log.warning("Slack resolve button for an unknown hand-over ignored (%s)", where)
+                return
+            session.expunge(escalation)
+        blocks = resolved_message((body.get("message") or {}).get("blocks") or [], escalation)
+        try:
+            client.chat_update(channel=container["channel_id"], ts=container["message_ts"], text=(body.get("message") or {}).get("text") or "Hand-over resolved", blocks=blocks)
+        except Exception:
+            log.exception("Slack chat.update of a resolved hand-over failed (%s)", where)
 
     def _hand_over(self, session: Session, conversation: Conversation, turn: Turn, *, user_id: str, client: WebClient, channel: str | None, thread_ts: str | None) -> None:
         """The same hand-over as the web's: to every destination (the escalation channel, the
@@ -369,13 +485,16 @@ def build_app(
     knowledge_url: str = "",
     locales: tuple[str, ...] = ("en", "ja"),
     listener_executor: Executor | None = None,
+    gap_similarity: dict[str, float] | None = None,
 ) -> App:
     """The Bolt app. `client` carries the bot token and the Web API base URL; `engine` is read at
     each question, so a reindexed engine swapped into the web app is used at once; `dispatcher`
     delivers hand-overs, as it does the web's."""
     if SlackChannelDestination.name not in dispatcher.names:
         log.warning("JISO_SLACK_ESCALATION_CHANNEL is not set: hand-overs asked for in Slack are not posted to a Slack channel")
-    bot = SlackBot(engine=engine, database=database, dispatcher=dispatcher, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales)
+    bot = SlackBot(
+        engine=engine, database=database, dispatcher=dispatcher, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales, gap_similarity=gap_similarity,
+    )  # fmt: skip
     bolt_log = bolt_logger()
     quiet = _SameTokenNotice(client.token)
     bolt_log.addFilter(quiet)
@@ -395,4 +514,5 @@ def build_app(
     app.event("message")(ack=_ack, lazy=[bot.on_event])
     app.command(COMMAND)(ack=bot.ack_command, lazy=[bot.on_command])
     app.action(re.compile("^(" + "|".join(ACTION_IDS) + ")$"))(ack=_ack, lazy=[bot.on_action])
+    app.action(RESOLVE)(ack=_ack, lazy=[bot.on_resolve])
     return app

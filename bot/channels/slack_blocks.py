@@ -38,6 +38,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Only {user}, who asked this question, can use these buttons. Mention me to ask your own.",
         "ja": "このボタンは質問した {user} さんだけが使えます。ご自身の質問はメンションしてお送りください。",
     },
+    "person_reply": {"en": ":speech_balloon: *{author}* from our team replied: {text}", "ja": ":speech_balloon: 担当者（{author}）からの返信: {text}"},
+    "someone": {"en": "A person", "ja": "担当者"},
     "usage": {"en": "Ask me a question, for example `/jiso how do I invite a teammate?`", "ja": "質問を入力してください。例: `/jiso メンバーを招待するには？`"},
 }
 

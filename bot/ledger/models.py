@@ -154,7 +154,7 @@ class Escalation(SQLModel, table=True):
     """A hand-over to humans, with why and where it went."""
 
     __tablename__ = "escalations"
-    __table_args__ = (UniqueConstraint("delivery_key", name="uq_escalation_delivery_key"),)
+    __table_args__ = (UniqueConstraint("delivery_key", name="uq_escalation_delivery_key"), Index("ix_escalations_slack_thread", "slack_channel", "slack_ts"))
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     conversation_id: str = Field(foreign_key="conversations.id", index=True, max_length=32)
     turn_id: Optional[str] = Field(default=None, foreign_key="turns.id", max_length=32)
@@ -164,6 +164,54 @@ class Escalation(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     delivery_key: Optional[str] = Field(default=None, max_length=255)  # e.g. the request's Idempotency-Key
+    contact_email: Optional[str] = Field(default=None, max_length=254)  # how an anonymous visitor can be reached
+    slack_channel: Optional[str] = Field(default=None, max_length=64)  # the hand-over message in the escalation channel:
+    slack_ts: Optional[str] = Field(default=None, max_length=32)  # its thread is where people reply
+    closed_by: Optional[str] = Field(default=None, max_length=255)  # who marked it resolved (a Slack user, an API key)
+    close_note: Optional[str] = Field(default=None, max_length=2000)
+
+
+class PersonReply(SQLModel, table=True):
+    """A person's answer on a handed-over conversation (from the Slack hand-over thread or the
+    API). Kept apart from turns: it is not a question, so it changes no outcome and no gap."""
+
+    __tablename__ = "person_replies"
+    __table_args__ = (
+        UniqueConstraint("delivery_key", name="uq_person_reply_delivery_key"),
+        Index("ix_person_replies_conversation_created", "conversation_id", "created_at"),
+    )
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    conversation_id: str = Field(foreign_key="conversations.id", max_length=32)
+    escalation_id: str = Field(foreign_key="escalations.id", index=True, max_length=32)
+    text: str
+    author_name: Optional[str] = Field(default=None, max_length=255)
+    author_ref: Optional[str] = Field(default=None, max_length=255)  # slack:<team>:<user>, or key:<api key id>
+    via: str = Field(max_length=16)  # slack | api
+    delivery_key: Optional[str] = Field(default=None, max_length=255)  # slack:event:<id>, or the Idempotency-Key's
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+DraftStatus = Literal["proposed", "accepted", "rejected"]
+
+
+class FaqDraft(SQLModel, table=True):
+    """A FAQ entry proposed from a closed hand-over's person reply, for writers to accept or reject."""
+
+    __tablename__ = "faq_drafts"
+    __table_args__ = (UniqueConstraint("escalation_id", name="uq_faq_draft_escalation"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    escalation_id: str = Field(foreign_key="escalations.id", max_length=32)
+    conversation_id: str = Field(foreign_key="conversations.id", max_length=32)
+    question: str
+    alternatives: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    answer: str
+    locale: str = Field(max_length=8)
+    onboarding_step: Optional[str] = Field(default=None, max_length=255)
+    status: str = Field(default="proposed", max_length=16, index=True)
+    entry_id: Optional[str] = Field(default=None, max_length=255)  # once accepted: the entry written
+    path: Optional[str] = Field(default=None, max_length=1000)  # …and the file it was written into
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
 
 
 class IdempotentResponse(SQLModel, table=True):
@@ -207,7 +255,7 @@ class ApiKey(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     prefix: str = Field(max_length=16, index=True)
     secret_hash: str = Field(max_length=128)
-    role: str = Field(max_length=16)  # manager | ingest | admin
+    role: str = Field(max_length=16)  # manager | ingest | agent | admin
     org_id: Optional[str] = Field(default=None, max_length=128)
     name: Optional[str] = Field(default=None, max_length=255)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -233,6 +233,7 @@ def record_escalation(
     destinations: list[str],
     turn_id: str | None = None,
     delivery_key: str | None = None,
+    contact_email: str | None = None,
     now: datetime | None = None,
 ) -> Escalation:
     """A hand-over: the conversation's outcome becomes `escalated` and the bot goes quiet.
@@ -254,6 +255,7 @@ def record_escalation(
         destinations=destinations,
         delivery={destination: "pending" for destination in destinations},
         delivery_key=delivery_key,
+        contact_email=contact_email,
         created_at=now,
     )
     if conversation.escalated_at is None:
@@ -290,14 +292,3 @@ def record_delivery(*, session: Session, escalation_id: str, destination: str, s
     escalation.delivery = {**escalation.delivery, destination: status}
     session.add(escalation)
     session.commit()
-
-
-def close_escalation(*, session: Session, escalation_id: str, now: datetime | None = None) -> Escalation:
-    escalation = session.get(Escalation, escalation_id)
-    if escalation is None:
-        raise NotFound(f"escalation {escalation_id} not found")
-    escalation.closed_at = now or utcnow()
-    session.add(escalation)
-    session.commit()
-    session.refresh(escalation)
-    return escalation

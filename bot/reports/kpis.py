@@ -1,4 +1,4 @@
-"""The KPI reports (definitions: docs/kpis.md, "KPI definitions v1"), built from the SQL
+"""The KPI reports (definitions: docs/kpis.md, "KPI definitions v2"), built from the SQL
 aggregates in `queries`. Rates are null when their denominator is zero, never a made-up 0."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from bot.reports.periods import buckets as make_buckets
 from bot.reports.queries import Filters, Window
 from indexer.embedder import Embedder
 
-KPI_VERSION = "kpis-v1"
+KPI_VERSION = "kpis-v2"
 NO_ORG = None
 
 
@@ -64,6 +64,18 @@ def conversation_kpis(counts: Mapping[str, int]) -> dict[str, Any]:
         "assumed_rate": rate(by["resolved_assumed"], decided),
         "escalation_rate": rate(by["escalated"], decided),
         "unanswered_rate": rate(by["unanswered"], decided),
+    }
+
+
+def handover_kpis(scope: ReportScope) -> dict[str, Any]:
+    """What people did with the hand-overs (v2): none of it changes the outcome counts above."""
+    window = scope.window
+    hours = queries.handover_hours(scope.session, window)
+    return {
+        "open_escalations": queries.open_escalations(scope.session, window),
+        "resolved_by_person": queries.resolved_by_person(scope.session, window),
+        "median_time_to_first_human_reply_hours": _hours(hours["first_reply"]),
+        "median_time_to_close_hours": _hours(hours["close"]),
     }
 
 
@@ -125,7 +137,7 @@ def summary(scope: ReportScope, locale: str = "en") -> dict[str, Any]:
     onboarding = next(iter(queries.onboarding_counts(scope.session, scope.checklist, window, times=True)), None)
     return {
         **scope.header(),
-        "conversations": conversation_kpis(outcomes),
+        "conversations": {**conversation_kpis(outcomes), **handover_kpis(scope)},
         "onboarding": {**onboarding_kpis(onboarding), "funnel": _funnel(scope.checklist, onboarding, locale)},
         "unknown_events": [{"name": name, "count": count} for name, count in queries.unknown_event_names(scope.session, window)],
     }
@@ -197,13 +209,33 @@ def entries(scope: ReportScope, catalog: Mapping[str, Mapping[str, Any]]) -> dic
     return {**scope.header(), "entries": rows}
 
 
-def gaps(scope: ReportScope, embedder_for: Callable[[str], Embedder], *, min_similarity: Mapping[str, float], limit: int = 2000, top: int = 50) -> dict[str, Any]:
+def gaps(
+    scope: ReportScope,
+    embedder_for: Callable[[str], Embedder],
+    *,
+    min_similarity: Mapping[str, float],
+    limit: int = 2000,
+    top: int = 50,
+    answered_now: Callable[[str, str], bool] | None = None,
+) -> dict[str, Any]:
+    """`answered_now(question, locale)`: whether the knowledge indexed now answers the question
+    with confidence. A cluster whose most asked wording it answers is no gap any more (an entry
+    was written since): it is left out and counted in `covered`."""
     questions = queries.gap_questions(scope.session, scope.window, limit)
     clusters = cluster_questions(questions, embedder_for, min_similarity=min_similarity)
+    shown, covered = [], 0
+    for cluster in clusters:
+        if len(shown) == top:
+            break
+        if answered_now is not None and answered_now(cluster.examples[0], cluster.locale):
+            covered += 1
+            continue
+        shown.append(cluster.to_json())
     return {
         **scope.header(),
         "questions": len(questions),
         "truncated": len(questions) >= limit,
         "min_similarity": dict(min_similarity),
-        "clusters": [cluster.to_json() for cluster in clusters[:top]],
+        "covered": covered,
+        "clusters": shown,
     }

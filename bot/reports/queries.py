@@ -13,12 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, exists, extract, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import and_, case, cast, exists, extract, func, literal, literal_column, or_, select, union_all
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import CTE, Subquery
 from sqlmodel import Session
 
-from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, OnboardingEvent, Turn, UTCDateTime
+from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, OnboardingEvent, PersonReply, Turn, UTCDateTime
 from bot.ledger.outcomes import outcome_sql
 from bot.onboarding import Checklist
 from bot.reports.periods import Bucket
@@ -29,6 +29,7 @@ U = EndUser.__table__
 T = Turn.__table__
 F = Feedback.__table__
 X = Escalation.__table__
+R = PersonReply.__table__
 MAX_BUCKETS = 400  # SQLite allows 500 terms in one UNION ALL
 
 
@@ -194,7 +195,8 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
         .group_by(started.c.user_id, started.c.started_at)
         .subquery("per_user")
     )
-    completed_at = case((per_user.c.required_done == _int(len(required)), per_user.c.last_required_at)) if required else literal_column("NULL")
+    # Typed NULL without required steps: PostgreSQL cannot subtract an untyped NULL from a timestamp.
+    completed_at = case((per_user.c.required_done == _int(len(required)), per_user.c.last_required_at)) if required else cast(literal_column("NULL"), UTCDateTime())
     self_serve = case((and_(completed_at.is_not(None), or_(talk.c.first_escalation.is_(None), talk.c.first_escalation >= completed_at)), _int(1)), else_=_int(0))
     return (
         select(
@@ -315,6 +317,47 @@ def open_escalations_by_org(session: Session, org_id: str | None) -> dict[str | 
         inner = inner.where(C.c.org_id == org_id)
     inner = inner.subquery()
     return {row[0]: int(row[1]) for row in session.execute(select(inner.c.org_id, func.count()).group_by(inner.c.org_id))}
+
+
+def open_escalations(session: Session, window: Window) -> int:
+    """Hand-overs not closed as of `window.now`, of the conversations the filters keep, whenever
+    they began (a state, not a count over the period)."""
+    f = window.filters
+    query = select(func.count()).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.created_at <= window.now, or_(X.c.closed_at.is_(None), X.c.closed_at > window.now))
+    for column, value in ((C.c.org_id, f.org_id), (C.c.channel, f.channel), (C.c.locale, f.locale)):
+        if value is not None:
+            query = query.where(column == value)
+    return int(session.execute(query).scalar_one())
+
+
+def resolved_by_person(session: Session, window: Window) -> int:
+    """Conversations of the period that were handed over and whose every hand-over a person closed (as of now)."""
+    closed = and_(X.c.closed_at.is_not(None), X.c.closed_at <= window.now)
+    handed = exists().where(X.c.conversation_id == C.c.id, X.c.created_at <= window.now)
+    still_open = exists().where(X.c.conversation_id == C.c.id, X.c.created_at <= window.now, ~closed)
+    query = select(func.count()).select_from(C).where(C.c.escalated_at.is_not(None), C.c.escalated_at <= window.now, handed, ~still_open, *_conversation_filters(window))
+    return int(session.execute(query).scalar_one())
+
+
+def handover_hours(session: Session, window: Window) -> dict[str, float | None]:
+    """Medians over the hand-overs of the period's conversations: hours from the hand-over to the
+    first person's reply (those with a reply), and to its close (those closed), as of now."""
+    dialect = dialect_of(session)
+    mine = select(X.c.id, X.c.created_at, X.c.closed_at).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.created_at <= window.now, *_conversation_filters(window)).subquery("mine")
+    first_reply = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= window.now).group_by(R.c.escalation_id).subquery("first_reply")
+    to_reply = select(hours_between(mine.c.created_at, first_reply.c.t, dialect).label("hours")).select_from(mine.join(first_reply, first_reply.c.escalation_id == mine.c.id))
+    to_close = select(hours_between(mine.c.created_at, mine.c.closed_at, dialect).label("hours")).where(mine.c.closed_at.is_not(None), mine.c.closed_at <= window.now)
+    return {"first_reply": _median(session, to_reply.subquery("to_reply")), "close": _median(session, to_close.subquery("to_close"))}
+
+
+def _median(session: Session, values: Subquery) -> float | None:
+    """The median of `values.hours`, interpolated between the two middle ranks like `_percentiles`."""
+    ranked = select(values.c.hours, (func.row_number().over(order_by=values.c.hours) - _int(1)).label("rank"), func.count().over().label("n")).subquery("ranked_values")
+    position = ranked.c.n - _int(1)
+    low = func.max(case((ranked.c.rank == position // _int(2), ranked.c.hours)))
+    high = func.max(case((ranked.c.rank == (position + _int(1)) // _int(2), ranked.c.hours)))
+    row = session.execute(select(func.max(ranked.c.n), low, high)).one()
+    return None if row[0] is None else (float(row[1]) + float(row[2])) / 2
 
 
 def unknown_event_names(session: Session, window: Window) -> list[tuple[str, int]]:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import Session
 
-from bot.ledger import writes
+from bot.ledger import handovers, writes
 from bot.ledger.events import NewEvent, record_events
 from bot.ledger.models import Conversation
 from bot.onboarding import Checklist, parse_checklist
@@ -49,7 +49,8 @@ def event(session: Session, checklist: Checklist, event_id: str, user: str, org:
 
 
 def converse(session: Session, at: datetime, script: list[tuple], *, user: str | None = None, org: str | None = None, channel: str = "web", locale: str = "en") -> Conversation:
-    """Play a conversation: ("ask", answered, minutes), ("vote", helpful, minutes), ("escalate", None, minutes);
+    """Play a conversation: ("ask", answered, minutes), ("ask_quiet", None, minutes), ("vote", helpful, minutes), ("escalate", None, minutes),
+    and on the latest hand-over ("reply", None, minutes) (a person's reply) and ("close", None, minutes);
     minutes are after `at`. Returns the conversation."""
     conversation = writes.open_conversation(session=session, channel=channel, locale=locale, user_id=user, org_id=org, now=at)
     last = None
@@ -66,10 +67,18 @@ def converse(session: Session, at: datetime, script: list[tuple], *, user: str |
                 locale=locale,
                 now=when,
             )
+        elif action == "ask_quiet":  # a message for the person after a hand-over
+            writes.record_turn(session=session, conversation=conversation, question="thanks", answer_text=None, answered=False, locale=locale, quiet=True, now=when)
         elif action == "vote":
             writes.record_feedback(session=session, conversation=conversation, turn_id=last.id, helpful=value, now=when)
-        else:
+        elif action == "escalate":
             writes.record_escalation(session=session, conversation=conversation, reason="asked for a person", destinations=["webhook"], now=when)
+        else:
+            escalation = handovers.latest_escalation(session=session, conversation_id=conversation.id)
+            if action == "reply":
+                handovers.record_reply(session=session, escalation=escalation, text="a person's answer", via="api", now=when)
+            else:
+                handovers.close_escalation(session=session, escalation_id=escalation.id, closed_by="key:test", now=when)
     session.refresh(conversation)
     return conversation
 

@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
+from bot import closing
+from bot.escalation import Dispatcher
+from bot.ledger import handovers, writes
 from bot.ledger.db import make_engine, upgrade
 from bot.ledger.models import utcnow
 from bot.onboarding import load_checklist
@@ -29,6 +32,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+DRAFT_QUESTION = "Can I pay by bank transfer?"
+
+
+def hand_over_answered_by_a_person(session: Session) -> None:
+    """A closed hand-over with a person's reply: it becomes a FAQ draft, listed under the gaps."""
+    conversation = writes.open_conversation(session=session, channel="web", locale="en", user_id="user0", org_id="acme")
+    writes.record_turn(session=session, conversation=conversation, question=DRAFT_QUESTION, answer_text="I don't know", answered=False, locale="en")
+    escalation = writes.record_escalation(session=session, conversation=conversation, reason="asked for a person", destinations=[])
+    handovers.record_reply(session=session, escalation=escalation, text="Yes: choose Invoice at checkout.", via="api")
+    dispatcher = Dispatcher(session.get_bind(), [])  # no destination: the close goes nowhere
+    closing.close_handover(session=session, escalation_id=escalation.id, closed_by="key:test", via="api", dispatcher=dispatcher, engine=None)
+    dispatcher.close()
+
+
 @pytest.fixture
 def server(tmp_path):
     import uvicorn
@@ -42,6 +59,7 @@ def server(tmp_path):
     engine = make_engine(url)
     with Session(engine) as session:
         seed_demo(session, load_checklist(settings.knowledge_dir), utcnow())
+        hand_over_answered_by_a_person(session)
     engine.dispose()
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
@@ -98,6 +116,7 @@ def test_dashboard_shows_reports_in_english_and_japanese(server, browser, tmp_pa
         assert page.locator("#trend polyline[data-series=deflection_rate]").count() == 1
         assert "Excel" in page.inner_text("#gaps")
         assert page.locator("#conversations tbody tr").count() == 15 and "shown of" in page.inner_text("#list-count")
+        assert DRAFT_QUESTION in page.inner_text("#drafts") and "choose Invoice at checkout" in page.inner_text("#drafts")
         if os.environ.get("JISO_UPDATE_SCREENSHOT"):
             page.screenshot(path=str(REPO / "docs" / "dashboard.png"), full_page=True)
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)

@@ -159,3 +159,24 @@ def test_timeseries_by_week(db_engine, checklist) -> None:
     assert (weeks["2026-11-02"]["users_started"], weeks["2026-11-02"]["users_completed"], weeks["2026-11-02"]["median_time_to_complete_hours"]) == (4, 3, 2.0)
     assert weeks["2026-10-26"]["users_started"] == 0  # u6 started Oct 20, before the first bucket
     assert sum(row["conversations"] for row in weeks.values()) == 5
+
+
+def test_what_people_did_with_the_hand_overs(db_engine, checklist) -> None:
+    """The worked example of docs/kpis.md, "Hand-overs"."""
+    monday = datetime(2026, 11, 9, 10, 0, tzinfo=UTC)
+    with Session(db_engine) as session:
+        # Ann: handed over Mon 10:00, a reply at 11:00, "Thanks!" (quiet), resolved at 13:00.
+        converse(session, monday, [("ask", False, 0), ("escalate", None, 0), ("reply", None, 60), ("ask_quiet", None, 70), ("close", None, 180)], user="ann", org="org1")
+        # Ben: Tue 09:00, a reply at 12:00, not closed. Cem: Wed 09:00, closed at 11:30 without a reply (a phone call).
+        converse(session, monday + D - H, [("ask", False, 0), ("escalate", None, 0), ("reply", None, 180)], user="ben", org="org1")
+        converse(session, monday + 2 * D - H, [("ask", False, 0), ("escalate", None, 0), ("close", None, 150)], user="cem", org="org2")
+        # Dee: Thu 09:00, nothing yet. And a hand-over of October (outside the period), still open.
+        converse(session, monday + 3 * D - H, [("ask", False, 0), ("escalate", None, 0)], user="dee", org="org2")
+        converse(session, datetime(2026, 10, 20, tzinfo=UTC), [("ask", False, 0), ("escalate", None, 0)], user="eve", org="org1")
+        talk = kpis.summary(scope(session, checklist))["conversations"]
+        org2 = kpis.summary(scope(session, checklist, org_id="org2"))["conversations"]
+    assert (talk["escalated"], talk["escalation_rate"], talk["deflection_rate"]) == (4, 1.0, 0.0)  # a person's resolution is no deflection
+    assert (talk["open_escalations"], talk["resolved_by_person"]) == (3, 2)  # Ben, Dee and Eve are open; Ann and Cem resolved
+    assert talk["median_time_to_first_human_reply_hours"] == 2.0  # [1, 3]
+    assert talk["median_time_to_close_hours"] == 2.75  # [2.5, 3]
+    assert (org2["open_escalations"], org2["resolved_by_person"], org2["median_time_to_first_human_reply_hours"], org2["median_time_to_close_hours"]) == (1, 1, None, 2.5)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sqlmodel import Session, select
 
-from bot.ledger.models import Conversation, EndUser, OnboardingEvent
+from bot.ledger.models import Conversation, EndUser, Escalation, OnboardingEvent, PersonReply
 from bot.ledger.outcomes import outcome_of
 from bot.reports import kpis
 from bot.reports.periods import Period, buckets, parse_tz
@@ -33,12 +33,14 @@ def generate(session: Session, checklist, rng: random.Random) -> None:
             event(session, checklist, event_id, user, org, rng.choice(NAMES), at)
         for _ in range(rng.randint(0, 2)):
             script, minute = [], 0
-            for _ in range(rng.randint(0, 3)):
+            for _ in range(rng.randint(0, 5)):
                 minute += rng.randint(1, 30)
-                action = rng.choice(["ask", "ask", "vote", "escalate"])
+                action = rng.choice(["ask", "ask", "vote", "escalate", "reply", "close"])
                 if action == "vote" and not any(s[0] == "ask" for s in script):
                     action = "ask"
-                script.append((action, rng.random() < 0.7 if action != "escalate" else None, minute))
+                if action in ("reply", "close") and not any(s[0] == "escalate" for s in script):
+                    action = "escalate"
+                script.append((action, rng.random() < 0.7 if action in ("ask", "vote") else None, minute))
             at = base + timedelta(hours=rng.randint(-48, 200))
             converse(session, min(at, NOW - timedelta(minutes=200)), script, user=user if rng.random() < 0.8 else None, org=org, channel=rng.choice(["web", "slack"]))
 
@@ -85,7 +87,19 @@ def reference(session: Session, checklist, start: datetime, end: datetime, org: 
             "done": done,
         }
     hours = sorted(u["hours"] for u in users.values() if u["hours"] is not None)
+    counted_ids = {c.id for c in counted}
+    escalations = [x for x in session.exec(select(Escalation)) if x.created_at <= NOW]
+    replies = list(session.exec(select(PersonReply)))
+    of_period = [x for x in escalations if x.conversation_id in counted_ids]
+    first_replies = [min(r.created_at for r in replies if r.escalation_id == x.id) for x in of_period if any(r.escalation_id == x.id for r in replies)]
+    to_reply = [(t - x.created_at).total_seconds() / 3600 for x, t in zip([x for x in of_period if any(r.escalation_id == x.id for r in replies)], first_replies)]
+    to_close = [(x.closed_at - x.created_at).total_seconds() / 3600 for x in of_period if x.closed_at is not None]
+    filtered = {c.id for c in session.exec(select(Conversation)) if org is None or c.org_id == org}  # a hand-over before any question is open too
     return {
+        "open_escalations": sum(x.closed_at is None for x in escalations if x.conversation_id in filtered),
+        "resolved_by_person": sum(1 for c in counted if c.escalated_at is not None and all(x.closed_at is not None for x in escalations if x.conversation_id == c.id)),
+        "median_to_reply": float(np.median(to_reply)) if to_reply else None,
+        "median_to_close": float(np.median(to_close)) if to_close else None,
         "outcomes": {o: outcomes.count(o) for o in set(outcomes)},
         "started": len(users),
         "completed": sum(u["completed"] is not None for u in users.values()),
@@ -122,6 +136,10 @@ def test_random_ledger_matches_reference(db_engine, checklist, seed: int) -> Non
             report = kpis.summary(scope)
             expected = reference(session, checklist, period.start, period.end, org)
             assert_matches(report["conversations"], report["onboarding"], expected)
+            talk = report["conversations"]
+            assert (talk["open_escalations"], talk["resolved_by_person"]) == (expected["open_escalations"], expected["resolved_by_person"])
+            for name, value in (("median_time_to_first_human_reply_hours", expected["median_to_reply"]), ("median_time_to_close_hours", expected["median_to_close"])):
+                assert (talk[name] is None and value is None) or abs(talk[name] - value) <= 0.006, (name, talk[name], value)
             assert [s["reached"] for s in report["onboarding"]["funnel"]] == expected["reached"]
         scope = kpis.ReportScope(session, checklist, period, Filters(), NOW, QUIET)
         series = kpis.timeseries(scope, "week")["buckets"]

@@ -107,3 +107,31 @@ def test_jiso_ask_without_an_index_says_so_in_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["ask", "How do I invite a teammate?"], env={"JISO_INDEX_DIR": str(tmp_path / "index")})
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [f"no index in {tmp_path / 'index'}: run `jiso index` first"]
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (
+            {"JISO_ESCALATION_WEBHOOK_URL": "https://hooks.example/jiso"},
+            "JISO_ESCALATION_WEBHOOK_SECRET is empty: hand-overs to JISO_ESCALATION_WEBHOOK_URL are signed with it, so set one (a long random string your receiver also knows) or unset the URL",
+        ),
+        (
+            {"JISO_ESCALATION_WEBHOOK_URL": "hooks.example/jiso", "JISO_ESCALATION_WEBHOOK_SECRET": "s"},
+            "JISO_ESCALATION_WEBHOOK_URL is not an http(s) URL: write the full address hand-overs are posted to (https://…), or unset it",
+        ),
+        (
+            {"JISO_SLACK_ESCALATION_CHANNEL": "C0123", "SLACK_BOT_TOKEN": ""},
+            "JISO_SLACK_ESCALATION_CHANNEL is set but SLACK_BOT_TOKEN is empty: hand-overs cannot be posted to Slack; set the bot token (README › Connect Slack) or unset the channel",
+        ),
+    ],
+)
+def test_the_server_refuses_to_start_with_a_misconfigured_hand_over_destination(env: dict[str, str], line: str, tmp_path: Path) -> None:
+    full = {**os.environ, "JISO_DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.db'}", **env}
+    result = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--port", "1"], cwd=ROOT, env=full, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [line]
+    with pytest.raises(ValueError, match="JISO_"):  # and so does the app factory (uvicorn --factory api.app:create_app)
+        from api.app import create_app
+
+        create_app(Settings(escalation_webhook_url="https://hooks.example/jiso"))

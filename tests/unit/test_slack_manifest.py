@@ -11,8 +11,8 @@ from bot.channels.slack import COMMAND
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
-SCOPES = ["app_mentions:read", "chat:write", "commands", "im:history"]
-EVENTS = ["app_mention", "message.im"]
+SCOPES = ["app_mentions:read", "chat:write", "commands", "im:history", "channels:history", "groups:history"]
+EVENTS = ["app_mention", "message.im", "message.channels", "message.groups"]
 
 
 @pytest.mark.parametrize(("name", "socket_mode"), [("manifest.yml", False), ("manifest.socket-mode.yml", True)])

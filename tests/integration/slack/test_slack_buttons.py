@@ -121,18 +121,20 @@ def test_after_a_hand_over_the_bot_stays_quiet_in_the_dm_thread_until_asked_agai
     slack_app.click(post, "jiso_handover")
     fake.wait_for(lambda: fake.calls_to("chat.update"))
     slack_app.hand_overs_delivered()
-    posts_after_handover = len(fake.calls_to("chat.postMessage"))  # the answer and the hand-over
 
-    # The user talks to the person in the thread: not a question for the bot.
+    def in_the_dm() -> list:
+        return [call for call in fake.calls_to("chat.postMessage") if call.body["channel"] == "D1"]
+
+    # The user talks to the person in the thread: not a question for the bot (a message for the person).
     slack_app.dm("Thanks, I'll wait for Alice", ts="1700000300.000100", thread_ts="1700000200.000100")
     # Then asks the bot again, by mentioning it: answered in the thread.
     slack_app.dm("<@UBOT> How do I download an invoice?", ts="1700000400.000100", thread_ts="1700000200.000100")
-    answer = fake.wait_for(lambda: fake.calls_to("chat.postMessage")[posts_after_handover:])[0]
+    answer = fake.wait_for(lambda: in_the_dm()[1:])[0]
     assert answer.body["thread_ts"] == "1700000200.000100" and "Invoices" in all_text(answer.body)
     slack_app.finish()
-    assert len(fake.calls_to("chat.postMessage")) == posts_after_handover + 1
-    questions = [turn.question for turn in slack_app.turns()]
-    assert questions == [EN_QUESTION, "How do I download an invoice?"]
+    assert len(in_the_dm()) == 2  # the bot said nothing to the message for the person
+    turns = slack_app.turns()
+    assert [(turn.question, turn.quiet) for turn in turns] == [(EN_QUESTION, False), ("Thanks, I'll wait for Alice", True), ("How do I download an invoice?", False)]
     [conversation] = slack_app.conversations()
     assert not conversation.handed_over and conversation.escalated_at is not None
 
