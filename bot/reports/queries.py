@@ -111,7 +111,8 @@ def outcome_counts(session: Session, window: Window, *, buckets: Sequence[Bucket
 
 def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: str | None = None) -> Subquery:
     """One row per onboarding user as of `window.now` (not yet limited to the window):
-    user_id, org_id, started_at, completed_at, self_serve, involved, s0..sN (step done flags).
+    user_id, org_id, started_at, completed_at, self_serve, involved, s0..sN (step done flags),
+    d0..dN (when each step was done, or NULL).
 
     A user starts with their first checklist event or first conversation with a question;
     a step is done by its first completing event (or its active-minutes rule); the user
@@ -182,6 +183,7 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
 
     required = [i for i, step in enumerate(steps) if step.required]
     flags = [func.max(case((done.c.step == _int(i), _int(1)), else_=_int(0))).label(f"s{i}") for i in range(len(steps))]
+    done_times = [func.min(case((done.c.step == _int(i), done.c.done_at))).label(f"d{i}") for i in range(len(steps))]
     per_user = (
         select(
             started.c.user_id,
@@ -189,6 +191,7 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
             func.sum(case((done.c.step.in_([_int(i) for i in required]), _int(1)), else_=_int(0))).label("required_done"),
             func.max(case((done.c.step.in_([_int(i) for i in required]), done.c.done_at))).label("last_required_at"),
             *flags,
+            *done_times,
         )
         .select_from(started.outerjoin(done, done.c.user_id == started.c.user_id))
         .group_by(started.c.user_id, started.c.started_at)
@@ -205,6 +208,7 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
             self_serve.label("self_serve"),
             func.coalesce(talk.c.involved, _int(0)).label("involved"),
             *[per_user.c[f"s{i}"] for i in range(len(steps))],
+            *[per_user.c[f"d{i}"] for i in range(len(steps))],
         )
         .select_from(per_user.outerjoin(U, U.c.id == per_user.c.user_id).outerjoin(talk, talk.c.user_id == per_user.c.user_id))
         .subquery("users")

@@ -1,0 +1,60 @@
+"""Onboarding reports for the people who act on them: the champion's view of one organization's
+members, and how onboarding relates to retention. Same keys and formats as `reports`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Path, Query
+
+from api.auth import ManagerDep, scoped_org
+from api.deps import ChecklistDep, SessionDep, SettingsDep
+from api.routes.reports import Format, ScopeDep, csv_response
+from bot.ledger.models import Organization, utcnow
+from bot.reports.kpis import KPI_VERSION
+from bot.reports.members import STUCK_AFTER, members
+from bot.reports.periods import iso
+from bot.reports.retention import BadWeeks, parse_weeks, retention
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+@router.get("/organizations/{org_id}/members")
+def organization_members(
+    session: SessionDep,
+    settings: SettingsDep,
+    checklist: ChecklistDep,
+    principal: ManagerDep,
+    org_id: Annotated[str, Path(min_length=1, max_length=128)],
+    stuck: Annotated[bool | None, Query(description="true: only members stuck on a required step; false: only the others")] = None,
+    format: Format = "json",
+) -> Any:
+    """One row per member who started onboarding: steps done, completion, whether they are stuck."""
+    scoped_org(principal, org_id)
+    if session.get(Organization, org_id) is None:
+        raise HTTPException(status_code=404, detail=f"no organization '{org_id}': jiso has seen no event or conversation of it")
+    now = utcnow()
+    rows = [member.to_json() for member in members(session, checklist, org_id, now, settings.assume_resolved_after)]
+    if stuck is not None:
+        rows = [row for row in rows if (row["stuck_step"] is not None) == stuck]
+    if format == "csv":
+        return csv_response([{**row, "steps_done": " ".join(row["steps_done"])} for row in rows], f"members-{org_id}")
+    return {"kpi_version": KPI_VERSION, "org_id": org_id, "as_of": iso(now), "stuck_after_days": STUCK_AFTER.days, "members": rows}
+
+
+@router.get("/retention")
+def retention_report(scope: ScopeDep, weeks: Annotated[str, Query(max_length=100, description="Week numbers after the start, e.g. 4,8,12")] = "4,8,12", format: Format = "json") -> Any:
+    """Users who started in the period, as self_serve / with_help / not_completed, and the share
+    of each still active in their k-th week."""
+    try:
+        report = retention(scope, parse_weeks(weeks))
+    except BadWeeks as error:
+        raise HTTPException(status_code=422, detail=str(error)) from None
+    if format == "csv":
+        rows = [
+            {"group": name, "users": group["users"], "week": int(k), "eligible": group["eligible"][k], "retained": group["retained"][k]}
+            for name, group in report["groups"].items()
+            for k in group["eligible"]
+        ]
+        return csv_response(rows, "retention")
+    return report
