@@ -19,10 +19,12 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
+# The demo page signs in a demo user (its checklist and next-step nudge) with a local-only secret
+# unless you set your own JISO_IDENTITY_SECRET.
 run: install
 	$(BIN)/jiso db upgrade
 	$(BIN)/jiso index
-	$(BIN)/jiso serve
+	JISO_IDENTITY_SECRET="$${JISO_IDENTITY_SECRET:-local-demo-secret}" $(BIN)/jiso serve
 
 test: install
 	bash scripts/test-prereqs.sh

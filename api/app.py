@@ -22,7 +22,7 @@ from api.idempotency import prune_periodically
 from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
 from api.request_guard import TextGuard, validation_error_handler
-from api.routes import ask, conversations, dashboard, events, health, onboarding, onboarding_reports, pages, reports, slack, widget_config
+from api.routes import ask, conversations, dashboard, events, health, nudges, onboarding, onboarding_reports, pages, reports, slack, widget_config
 from api.settings import Settings
 from api.transcript_links import transcript_links
 from bot.ledger.db import make_engine, upgrade
@@ -101,6 +101,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(slack.router)
     app.include_router(events.router, prefix="/api/v1")
     app.include_router(onboarding.router, prefix="/api/v1")
+    app.include_router(nudges.router, prefix="/api/v1")
     app.include_router(reports.router, prefix="/api/v1")
     app.include_router(onboarding_reports.router, prefix="/api/v1")
     app.include_router(dashboard.router)

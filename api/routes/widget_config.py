@@ -14,6 +14,7 @@ router = APIRouter(tags=["web chat"])
 class WidgetFeatures(BaseModel):
     onboarding_progress: bool  # the "Your setup" checklist: there is a checklist and verified users
     events: bool  # window.jiso.track(name): verified users
+    nudges: bool  # next-step nudges: verified users and a checklist with required steps
 
 
 class WidgetConfig(BaseModel):
@@ -26,7 +27,7 @@ class WidgetConfig(BaseModel):
 def widget_config(settings: SettingsDep, checklist: ChecklistDep) -> WidgetConfig:
     verified = bool(settings.identity_secret)
     return WidgetConfig(
-        features=WidgetFeatures(onboarding_progress=verified and bool(checklist.steps), events=verified),
+        features=WidgetFeatures(onboarding_progress=verified and bool(checklist.steps), events=verified, nudges=verified and bool(checklist.required)),
         verified_users=verified,
         max_question_chars=settings.max_question_chars,
     )

@@ -18,6 +18,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import CTE, Subquery
 from sqlmodel import Session
 
+from bot.ledger.events import JISO_EVENT_PREFIX
 from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, OnboardingEvent, Turn, UTCDateTime
 from bot.ledger.outcomes import outcome_sql
 from bot.onboarding import Checklist
@@ -322,7 +323,8 @@ def open_escalations_by_org(session: Session, org_id: str | None) -> dict[str | 
 
 
 def unknown_event_names(session: Session, window: Window) -> list[tuple[str, int]]:
-    query = select(E.c.name, func.count()).where(~E.c.known, E.c.occurred_at >= window.start, E.c.occurred_at < window.end)
+    own = E.c.name.like(f"{JISO_EVENT_PREFIX}%")  # jiso's own events (nudges) are not the customer's unknown names
+    query = select(E.c.name, func.count()).where(~E.c.known, ~own, E.c.occurred_at >= window.start, E.c.occurred_at < window.end)
     if window.filters.org_id is not None:
         query = query.where(E.c.org_id == window.filters.org_id)
     return [(name, int(count)) for name, count in session.execute(query.group_by(E.c.name).order_by(func.count().desc(), E.c.name))]

@@ -178,7 +178,7 @@ def test_signed_in_user_sees_their_checklist_and_track_records_events(tmp_path: 
     widget(page).get_by_role("button", name="Ask a question").click()
     setup = widget(page).locator("details.setup")
     setup.locator("summary").wait_for()
-    assert setup.locator("summary").inner_text() == "Your setup 1/11"
+    assert setup.locator("summary").inner_text() == "Your setup · 1 of 4 required"
     setup.locator("summary").click()
     assert setup.locator("li.done").inner_text().split() == ["✓", "Invite", "your", "teammates", "(done)"]
     assert "Connect Slack" in setup.locator("li.todo").all_inner_texts()
