@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from api.auth import ManagerDep, scoped_org
 from api.deps import ChecklistDep, SessionDep, SettingsDep
-from api.routes.reports import Format, ScopeDep, csv_response
+from api.routes.reports import Format, ScopeDep, csv_response, entry_catalog
 from bot.ledger.models import Organization, utcnow
 from bot.reports.kpis import KPI_VERSION
 from bot.reports.members import STUCK_AFTER, members
+from bot.reports.nudge_report import nudge_report
 from bot.reports.periods import iso
 from bot.reports.retention import BadWeeks, parse_weeks, retention
 
@@ -57,4 +58,21 @@ def retention_report(scope: ScopeDep, weeks: Annotated[str, Query(max_length=100
             for k in group["eligible"]
         ]
         return csv_response(rows, "retention")
+    return report
+
+
+@router.get("/nudges")
+def nudges_report(request: Request, scope: ScopeDep, format: Format = "json") -> Any:
+    """Per step: nudges shown, opened, dismissed, and who did the step within 7 days after opening
+    one, after dismissing one, or never nudged; per step-tagged FAQ entry, after it was shown.
+    An observational comparison (`caveat`), not a causal effect."""
+    report = nudge_report(scope, entry_catalog(request))
+    if format == "csv":
+        rows = []
+        for step in report["steps"]:
+            row = {key: value for key, value in step.items() if not isinstance(value, dict)}
+            for group in ("after_opened", "after_dismissed", "never_nudged"):
+                row |= {f"{group}.{key}": value for key, value in step[group].items()}
+            rows.append(row)
+        return csv_response(rows, "nudges")
     return report

@@ -77,6 +77,11 @@ def dialect_of(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def product_event() -> ColumnElement[bool]:
+    """Sent by the product, not recorded by jiso itself (nudges): only these are the user's activity."""
+    return ~E.c.name.like(f"{JISO_EVENT_PREFIX}%")
+
+
 def bucket_table(buckets: Sequence[Bucket]) -> Subquery:
     """[start, end) ranges as rows, to join against (an index range scan per bucket)."""
     if not 0 < len(buckets) <= MAX_BUCKETS:
@@ -166,7 +171,7 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
         per_minute = (
             select(E.c.user_id.label("user_id"), func.min(E.c.occurred_at).label("t"))
             .select_from(E.join(started, started.c.user_id == E.c.user_id))
-            .where(E.c.occurred_at >= started.c.started_at, E.c.occurred_at < plus_days(started.c.started_at, rule.within_days, dialect), E.c.occurred_at <= now, *own_events)
+            .where(E.c.occurred_at >= started.c.started_at, E.c.occurred_at < plus_days(started.c.started_at, rule.within_days, dialect), E.c.occurred_at <= now, product_event(), *own_events)
             .group_by(E.c.user_id, minute_of(E.c.occurred_at, dialect))
             .subquery(f"minutes_{i}")
         )
@@ -323,8 +328,7 @@ def open_escalations_by_org(session: Session, org_id: str | None) -> dict[str | 
 
 
 def unknown_event_names(session: Session, window: Window) -> list[tuple[str, int]]:
-    own = E.c.name.like(f"{JISO_EVENT_PREFIX}%")  # jiso's own events (nudges) are not the customer's unknown names
-    query = select(E.c.name, func.count()).where(~E.c.known, ~own, E.c.occurred_at >= window.start, E.c.occurred_at < window.end)
+    query = select(E.c.name, func.count()).where(~E.c.known, product_event(), E.c.occurred_at >= window.start, E.c.occurred_at < window.end)
     if window.filters.org_id is not None:
         query = query.where(E.c.org_id == window.filters.org_id)
     return [(name, int(count)) for name, count in session.execute(query.group_by(E.c.name).order_by(func.count().desc(), E.c.name))]

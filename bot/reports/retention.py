@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, literal_column, select
 
 from bot.reports.kpis import ReportScope, rate
-from bot.reports.queries import E, cohort, dialect_of, plus_days, user_rows
+from bot.reports.queries import E, cohort, dialect_of, plus_days, product_event, user_rows
 
 GROUPS = ("self_serve", "with_help", "not_completed")
 DEFAULT_WEEKS = (4, 8, 12)
@@ -49,7 +49,7 @@ def retention(scope: ReportScope, weeks: Sequence[int] = DEFAULT_WEEKS) -> dict[
     for k in weeks:
         week_start, week_end = plus_days(group.c.started_at, 7 * (k - 1), dialect), plus_days(group.c.started_at, 7 * k, dialect)
         eligible = week_end <= window.now
-        active = exists().where(E.c.user_id == group.c.user_id, E.c.occurred_at >= week_start, E.c.occurred_at < week_end)
+        active = exists().where(E.c.user_id == group.c.user_id, E.c.occurred_at >= week_start, E.c.occurred_at < week_end, product_event())
         flags.append(case((eligible, literal_column("1")), else_=literal_column("0")).label(f"e{k}"))
         flags.append(case((and_(eligible, active), literal_column("1")), else_=literal_column("0")).label(f"r{k}"))
     per_user = select(label.label("grp"), *flags).select_from(group).subquery("per_user")

@@ -3,6 +3,8 @@ once per step per user per day (across devices and concurrent requests), the rec
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 from datetime import datetime, timezone
 
@@ -14,6 +16,7 @@ from bot.ledger.models import OnboardingEvent, utcnow
 from bot.nudges import help_entries, record_nudge
 from indexer.documents import Entry
 from tests.reports.conftest import ADMIN_KEY, IDENTITY_SECRET, bearer, converse, event
+from tests.reports.test_api import key
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +123,20 @@ def test_concurrent_devices_get_one_nudge(db_engine) -> None:
     assert sorted(results) == [False] * 7 + [True]
     with Session(db_engine) as session:
         assert len(session.exec(select(OnboardingEvent).where(OnboardingEvent.name == "jiso.nudge.shown")).all()) == 1
+
+
+def test_nudge_report_over_http(client) -> None:
+    with Session(client.app.state.db) as session:
+        event(session, client.app.state.checklist, "w1", "u1", "org-a", "workspace.created", utcnow())
+    assert nudge(client, "u1")["step"] == "create-first-project"
+    client.post("/api/v1/widget/nudge/dismissed", json={"user": signed("u1"), "step": "create-first-project"})
+    report = client.get("/api/v1/reports/nudges", headers=bearer(ADMIN_KEY)).json()
+    project = report["steps"][2]
+    assert (project["step"], project["shown"], project["opened"], project["dismissed"], project["after_dismissed"]["users"]) == ("create-first-project", 1, 0, 1, 1)
+    assert "observational" in report["caveat"].lower()
+    other = client.get("/api/v1/reports/nudges", headers=bearer(key(client, "manager", "org-b"))).json()
+    assert other["filters"]["org_id"] == "org-b" and other["steps"][2]["shown"] == 0
+    sheet = client.get("/api/v1/reports/nudges", params={"format": "csv"}, headers=bearer(ADMIN_KEY))
+    rows = list(csv.DictReader(io.StringIO(sheet.text)))
+    assert [row["step"] for row in rows] == ["create-workspace", "connect-slack", "create-first-project"]
+    assert (rows[2]["shown"], rows[2]["after_dismissed.users"], rows[2]["never_nudged.users"]) == ("1", "1", "0")
