@@ -3,6 +3,7 @@ members, and how onboarding relates to retention. Same keys and formats as `repo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -11,13 +12,16 @@ from api.auth import ManagerDep, scoped_org
 from api.deps import ChecklistDep, SessionDep, SettingsDep
 from api.routes.reports import Format, ScopeDep, csv_response, entry_catalog
 from bot.ledger.models import Organization, utcnow
+from bot.reports import kpis
 from bot.reports.kpis import KPI_VERSION
 from bot.reports.members import STUCK_AFTER, members
 from bot.reports.nudge_report import nudge_report
 from bot.reports.periods import iso
+from bot.reports.queries import Filters
 from bot.reports.retention import BadWeeks, parse_weeks, retention
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+MIN_BENCHMARK_ORGS = 3  # an organization's key sees the all-organizations median only when this many others make it up
 
 
 @router.get("/organizations/{org_id}/members")
@@ -76,3 +80,22 @@ def nudges_report(request: Request, scope: ScopeDep, format: Format = "json") ->
             rows.append(row)
         return csv_response(rows, "nudges")
     return report
+
+
+# The path names it `organization`: `org_id` is the report scope's query parameter.
+@router.get("/organizations/{organization}/overview")
+def organization_overview(scope: ScopeDep, principal: ManagerDep, organization: Annotated[str, Path(min_length=1, max_length=128)], lang: Annotated[str, Query(pattern="^(en|ja)$")] = "en") -> Any:
+    """One organization's onboarding KPIs and funnel in the period, and, as its benchmark, the
+    median time to complete over all organizations' users."""
+    org_id = scoped_org(principal, organization)
+    own = kpis.summary(replace(scope, filters=Filters(org_id=org_id)), lang)
+    everyone = replace(scope, filters=Filters())
+    others = sum(1 for row in kpis.organizations(everyone)["organizations"] if row["users_completed"] and row["org_id"] != org_id)
+    # A key limited to one organization must not read another one's numbers off a benchmark of two or three.
+    shown = principal.org_id is None or others >= MIN_BENCHMARK_ORGS
+    median = kpis.summary(everyone, lang)["onboarding"]["median_time_to_complete_hours"] if shown else None
+    return {
+        **own,
+        "org_id": org_id,
+        "all_organizations": {"median_time_to_complete_hours": median, "other_organizations_with_completions": others, "hidden": not shown},
+    }

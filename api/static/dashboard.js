@@ -139,6 +139,7 @@ function orgTable(report) {
     const tr = el("tr");
     for (const c of columns) {
       const v = r[c];
+      if (c === "org_id" && v) { const td = el("td"); td.append(el("a", { href: `/dashboard/organization?org_id=${encodeURIComponent(v)}` }, v)); tr.append(td); continue; }
       tr.append(el("td", {}, c === "org_id" ? v ?? t("none") : c.endsWith("share") || c.endsWith("rate") || c === "involvement" ? pct(v) : v));
     }
     body.append(tr);

@@ -79,3 +79,21 @@ def test_retention_from_back_filled_history(client) -> None:
     assert rows[0] == {"group": "self_serve", "users": "1", "week": "4", "eligible": "1", "retained": "1.0"} and len(rows) == 9
     bad = client.get("/api/v1/reports/retention", params={"weeks": "4,eight"}, headers=bearer(ADMIN_KEY))
     assert bad.status_code == 422 and "weeks '4,eight'" in bad.json()["detail"]
+
+
+def test_overview_benchmark_is_hidden_from_a_champion_when_few_organizations_make_it_up(client) -> None:
+    # Completion hours: org-a 2 h; org-b 4 h; org-c 6 h; org-d 8 h → all organizations' median 5 h.
+    for org, hours in (("org-a", 2), ("org-b", 4), ("org-c", 6), ("org-d", 8)):
+        start = days_ago(3)
+        send(client, (f"{org}-1", f"{org}-u", org, "workspace.created", start), (f"{org}-2", f"{org}-u", org, "project.created", start + timedelta(hours=hours)))
+    manager = client.get("/api/v1/reports/organizations/org-a/overview", headers=bearer(ADMIN_KEY)).json()
+    assert (manager["org_id"], manager["onboarding"]["median_time_to_complete_hours"]) == ("org-a", 2.0)
+    assert manager["all_organizations"] == {"median_time_to_complete_hours": 5.0, "other_organizations_with_completions": 3, "hidden": False}
+    assert [step["step"] for step in manager["onboarding"]["funnel"]] == ["create-workspace", "connect-slack", "create-first-project"]
+    champion = key(client, "manager", "org-a")
+    assert client.get("/api/v1/reports/organizations/org-a/overview", headers=bearer(champion)).json()["all_organizations"]["median_time_to_complete_hours"] == 5.0
+    assert client.get("/api/v1/reports/organizations/org-b/overview", headers=bearer(champion)).status_code == 403
+    # A period in which no other organization completed: their median would be readable, so it is hidden.
+    before = {"from": days_ago(50).date().isoformat(), "to": days_ago(35).date().isoformat()}
+    few = client.get("/api/v1/reports/organizations/org-d/overview", params=before, headers=bearer(key(client, "manager", "org-d"))).json()
+    assert few["all_organizations"] == {"median_time_to_complete_hours": None, "other_organizations_with_completions": 0, "hidden": True}
