@@ -11,13 +11,15 @@ from typing import Any
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
+from bot.reports.periods import parse_tz
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
 DURATION_UNITS = {"": "seconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 DURATION_FORMS = "24h, 90m, 30s, 2d, 1w, ISO 8601 such as PT24H, or a number of seconds"
 # Values of these settings may be credentials: an error names the setting, never echoes the value.
 SECRET_PARTS = ("secret", "token", "key", "database_url", "storage")
-JSON_EXAMPLES = {"slack_workspace_orgs": '{"T0123ABCD": "acme"}'}  # otherwise the default, as JSON
+JSON_EXAMPLES = {"slack_workspace_orgs": '{"T0123ABCD": "acme"}', "weekly_digest_channels": '["C0123ABCD"]'}  # otherwise the default, as JSON
 
 
 class Settings(BaseSettings):
@@ -111,6 +113,18 @@ class Settings(BaseSettings):
     # like the thresholds: e5 puts unrelated questions at 0.8 where MiniLM puts them at 0.2.
     report_gap_similarity_en: float = 0.6
     report_gap_similarity_ja: float = 0.9
+    # The weekly review posted to these Slack channels by the server itself (off while empty): the
+    # last full week (Monday first, in the timezone) against the one before, once per channel and
+    # week however many instances run. Checked every weekly_digest_check_seconds.
+    weekly_digest_channels: list[str] = Field(default_factory=list)
+    weekly_digest_tz: str = "UTC"
+    weekly_digest_check_seconds: float = 600.0
+
+    @field_validator("weekly_digest_tz")
+    @classmethod
+    def _digest_tz(cls, value: str) -> str:
+        parse_tz(value)  # an unknown timezone names itself and the fix
+        return value
 
     @field_validator("assume_resolved_after", mode="before")
     @classmethod

@@ -48,16 +48,30 @@ class Member:
 
 def members(session: Session, checklist: Checklist, org_id: str, now: datetime, quiet: timedelta) -> list[Member]:
     """Every member of `org_id` who started onboarding (as of `now`), earliest start first."""
+    return [member for _, member in _members(session, checklist, org_id, now, quiet)]
+
+
+def stuck_by_organization(session: Session, checklist: Checklist, now: datetime, quiet: timedelta) -> dict[str, int]:
+    """Per organization with stuck members: how many."""
+    counts: dict[str, int] = {}
+    for org_id, member in _members(session, checklist, None, now, quiet):
+        if member.stuck_step is not None and org_id is not None:
+            counts[org_id] = counts.get(org_id, 0) + 1
+    return counts
+
+
+def _members(session: Session, checklist: Checklist, org_id: str | None, now: datetime, quiet: timedelta) -> list[tuple[str | None, Member]]:
+    """(organization, member) for the members of `org_id`, or of every organization (None)."""
     window = Window(start=now, end=now, now=now, quiet=quiet, filters=Filters(org_id=org_id))
     users = user_rows(checklist, window, dialect_of(session))
-    mine = select(U.c.id).where(U.c.org_id == org_id)
+    mine = C.c.user_id.in_(select(U.c.id).where(U.c.org_id == org_id)) if org_id is not None else C.c.user_id.is_not(None)
     talk = (
         select(
             C.c.user_id.label("user_id"),
             func.count(case((C.c.turn_count > 0, C.c.id))).label("conversations"),
             func.count(case((C.c.escalated_at <= now, C.c.id))).label("escalations"),
         )
-        .where(C.c.user_id.in_(mine), C.c.created_at <= now)
+        .where(mine, C.c.created_at <= now)
         .group_by(C.c.user_id)
         .subquery("member_talk")
     )
@@ -70,30 +84,31 @@ def members(session: Session, checklist: Checklist, org_id: str, now: datetime, 
             users.c.self_serve,
             talk.c.conversations,
             talk.c.escalations,
+            users.c.org_id,
             *[users.c[f"d{i}"] for i in range(n)],
         )
         .select_from(users.outerjoin(talk, talk.c.user_id == users.c.user_id))
-        .where(users.c.org_id == org_id)
         .order_by(users.c.started_at, users.c.user_id)
     )
+    if org_id is not None:
+        query = query.where(users.c.org_id == org_id)
     found = []
     for row in session.execute(query):
-        done_at = list(row[6 : 6 + n])
+        done_at = list(row[7 : 7 + n])
         last_progress = max([row.started_at, *[t for t in done_at if t is not None]])
         idle = now - last_progress
         next_required = next((step.id for step, t in zip(checklist.steps, done_at) if step.required and t is None), None)
-        found.append(
-            Member(
-                user_id=row.user_id,
-                started_at=row.started_at,
-                steps_done=tuple(step.id for step, t in zip(checklist.steps, done_at) if t is not None),
-                completed_at=row.completed_at,
-                self_serve=bool(row.self_serve),
-                last_progress_at=last_progress,
-                stuck_step=next_required if idle >= STUCK_AFTER else None,
-                days_since_progress=max(0, idle // DAY),
-                conversations=int(row[4] or 0),
-                escalations=int(row[5] or 0),
-            )
+        member = Member(
+            user_id=row.user_id,
+            started_at=row.started_at,
+            steps_done=tuple(step.id for step, t in zip(checklist.steps, done_at) if t is not None),
+            completed_at=row.completed_at,
+            self_serve=bool(row.self_serve),
+            last_progress_at=last_progress,
+            stuck_step=next_required if idle >= STUCK_AFTER else None,
+            days_since_progress=max(0, idle // DAY),
+            conversations=int(row[4] or 0),
+            escalations=int(row[5] or 0),
         )
+        found.append((row.org_id, member))
     return found
