@@ -1,5 +1,6 @@
-"""Onboarding reports for the people who act on them: the champion's view of one organization's
-members, and how onboarding relates to retention. Same keys and formats as `reports`."""
+"""Onboarding reports for the people who act on them: the champion's view of one organization
+(its members, its overview against all organizations), how onboarding relates to retention, and
+how nudges relate to users doing the step. Same keys and formats as `reports`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from api.deps import ChecklistDep, SessionDep, SettingsDep
 from api.routes.reports import Format, ScopeDep, csv_response, entry_catalog
 from bot.ledger.models import Organization, utcnow
 from bot.reports import kpis
-from bot.reports.kpis import KPI_VERSION
 from bot.reports.members import STUCK_AFTER, members
 from bot.reports.nudge_report import nudge_report
 from bot.reports.periods import iso
@@ -44,7 +44,7 @@ def organization_members(
         rows = [row for row in rows if (row["stuck_step"] is not None) == stuck]
     if format == "csv":
         return csv_response([{**row, "steps_done": " ".join(row["steps_done"])} for row in rows], f"members-{org_id}")
-    return {"kpi_version": KPI_VERSION, "org_id": org_id, "as_of": iso(now), "stuck_after_days": STUCK_AFTER.days, "members": rows}
+    return {"kpi_version": kpis.KPI_VERSION, "org_id": org_id, "as_of": iso(now), "stuck_after_days": STUCK_AFTER.days, "members": rows}
 
 
 @router.get("/retention")
