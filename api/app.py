@@ -22,9 +22,11 @@ from api.idempotency import prune_periodically
 from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
 from api.request_guard import TextGuard, validation_error_handler
-from api.routes import ask, conversations, dashboard, drafts, events, handover, health, onboarding, pages, reports, session, slack, widget_config
+from api.routes import ask, conversations, dashboard, drafts, events, handover, health, nudges, onboarding, onboarding_reports, pages, reports, session, slack, widget_config
 from api.settings import Settings, check_handover_destinations
 from api.transcript_links import transcript_links
+from api.weekly_digest import post_weekly
+from bot.channels.slack import make_web_client
 from bot.ledger.db import make_engine, upgrade
 from bot.onboarding import Checklist, ChecklistInvalid, load_checklist
 from indexer.store import IndexUnavailable
@@ -65,10 +67,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect it")
         watcher = asyncio.create_task(watch_index(app, settings, settings.index_reload_seconds))
         pruner = asyncio.create_task(prune_periodically(app.state.db, settings.idempotency_retention))
+        tasks = [watcher, pruner]
+        if settings.weekly_digest_channels and not settings.slack_bot_token:
+            log.error("JISO_WEEKLY_DIGEST_CHANNELS is set but SLACK_BOT_TOKEN is not: the weekly digest is off until the token is set")
+        elif settings.weekly_digest_channels:
+            client = make_web_client(settings.slack_bot_token, settings.slack_api_url)
+            tasks.append(asyncio.create_task(post_weekly(app.state.db, settings, lambda: app.state.checklist, app.state.embedders, client)))
         try:
             yield
         finally:
-            for task in (watcher, pruner):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -104,7 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(handover.router, prefix="/api/v1")
     app.include_router(drafts.router, prefix="/api/v1")
     app.include_router(onboarding.router, prefix="/api/v1")
+    app.include_router(nudges.router, prefix="/api/v1")
     app.include_router(reports.router, prefix="/api/v1")
     app.include_router(session.router, prefix="/api/v1")
+    app.include_router(onboarding_reports.router, prefix="/api/v1")
     app.include_router(dashboard.router)
     return app

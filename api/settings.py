@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from api.branding import AA_TEXT, HEX_COLOUR, contrast
+from bot.reports.periods import parse_tz
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHORT_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
@@ -24,6 +25,7 @@ JSON_EXAMPLES = {
     "widget_launcher_label": '{"en": "Need help?", "ja": "お困りですか？"}',
     "widget_welcome": '{"en": "Hi! Ask me about getting started.", "ja": "こんにちは！"}',
     "widget_starter_questions": '{"en": ["How do I invite a teammate?"]}',
+    "weekly_digest_channels": '["C0123ABCD"]',
 }  # otherwise the default, as JSON
 
 
@@ -136,6 +138,18 @@ class Settings(BaseSettings):
     # like the thresholds: e5 puts unrelated questions at 0.8 where MiniLM puts them at 0.2.
     report_gap_similarity_en: float = 0.6
     report_gap_similarity_ja: float = 0.9
+    # The weekly review posted to these Slack channels by the server itself (off while empty): the
+    # last full week (Monday first, in the timezone) against the one before, once per channel and
+    # week however many instances run. Checked every weekly_digest_check_seconds.
+    weekly_digest_channels: list[str] = Field(default_factory=list)
+    weekly_digest_tz: str = "UTC"
+    weekly_digest_check_seconds: float = 600.0
+
+    @field_validator("weekly_digest_tz")
+    @classmethod
+    def _digest_tz(cls, value: str) -> str:
+        parse_tz(value)  # an unknown timezone names itself and the fix
+        return value
 
     @field_validator("assume_resolved_after", "session_valid_for", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import IngestDep
 from api.deps import ChecklistDep, SessionDep, SettingsDep
 from api.verified_user import NOT_VERIFIED, VerifiedUser, verified
-from bot.ledger.events import NewEvent, record_events
+from bot.ledger.events import JISO_EVENT_PREFIX, NewEvent, record_events
 from bot.ledger.models import utcnow
 
 router = APIRouter(tags=["events"])
@@ -46,6 +46,17 @@ class EventIn(BaseModel):
         if value < EARLIEST:
             raise ValueError("occurred_at is before 2000-01-01")
         return value.astimezone(timezone.utc)
+
+    @field_validator("name")
+    @classmethod
+    def _not_jisos_own(cls, value: str) -> str:
+        return not_reserved(value)
+
+
+def not_reserved(name: str) -> str:
+    if name.startswith(JISO_EVENT_PREFIX):
+        raise ValueError(f"event names starting with '{JISO_EVENT_PREFIX}' are recorded by jiso itself (nudges)")
+    return name
 
 
 _batch = TypeAdapter(list[EventIn])
@@ -101,6 +112,11 @@ class WidgetEventIn(BaseModel):
     user: VerifiedUser
     name: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9_.:\-]+$")
     event_id: str = Field(min_length=1, max_length=100)
+
+    @field_validator("name")
+    @classmethod
+    def _not_jisos_own(cls, value: str) -> str:
+        return not_reserved(value)
 
 
 @router.post("/widget/events", responses=NOT_VERIFIED)

@@ -24,6 +24,7 @@ POPULAR_TTL_SECONDS = 300.0  # every page load asks: the ranking is computed at 
 class WidgetFeatures(BaseModel):
     onboarding_progress: bool  # the "Your setup" checklist: there is a checklist and verified users
     events: bool  # window.jiso.track(name): verified users
+    nudges: bool  # next-step nudges: verified users and a checklist with required steps
 
 
 class WidgetBranding(BaseModel):
@@ -83,7 +84,7 @@ def widget_config(
     starters = configured or _popular_cache(request).get(locale, lambda: popular_questions(session, entries, locale, utcnow(), settings.widget_popular_questions))
     response.headers["Cache-Control"] = "public, max-age=60"
     return WidgetConfig(
-        features=WidgetFeatures(onboarding_progress=verified and bool(checklist.steps), events=verified),
+        features=WidgetFeatures(onboarding_progress=verified and bool(checklist.steps), events=verified, nudges=verified and bool(checklist.required)),
         verified_users=verified,
         max_question_chars=settings.max_question_chars,
         branding=WidgetBranding(

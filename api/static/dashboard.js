@@ -20,7 +20,7 @@ const I18N = {
     org_id: "Organization", users: "Users", completed_share: "Completed", self_serve_share: "Self-serve", open_escalations: "Open escalations",
     none: "(no organization)", asked: "asked", nogaps: "No unanswered or escalated questions in this period.", hours: "h",
     confirmed: "confirmed", assumed: "assumed", started_at: "Started", first_question: "First question", turns: "Questions",
-    transcript: "Transcript", nolist: "No conversation matches.", shown_of: "shown of",
+    members: "members", transcript: "Transcript", nolist: "No conversation matches.", shown_of: "shown of",
     o_escalated: "handed over", o_unanswered: "unanswered", o_resolved_confirmed: "resolved (confirmed)", o_resolved_assumed: "resolved (assumed)", o_open: "open",
     def_conversations: "Conversations started in the period with at least one question.",
     def_decided: "Conversations with an outcome: all but the open ones. The rates are shares of these.",
@@ -54,7 +54,7 @@ const I18N = {
     org_id: "組織", users: "ユーザー", completed_share: "完了", self_serve_share: "セルフサーブ", open_escalations: "未対応のエスカレーション",
     none: "(組織なし)", asked: "件", nogaps: "この期間に未回答・エスカレーションされた質問はありません。", hours: "時間",
     confirmed: "確認済み", assumed: "推定", started_at: "開始", first_question: "最初の質問", turns: "質問数",
-    transcript: "会話記録", nolist: "該当する会話はありません。", shown_of: "件を表示 / 全",
+    members: "メンバー", transcript: "会話記録", nolist: "該当する会話はありません。", shown_of: "件を表示 / 全",
     o_escalated: "引き継ぎ", o_unanswered: "未回答", o_resolved_confirmed: "解決(確認済み)", o_resolved_assumed: "解決(推定)", o_open: "未確定",
     def_conversations: "期間内に始まり、質問が 1 件以上ある会話。",
     def_decided: "結果が確定した会話(未確定を除く)。各率の分母です。",
@@ -310,7 +310,7 @@ async function organizationsSection(get) {
         const q = viewQuery();
         q.set("org_id", v);
         const cell = el("td");
-        cell.append(el("a", { href: `?${q}` }, v));
+        cell.append(el("a", { href: `?${q}` }, v), " · ", el("a", { class: "members", href: `/dashboard/organization?org_id=${encodeURIComponent(v)}` }, t("members")));
         tr.append(cell);
         continue;
       }

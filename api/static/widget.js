@@ -11,6 +11,7 @@
  *   data-launcher-label, data-welcome, data-starter-questions ("First?|Second?")
  *                   branding; each overrides the server's JISO_WIDGET_* (GET /api/v1/widget/config).
  *                   Colours below WCAG AA contrast are adjusted, with a warning in the console.
+ *   data-nudges     "off": never show the verified user a nudge towards their next setup step
  *
  * Everything lives in a Shadow DOM, so the host page's styles and ours never meet. Answers arrive
  * as server-sanitized HTML and are rebuilt here node by node from an allow-list (never assigned
@@ -48,6 +49,7 @@
       unreachable: "The help chat cannot connect right now. Please try again later.",
       notVerified: "We could not confirm your sign-in, so the help chat cannot start. Please reload the page; if it keeps happening, contact support.",
       personNamed: "{name}, from our team", personAnon: "From our team",
+      required: "{done} of {total} required", nextStep: "Next step:", nudge: "Your next setup step", dismiss: "Dismiss",
     },
     ja: {
       open: "ヘルプ", launcher: "質問する", close: "閉じる", title: "ヘルプ",
@@ -70,6 +72,7 @@
       unreachable: "現在ヘルプチャットに接続できません。しばらくしてからもう一度お試しください。",
       notVerified: "ログイン情報を確認できなかったため、ヘルプチャットを開始できません。ページを再読み込みしてください。解決しない場合はサポートにお問い合わせください。",
       personNamed: "担当者（{name}）", personAnon: "担当者より",
+      required: "必須 {total} 件中 {done} 件完了", nextStep: "次のステップ：", nudge: "次のセットアップ手順", dismiss: "閉じる",
     },
   };
 
@@ -207,8 +210,11 @@
   var panel = el("section", { id: "panel", class: "panel", role: "dialog", "aria-labelledby": "title", hidden: true, lang: locale }, [
     el("header", {}, [title, closeButton]), setup, log, handoverBar, form,
   ]);
+  // Announced politely when a nudge appears (the region exists first, so screen readers hear it).
+  var nudgeRegion = el("div", { class: "nudge-region", role: "status", "aria-live": "polite" });
   root.appendChild(stylesheet);
   root.appendChild(panel);
+  root.appendChild(nudgeRegion);
   root.appendChild(launcher);
 
   var state = { conversationId: stored(sessionStorage, conversationKey), handedOver: false, newQuestion: false, busy: false, opened: false };
@@ -522,9 +528,11 @@
       if (!progress || !Array.isArray(progress.steps) || !progress.steps.length) return;
       var list = el("ul", {});
       progress.steps.forEach(function (step) {
+        // An open step links to the entry that explains it.
+        var help = !step.done && step.help && safeUrl(step.help.url);
         list.appendChild(el("li", { class: step.done ? "done" : "todo" }, [
           el("span", { class: "check", "aria-hidden": "true", text: step.done ? "✓" : "" }),
-          el("span", { text: step.title }),
+          help ? el("a", { href: step.help.url, target: "_blank", rel: "noopener noreferrer", title: step.help.title, text: step.title }) : el("span", { text: step.title }),
           step.required === false ? el("span", { class: "optional", text: t.optional }) : null,
           step.done ? el("span", { class: "visually-hidden", text: " (" + t.done + ")" }) : null,
         ]));
@@ -543,6 +551,50 @@
     return done + "/" + steps.length;
   }
 
+  function requiredText(done, total) { return t.required.replace("{done}", done).replace("{total}", total); }
+
+  // ---- Next-step nudge: a small card above the launcher with the next required step and the
+  // entry that helps with it. The server decides whether one is due (once per step per day, on
+  // every device), so the widget asks only when it would show it: the panel closed and the user
+  // not typing (no key pressed for a few seconds, anywhere on the page).
+  var TYPING_PAUSE_MS = 3000;
+  var lastKey = Date.now(); // the first nudge waits a moment after the page loads, too
+  document.addEventListener("keydown", function () { lastKey = Date.now(); }, true);
+  function typing() { return Date.now() - lastKey < TYPING_PAUSE_MS || input.value !== ""; }
+  function scheduleNudge() {
+    if (!user || data.nudges === "off") return;
+    features().then(function (available) {
+      if (!available.nudges) return;
+      var due = null, asked = false;
+      var timer = setInterval(function () {
+        if (typing() || !panel.hidden) return;
+        if (due) { clearInterval(timer); showNudge(due); return; }
+        if (asked) return;
+        asked = true;
+        write("/widget/nudge", { user: user, locale: locale }).then(function (reply) {
+          if (reply.nudge && safeUrl(reply.nudge.help.url)) due = reply.nudge; else clearInterval(timer);
+        }, function () { clearInterval(timer); });
+      }, 1000);
+    });
+  }
+  function showNudge(nudge) {
+    var text = el("p", { id: "nudge-text", class: "nudge-text" }, [el("strong", { text: t.nextStep }), document.createTextNode(" " + nudge.title)]);
+    var count = el("p", { class: "nudge-count", text: requiredText(nudge.required_done, nudge.required_total) });
+    var link = el("a", { class: "nudge-open", href: nudge.help.url, target: "_blank", rel: "noopener noreferrer", text: nudge.help.title });
+    var dismiss = el("button", { type: "button", class: "nudge-dismiss", "aria-label": t.dismiss, text: "×" });
+    var card = el("aside", { class: "nudge", "aria-label": t.nudge, "aria-describedby": "nudge-text" }, [dismiss, text, count, link]);
+    function done(action) {
+      var focused = card.contains(root.activeElement);
+      nudgeRegion.replaceChildren();
+      if (focused) launcher.focus(); // keyboard users keep their place
+      write("/widget/nudge/" + action, { user: user, step: nudge.step, entry_id: nudge.help.id }).catch(function () { /* not recorded: nothing to show */ });
+    }
+    link.addEventListener("click", function () { done("opened"); });
+    dismiss.addEventListener("click", function () { done("dismissed"); });
+    card.addEventListener("keydown", function (event) { if (event.key === "Escape") { event.preventDefault(); done("dismissed"); } });
+    nudgeRegion.replaceChildren(card);
+  }
+
   function track(name) {
     if (!user || typeof name !== "string" || !name) return Promise.resolve(false);
     return features().then(function (available) {
@@ -556,6 +608,7 @@
     panel.hidden = false;
     launcher.setAttribute("aria-expanded", "true");
     host.classList.add("open");
+    nudgeRegion.replaceChildren(); // the panel takes the place of the nudge (it was shown: no second one today)
     if (!state.opened) { state.opened = true; restore(); loadSetup(); }
     input.focus();
   }
@@ -643,7 +696,7 @@
   var branded = loadConfig().then(function (c) { applyBranding((c && c.branding) || {}); });
   Promise.all([styled, Promise.race([branded, new Promise(function (resolve) { setTimeout(resolve, 3000); })])]).then(function () { host.hidden = false; });
 
-  function mount() { document.body.appendChild(host); }
+  function mount() { document.body.appendChild(host); scheduleNudge(); }
   if (document.body) mount(); else document.addEventListener("DOMContentLoaded", mount);
 
   window.jiso = { version: "1", open: open, close: close, track: track, locale: locale };

@@ -14,6 +14,8 @@ from sqlmodel import Session
 
 from bot.ledger.models import EndUser, OnboardingEvent, Organization, utcnow
 
+JISO_EVENT_PREFIX = "jiso."  # names jiso records itself (bot.nudges); never sent by a product or the widget
+
 
 @dataclass(frozen=True)
 class NewEvent:

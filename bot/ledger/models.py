@@ -282,3 +282,16 @@ class Job(SQLModel, table=True):
     last_error: Optional[str] = Field(default=None, max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+
+
+class DigestDelivery(SQLModel, table=True):
+    """One weekly digest to one channel: the row is the claim, so that several server instances
+    post each week's digest once (the unique key refuses the second claim)."""
+
+    __tablename__ = "digest_deliveries"
+    __table_args__ = (UniqueConstraint("channel", "week_start", name="uq_digest_channel_week"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=255)
+    week_start: str = Field(max_length=10)  # the local Monday of the week reviewed, YYYY-MM-DD
+    status: str = Field(default="claimed", max_length=500)  # claimed | posted | failed: …
+    claimed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

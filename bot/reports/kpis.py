@@ -19,7 +19,7 @@ from bot.reports.periods import buckets as make_buckets
 from bot.reports.queries import Filters, Window
 from indexer.embedder import Embedder
 
-KPI_VERSION = "kpis-v2"
+KPI_VERSION = "kpis-v3"
 NO_ORG = None
 
 

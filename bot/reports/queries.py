@@ -18,6 +18,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import CTE, Subquery
 from sqlmodel import Session
 
+from bot.ledger.events import JISO_EVENT_PREFIX
 from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, OnboardingEvent, PersonReply, Turn, UTCDateTime
 from bot.ledger.outcomes import outcome_sql
 from bot.onboarding import Checklist
@@ -77,6 +78,11 @@ def dialect_of(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def product_event() -> ColumnElement[bool]:
+    """Sent by the product, not recorded by jiso itself (nudges): only these are the user's activity."""
+    return ~E.c.name.like(f"{JISO_EVENT_PREFIX}%")
+
+
 def bucket_table(buckets: Sequence[Bucket]) -> Subquery:
     """[start, end) ranges as rows, to join against (an index range scan per bucket)."""
     if not 0 < len(buckets) <= MAX_BUCKETS:
@@ -112,7 +118,8 @@ def outcome_counts(session: Session, window: Window, *, buckets: Sequence[Bucket
 
 def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: str | None = None) -> Subquery:
     """One row per onboarding user as of `window.now` (not yet limited to the window):
-    user_id, org_id, started_at, completed_at, self_serve, involved, s0..sN (step done flags).
+    user_id, org_id, started_at, completed_at, self_serve, involved, s0..sN (step done flags),
+    d0..dN (when each step was done, or NULL).
 
     A user starts with their first checklist event or first conversation with a question;
     a step is done by its first completing event (or its active-minutes rule); the user
@@ -165,7 +172,7 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
         per_minute = (
             select(E.c.user_id.label("user_id"), func.min(E.c.occurred_at).label("t"))
             .select_from(E.join(started, started.c.user_id == E.c.user_id))
-            .where(E.c.occurred_at >= started.c.started_at, E.c.occurred_at < plus_days(started.c.started_at, rule.within_days, dialect), E.c.occurred_at <= now, *own_events)
+            .where(E.c.occurred_at >= started.c.started_at, E.c.occurred_at < plus_days(started.c.started_at, rule.within_days, dialect), E.c.occurred_at <= now, product_event(), *own_events)
             .group_by(E.c.user_id, minute_of(E.c.occurred_at, dialect))
             .subquery(f"minutes_{i}")
         )
@@ -183,6 +190,7 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
 
     required = [i for i, step in enumerate(steps) if step.required]
     flags = [func.max(case((done.c.step == _int(i), _int(1)), else_=_int(0))).label(f"s{i}") for i in range(len(steps))]
+    done_times = [func.min(case((done.c.step == _int(i), done.c.done_at))).label(f"d{i}") for i in range(len(steps))]
     per_user = (
         select(
             started.c.user_id,
@@ -190,6 +198,7 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
             func.sum(case((done.c.step.in_([_int(i) for i in required]), _int(1)), else_=_int(0))).label("required_done"),
             func.max(case((done.c.step.in_([_int(i) for i in required]), done.c.done_at))).label("last_required_at"),
             *flags,
+            *done_times,
         )
         .select_from(started.outerjoin(done, done.c.user_id == started.c.user_id))
         .group_by(started.c.user_id, started.c.started_at)
@@ -207,6 +216,7 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
             self_serve.label("self_serve"),
             func.coalesce(talk.c.involved, _int(0)).label("involved"),
             *[per_user.c[f"s{i}"] for i in range(len(steps))],
+            *[per_user.c[f"d{i}"] for i in range(len(steps))],
         )
         .select_from(per_user.outerjoin(U, U.c.id == per_user.c.user_id).outerjoin(talk, talk.c.user_id == per_user.c.user_id))
         .subquery("users")
@@ -361,7 +371,7 @@ def _median(session: Session, values: Subquery) -> float | None:
 
 
 def unknown_event_names(session: Session, window: Window) -> list[tuple[str, int]]:
-    query = select(E.c.name, func.count()).where(~E.c.known, E.c.occurred_at >= window.start, E.c.occurred_at < window.end)
+    query = select(E.c.name, func.count()).where(~E.c.known, product_event(), E.c.occurred_at >= window.start, E.c.occurred_at < window.end)
     if window.filters.org_id is not None:
         query = query.where(E.c.org_id == window.filters.org_id)
     return [(name, int(count)) for name, count in session.execute(query.group_by(E.c.name).order_by(func.count().desc(), E.c.name))]

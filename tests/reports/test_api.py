@@ -109,12 +109,14 @@ def test_widget_events_and_progress_need_a_verified_identity(client) -> None:
     progress = client.get("/api/v1/onboarding/progress", params=params).json()
     assert progress == {
         "steps": [
-            {"id": "create-workspace", "title": "ワークスペースを作成する", "done": True, "required": True},
-            {"id": "connect-slack", "title": "Slack と連携する", "done": False, "required": False},
-            {"id": "create-first-project", "title": "プロジェクトを始める", "done": False, "required": True},
+            {"id": "create-workspace", "title": "ワークスペースを作成する", "done": True, "required": True, "help": None},
+            {"id": "connect-slack", "title": "Slack と連携する", "done": False, "required": False, "help": None},
+            {"id": "create-first-project", "title": "プロジェクトを始める", "done": False, "required": True, "help": None},  # its entry is in English
         ],
         "completed": 1,
         "total": 3,
+        "required_done": 1,
+        "required_total": 2,
     }
     assert client.get("/api/v1/onboarding/progress", params={**params, "hash": forged["hash"]}).status_code == 401
     steps = client.get("/api/v1/onboarding/checklist").json()["steps"]

@@ -155,7 +155,7 @@ def test_closing_moves_the_summary_from_open_to_resolved_by_a_person(make_client
     assert numbers() == (1, 1, before[2], before[3])
     assert second
     summary = client.get("/api/v1/reports/summary", headers=manager).json()
-    assert summary["kpi_version"] == "kpis-v2" and summary["conversations"]["median_time_to_close_hours"] is not None
+    assert summary["kpi_version"] == "kpis-v3" and summary["conversations"]["median_time_to_close_hours"] is not None
 
 
 def test_an_anonymous_visitors_e_mail_travels_with_the_hand_over(make_client) -> None:

@@ -12,7 +12,7 @@ import sqlmodel
 from alembic import op
 
 revision = "0007_job_queue"
-down_revision = "0005_handover_loop"
+down_revision = "0006_onboarding_nudges"
 branch_labels = None
 depends_on = None
 
