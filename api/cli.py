@@ -144,7 +144,7 @@ def ask(
 @app.command()
 def calibrate(
     dataset: Annotated[Path, typer.Argument(help="A BEIR-layout development question set: corpus.jsonl, queries.jsonl, qrels/test.tsv (queries without qrels are unanswerable).")],
-    locale: Annotated[str, typer.Option(help="Fit the calibration of this locale (its configured model).")],
+    locale: Annotated[str, typer.Option(help="Fit the calibration of this locale (its configured model, and companion if any).")],
     out: Annotated[Optional[Path], typer.Option(help="Write here instead of JISO_CALIBRATION_DIR.")] = None,
 ) -> None:
     """Fit the answer / clarify calibration of a locale's model on a development question set."""
@@ -154,7 +154,7 @@ def calibrate(
     settings = _settings()
     _require_dataset(dataset)
     collection = load_beir(dataset, tuple(settings.locales))
-    model = settings.model_for(locale)
+    model = settings.ranking_for(locale)
     with indexed(collection, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), policy=runtime.policy(settings, calibrated=False)) as engine:
         rows = calibration_rows(collection, engine).get(locale, [])
     if len(rows) < 50:

@@ -12,13 +12,13 @@ from sqlalchemy.engine import Engine as Database
 from api.settings import Settings
 from api.transcript_links import TranscriptLinks
 from bot.confidence import load_calibration
-from bot.engine import Engine, Policy
+from bot.engine import Companion, Engine, Policy
 from bot.escalation import Destination, Dispatcher, EventDestination, WebhookDestination, resume_pending
 from bot.jobs import JobQueue
 from indexer.content import KnowledgeScan, scan_knowledge
-from indexer.embedder import Embedders
+from indexer.embedder import Embedders, companion_key
 from indexer.pipeline import LocaleConfig
-from indexer.store import load_build, load_index
+from indexer.store import IndexUnavailable, load_build, load_index
 
 if TYPE_CHECKING:  # Slack's modules load only where Slack is used
     from slack_bolt import App as SlackApp
@@ -26,22 +26,38 @@ if TYPE_CHECKING:  # Slack's modules load only where Slack is used
 
 
 def locale_configs(settings: Settings) -> dict[str, LocaleConfig]:
-    return {locale: LocaleConfig(settings.model_for(locale), settings.lexical_for(locale)) for locale in settings.locales}
+    return {locale: LocaleConfig(settings.model_for(locale), settings.lexical_for(locale), settings.companion_for(locale)) for locale in settings.locales}
 
 
 def embedders(settings: Settings) -> Embedders:
-    return Embedders({locale: settings.model_for(locale) for locale in settings.locales})
+    models = {locale: settings.model_for(locale) for locale in settings.locales}
+    models.update({companion_key(locale): companion for locale in settings.locales if (companion := settings.companion_for(locale))})
+    return Embedders(models)
+
+
+def companions(settings: Settings) -> dict[str, Companion]:
+    return {
+        locale: Companion(
+            weight=getattr(settings, f"companion_weight_{locale}"),
+            lexical_weight=getattr(settings, f"companion_lexical_weight_{locale}"),
+            sentence_weight=getattr(settings, f"companion_sentence_weight_{locale}"),
+            faq_bonus=getattr(settings, f"companion_faq_bonus_{locale}"),
+        )
+        for locale in settings.locales
+        if settings.companion_for(locale)
+    }
 
 
 def policy(settings: Settings, *, calibrated: bool = True) -> Policy:
     """The ranking weights and, unless `calibrated` is False (to fit a calibration), each locale's
     calibration; a missing one raises CalibrationMissing, naming the command that fits it."""
     return Policy(
-        calibrations={locale: load_calibration(settings.calibration_dir, locale, settings.model_for(locale)) for locale in settings.locales} if calibrated else {},
+        calibrations={locale: load_calibration(settings.calibration_dir, locale, settings.ranking_for(locale)) for locale in settings.locales} if calibrated else {},
         target_precision=settings.target_precision,
         lexical_weights={locale: settings.lexical_weight_for(locale) for locale in settings.locales},
         sentence_weights={locale: settings.sentence_weight_for(locale) for locale in settings.locales},
         faq_bonuses={locale: settings.faq_bonus_for(locale) for locale in settings.locales},
+        companions=companions(settings),
     )
 
 
@@ -52,6 +68,11 @@ def scan(settings: Settings) -> KnowledgeScan:
 def load_engine(settings: Settings, shared_embedders: Embedders, build: Path | None = None) -> Engine:
     """An engine over `build`, or over the index's current build (falling back to the last good one)."""
     index = load_build(build) if build is not None else load_index(settings.index_dir)
+    for locale, built in index.locales.items():
+        wanted = (settings.model_for(locale), settings.companion_for(locale)) if locale in settings.locales else (built.model, built.companion)
+        if (built.model, built.companion) != wanted:
+            ranking = "+".join(filter(None, (built.model, built.companion)))
+            raise IndexUnavailable(f"index build {index.name} ranks {locale} with {ranking}, the settings with {settings.ranking_for(locale)}: run `jiso index`")
     return Engine(index, shared_embedders, policy(settings), settings.default_locale)
 
 

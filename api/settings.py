@@ -57,6 +57,20 @@ class Settings(BaseSettings):
     sentence_weight_ja: float = 0.7
     faq_bonus_en: float = 0.05
     faq_bonus_ja: float = 0.05
+    # A second (companion) model a locale also ranks with; empty: none. Each model's hybrid score is
+    # standardized per question and the companion's added with this weight. Its own hybrid weights
+    # follow, for its own similarity scale. English fuses MiniLM with e5: better on every English
+    # set than either alone (docs/BENCHMARKS.md, "Ranking: two models").
+    companion_model_en: str = "multilingual-e5-small-q4"
+    companion_model_ja: str = ""
+    companion_weight_en: float = 0.25
+    companion_weight_ja: float = 0.25
+    companion_lexical_weight_en: float = 0.02
+    companion_lexical_weight_ja: float = 0.02
+    companion_sentence_weight_en: float = 0.7
+    companion_sentence_weight_ja: float = 0.7
+    companion_faq_bonus_en: float = 0.05
+    companion_faq_bonus_ja: float = 0.05
     # Answer when the calibrated probability of being right reaches the level at which held-out
     # questions were right this often; ask which entry is meant, by the same rule, when a right
     # entry is probably among the top three; otherwise say "I don't know" (docs/BENCHMARKS.md).
@@ -175,6 +189,14 @@ class Settings(BaseSettings):
 
     def model_for(self, locale: str) -> str:
         return getattr(self, f"model_{locale}")
+
+    def companion_for(self, locale: str) -> str | None:
+        return getattr(self, f"companion_model_{locale}") or None
+
+    def ranking_for(self, locale: str) -> str:
+        """The models a locale ranks with, as its calibration is named: `first` or `first+companion`."""
+        companion = self.companion_for(locale)
+        return f"{self.model_for(locale)}+{companion}" if companion else self.model_for(locale)
 
     def lexical_for(self, locale: str) -> str:
         return getattr(self, f"lexical_{locale}")

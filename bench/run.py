@@ -66,6 +66,7 @@ def main() -> None:
         ("compare_retrieval.py", ["ja"]),
         ("japanese_ceiling.py", []),
         ("compare_retrieval.py", ["en"]),
+        ("two_models.py", []),
         ("gap_similarity.py", []),
         ("index_speed.py", []),
         ("serving_bench.py", []),

@@ -5,8 +5,10 @@ text, plus a per-locale weight times the cosine of its best-matching sentence (e
 answer talks about what was asked), plus a per-locale weight times the BM25 score divided by the
 query's best BM25 score, plus a small bonus for curated FAQ entries over manual sections. Dense
 carries the ranking; the keyword term breaks near-ties on exact terms (product names, error
-codes). docs/BENCHMARKS.md shows the sweeps that chose the weights and why plain rank fusion was
-rejected.
+codes). A locale may rank with a second (companion) model too: each model's hybrid score is
+standardized over the locale's entries for the question and the two are added, the companion's
+with a weight — two models trained on different data err on different questions.
+docs/BENCHMARKS.md shows the sweeps that chose the weights and why plain rank fusion was rejected.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import numpy as np
 from bot.confidence import CHOICES, Calibration, signals
 from bot.messages import dont_know, message
 from indexer.documents import PASSAGE_ROLES, Entry
-from indexer.embedder import Embedder
+from indexer.embedder import Embedder, companion_key
 from indexer.language import detect_locale
 from indexer.store import KnowledgeIndex, LocaleIndex
 
@@ -36,6 +38,17 @@ SIGNAL_DEPTH = 10  # hits read for the confidence signals (the runner-ups' leads
 
 
 @dataclass(frozen=True)
+class Companion:
+    """How a locale's second model ranks (its own hybrid weights: each model has its own
+    similarity scale) and how much its standardized ranking counts beside the first's."""
+
+    weight: float
+    lexical_weight: float
+    sentence_weight: float
+    faq_bonus: float
+
+
+@dataclass(frozen=True)
 class Policy:
     """How to rank and when to answer, per locale: each model has its own similarity scale, so
     each locale has its own calibration (bot/confidence.py)."""
@@ -45,6 +58,7 @@ class Policy:
     lexical_weights: Mapping[str, float] = field(default_factory=dict)
     sentence_weights: Mapping[str, float] = field(default_factory=dict)
     faq_bonuses: Mapping[str, float] = field(default_factory=dict)
+    companions: Mapping[str, Companion] = field(default_factory=dict)
     default_lexical_weight: float = 0.1
 
     def lexical_weight(self, locale: str) -> float:
@@ -155,6 +169,9 @@ class Engine:
             hits = [Hit(index.entries[i], float(normalized[i]), 0.0, float(normalized[i]), 0.0) for i in candidates]
         else:
             hybrid = method == "hybrid"
+            companion = self.policy.companions.get(locale) if hybrid and index.companion_vectors is not None else None
+            if companion is not None:
+                return self._fused(question, index, query, normalized, companion, k)
             weight = self.policy.lexical_weight(locale) if hybrid else 0.0
             sentence_weight = self.policy.sentence_weight(locale) if hybrid else 0.0
             bonus = self.policy.faq_bonus(locale) if hybrid else 0.0
@@ -162,7 +179,7 @@ class Engine:
             if weight:
                 candidates |= {int(i) for i in np.argsort(-lexical)[:LEXICAL_CANDIDATES] if lexical[i] > 0}
             positions = np.asarray(sorted(candidates), dtype=np.int64)
-            match, evidence = _entry_scores(index, query, positions)
+            match, evidence = _entry_scores(index, index.matrix, query, positions)
             score = match + sentence_weight * evidence + weight * normalized[positions]
             hits = [
                 Hit(index.entries[i], float(score[n]) + (bonus if index.entries[i].kind == "faq" else 0.0), float(match[n]), float(normalized[i]), float(evidence[n]))
@@ -170,6 +187,22 @@ class Engine:
             ]
         hits.sort(key=lambda hit: (-hit.score, hit.entry.id))
         return hits[:k]
+
+    def _fused(self, question: str, index: LocaleIndex, query: np.ndarray, lexical: np.ndarray, companion: Companion, k: int) -> list[Hit]:
+        """Every entry ranked by both models' standardized hybrid scores (the companion's weighted)."""
+        positions = np.arange(len(index.entries), dtype=np.int64)
+        faq = np.fromiter((entry.kind == "faq" for entry in index.entries), dtype=np.float32, count=len(index.entries))
+        locale = index.locale
+        match, evidence = _entry_scores(index, index.matrix, query, positions)
+        first = match + self.policy.sentence_weight(locale) * evidence + self.policy.lexical_weight(locale) * lexical + self.policy.faq_bonus(locale) * faq
+        second_query = self._embedder_for(companion_key(locale)).embed_queries([question])[0]
+        second_match, second_evidence = _entry_scores(index, index.companion_matrix, second_query, positions)
+        second = second_match + companion.sentence_weight * second_evidence + companion.lexical_weight * lexical + companion.faq_bonus * faq
+        score = _standardized(first) + companion.weight * _standardized(second)
+        best = np.argsort(-score, kind="stable")[:k].tolist()
+        hits = [Hit(index.entries[n], float(score[n]), float(match[n]), float(lexical[n]), float(evidence[n])) for n in best]
+        hits.sort(key=lambda hit: (-hit.score, hit.entry.id))
+        return hits
 
     def _dense_candidates(self, index: LocaleIndex, query: np.ndarray) -> set[int]:
         """Entries owning the passages nearest the question."""
@@ -213,11 +246,17 @@ class Engine:
         return Answer(question, locale, dont_know(locale), "decline", answer_probability, cited, None, [], elapsed)
 
 
-def _entry_scores(index: LocaleIndex, query: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact cosines for the entries at `positions`: of each one's best question or whole-text
-    passage (the match), and of its best sentence (the evidence; the match if it has none)."""
+def _standardized(scores: np.ndarray) -> np.ndarray:
+    spread = float(scores.std())
+    return (scores - scores.mean()) / (spread if spread > 0 else 1.0)
+
+
+def _entry_scores(index: LocaleIndex, matrix: np.ndarray, query: np.ndarray, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosines (passage vectors `matrix`, one model's) for the entries at `positions`: of
+    each one's best question or whole-text passage (the match), and of its best sentence (the
+    evidence; the match if it has none)."""
     rows = np.flatnonzero(np.isin(index.passage_entry, positions))
-    scores = index.matrix[rows] @ query
+    scores = matrix[rows] @ query
     owner = np.searchsorted(positions, index.passage_entry[rows])
     is_sentence = index.passage_role[rows] == SENTENCE
     match = np.full(len(positions), -1.0, np.float32)

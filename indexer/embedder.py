@@ -141,6 +141,11 @@ def load_embedder(name: str) -> Embedder:
     return SentenceTransformerEmbedder(name)
 
 
+def companion_key(locale: str) -> str:
+    """The key under which `embedder_for` gives a locale's companion model (its second ranking)."""
+    return f"{locale}/companion"
+
+
 class Embedders:
     """The embedder for each locale, loaded on first use and shared (one per model name)."""
 

@@ -13,7 +13,7 @@ import numpy as np
 from indexer import store
 from indexer.content import KnowledgeScan, question_key
 from indexer.documents import PASSAGE_ROLES, Entry, Passage, Problem
-from indexer.embedder import Embedder
+from indexer.embedder import Embedder, companion_key
 from indexer.lexical import load_tokenizer
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ Progress = Callable[[str, int, int], None]  # (stage, done, total)
 class LocaleConfig:
     model: str
     lexical: str
+    companion: str | None = None  # a second model whose ranking is fused with the first
 
 
 @dataclass
@@ -70,17 +71,37 @@ def _previous_build(index_dir: Path) -> store.KnowledgeIndex | None:
         return None
 
 
-def _reusable_vectors(previous: store.KnowledgeIndex | None) -> dict[str, tuple[str, dict[str, np.ndarray]]]:
-    """{locale: (model, {content_hash: passage vectors})} of the previous build."""
-    reusable: dict[str, tuple[str, dict[str, np.ndarray]]] = {}
+def _reusable_vectors(previous: store.KnowledgeIndex | None) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+    """{locale: {model: {content_hash: passage vectors}}} of the previous build."""
+    reusable: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     for locale, index in (previous.locales if previous else {}).items():
-        every = index.matrix  # a view: `previous` stays loaded for the whole build
         # Passages are stored entry by entry, in order: split the rows at each entry's first row.
         starts = np.searchsorted(index.passage_entry, np.arange(len(index.entries)))
-        blocks = np.split(every, starts[1:])
-        by_hash = {entry.content_hash: block for entry, block in zip(index.entries, blocks)}
-        reusable[locale] = (index.model, by_hash)
+        by_model = {index.model: index.matrix}  # views: `previous` stays loaded for the whole build
+        if index.companion is not None and index.companion_matrix is not None:
+            by_model[index.companion] = index.companion_matrix
+        reusable[locale] = {model: {entry.content_hash: block for entry, block in zip(index.entries, np.split(every, starts[1:]))} for model, every in by_model.items()}
     return reusable
+
+
+def _vectors(
+    stage: str, entries: list[Entry], passages: list[list[Passage]], reusable: dict[str, np.ndarray], embedder: Embedder, batch_size: int, progress: Progress | None
+) -> tuple[np.ndarray, set[int]]:
+    """Every passage vector of one model, reusing unchanged entries' vectors; and the positions
+    of the entries that had to be embedded."""
+    vectors: list[np.ndarray | None] = []
+    to_embed: list[tuple[int, list[Passage]]] = []
+    for position, entry in enumerate(entries):
+        cached = reusable.get(entry.content_hash)
+        if cached is not None and len(cached) == len(passages[position]):
+            vectors.append(cached)
+        else:
+            vectors.append(None)
+            to_embed.append((position, passages[position]))
+    if to_embed:
+        for position, block in _embed(embedder, to_embed, batch_size, stage, progress):
+            vectors[position] = block
+    return np.vstack(vectors), {position for position, _ in to_embed}
 
 
 def _embed(embedder: Embedder, entries: list[tuple[int, list[Passage]]], batch_size: int, stage: str, progress: Progress | None) -> Iterable[tuple[int, np.ndarray]]:
@@ -144,29 +165,24 @@ def build_index(
     current_ids: set[str] = set()
     for locale, locale_entries in sorted(by_locale.items()):
         config = configs[locale]
-        model, by_hash = reusable_by_locale.get(locale, ("", {}))
-        reusable = by_hash if model == config.model else {}
+        reusable = reusable_by_locale.get(locale, {})
         passages = [entry.passages() for entry in locale_entries]  # sentence splitting: once per entry
-        vectors: list[np.ndarray | None] = []
-        to_embed: list[tuple[int, list[Passage]]] = []
+        current_ids.update(entry.id for entry in locale_entries)
+        vectors, embedded = _vectors(f"embedding {locale}", locale_entries, passages, reusable.get(config.model, {}), embedder_for(locale), batch_size, progress)
+        companion_vectors = None
+        if config.companion is not None:
+            stage, embedder = f"embedding {locale} ({config.companion})", embedder_for(companion_key(locale))
+            companion_vectors, also_embedded = _vectors(stage, locale_entries, passages, reusable.get(config.companion, {}), embedder, batch_size, progress)
+            embedded |= also_embedded
         for position, entry in enumerate(locale_entries):
-            current_ids.add(entry.id)
-            cached = reusable.get(entry.content_hash)
-            if cached is not None and len(cached) == len(passages[position]):
-                vectors.append(cached)
+            if position not in embedded:
                 report.skipped += 1
+            elif entry.id not in previous_ids:
+                report.added += 1
             else:
-                vectors.append(None)
-                to_embed.append((position, passages[position]))
-                if entry.id not in previous_ids:
-                    report.added += 1
-                else:
-                    report.changed += 1
-        if to_embed:
-            for position, block in _embed(embedder_for(locale), to_embed, batch_size, f"embedding {locale}", progress):
-                vectors[position] = block
-            report.embedded_passages += sum(len(texts) for _, texts in to_embed)
-        passage_entry = [position for position, block in enumerate(vectors) for _ in range(len(block))]
+                report.changed += 1
+        report.embedded_passages += sum(len(passages[position]) for position in embedded)
+        passage_entry = [position for position, texts in enumerate(passages) for _ in range(len(texts))]
         passage_role = [PASSAGE_ROLES.index(passage.role) for texts in passages for passage in texts]
         builds[locale] = store.LocaleBuild(
             model=config.model,
@@ -174,8 +190,10 @@ def build_index(
             entries=locale_entries,
             passage_entry=passage_entry,
             passage_role=passage_role,
-            vectors=np.vstack(vectors),
+            vectors=vectors,
             tokenizer=load_tokenizer(config.lexical),
+            companion=config.companion,
+            companion_vectors=companion_vectors,
         )
     report.removed = len(previous_ids - current_ids)
     if previous is not None and _unchanged(index_dir, previous, report, builds, files):
@@ -224,8 +242,8 @@ def _unchanged(index_dir: Path, previous: store.KnowledgeIndex, report: BuildRep
     if current is None or current.name != previous.name:
         return False
     manifest = previous.manifest
-    in_service = {locale: (info["model"], info["lexical"], list(info["entry_hashes"])) for locale, info in manifest["locales"].items()}
-    wanted = {locale: (b.model, b.lexical_name, [entry.id for entry in b.entries]) for locale, b in builds.items()}
+    in_service = {locale: (info["model"], (info.get("companion") or {}).get("model"), info["lexical"], list(info["entry_hashes"])) for locale, info in manifest["locales"].items()}
+    wanted = {locale: (b.model, b.companion, b.lexical_name, [entry.id for entry in b.entries]) for locale, b in builds.items()}
     return in_service == wanted and manifest["files"] == dict(files)
 
 

@@ -2,7 +2,8 @@
 
 index_dir/
   CURRENT                 name of the build in service (replaced atomically)
-  builds/<time>-<sha256>/ manifest.json, entries.json, <locale>.faiss, <locale>.lexical/
+  builds/<time>-<sha256>/ manifest.json, entries.json, <locale>.faiss, <locale>.lexical/,
+                          and <locale>.companion.faiss where a locale ranks with a second model
 A build is written to a temporary folder, fsynced, verified, and only then published. The build's
 name ends with the SHA-256 of its manifest, and the manifest lists the SHA-256 of every other
 file: loading checks both, so no byte the loader reads goes unverified. Nothing is unpickled.
@@ -56,13 +57,23 @@ class LocaleIndex:
     passage_role: np.ndarray  # passage row → index into PASSAGE_ROLES
     vectors: faiss.Index
     lexical: LexicalIndex
+    companion: str | None = None  # the second model the locale ranks with, if any
+    companion_vectors: faiss.Index | None = None  # the same passages, embedded by the companion
 
     @property
     def matrix(self) -> np.ndarray:
         """Every passage vector, a read-only view of the FAISS index's own storage (no copy)."""
-        view = faiss.rev_swig_ptr(self.vectors.get_xb(), self.vectors.ntotal * self.vectors.d).reshape(self.vectors.ntotal, self.vectors.d)
-        view.flags.writeable = False
-        return view
+        return _view(self.vectors)
+
+    @property
+    def companion_matrix(self) -> np.ndarray | None:
+        return _view(self.companion_vectors) if self.companion_vectors is not None else None
+
+
+def _view(vectors: faiss.Index) -> np.ndarray:
+    view = faiss.rev_swig_ptr(vectors.get_xb(), vectors.ntotal * vectors.d).reshape(vectors.ntotal, vectors.d)
+    view.flags.writeable = False
+    return view
 
 
 @dataclass
@@ -91,6 +102,8 @@ class LocaleBuild:
     passage_role: list[int]
     vectors: np.ndarray
     tokenizer: Tokenizer
+    companion: str | None = None
+    companion_vectors: np.ndarray | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -129,10 +142,7 @@ def write_build(index_dir: Path, locales: dict[str, LocaleBuild], files: dict[st
         (staging / "entries.json").write_text(json.dumps(entries_json, ensure_ascii=False), encoding="utf-8")
         locale_manifest = {}
         for locale, build in locales.items():
-            vectors = np.ascontiguousarray(build.vectors, dtype=np.float32)
-            index = faiss.IndexFlatIP(vectors.shape[1])
-            index.add(vectors)
-            faiss.write_index(index, str(staging / f"{locale}.faiss"))
+            vectors = _write_vectors(build.vectors, staging / f"{locale}.faiss")
             LexicalIndex.build([entry.lexical_text() for entry in build.entries], build.tokenizer).save(staging / f"{locale}.lexical")
             locale_manifest[locale] = {
                 "model": build.model,
@@ -143,6 +153,9 @@ def write_build(index_dir: Path, locales: dict[str, LocaleBuild], files: dict[st
                 "passage_entry": list(map(int, build.passage_entry)),
                 "passage_role": list(map(int, build.passage_role)),
             }
+            if build.companion is not None and build.companion_vectors is not None:
+                companion = _write_vectors(build.companion_vectors, staging / f"{locale}.companion.faiss")
+                locale_manifest[locale]["companion"] = {"model": build.companion, "dimensions": int(companion.shape[1])}
         checksums = {p.relative_to(staging).as_posix(): _sha256(p) for p in sorted(staging.rglob("*")) if p.is_file()}
         manifest = {
             "format": FORMAT_VERSION,
@@ -161,6 +174,14 @@ def write_build(index_dir: Path, locales: dict[str, LocaleBuild], files: dict[st
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _write_vectors(vectors: np.ndarray, path: Path) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    faiss.write_index(index, str(path))
+    return vectors
 
 
 def publish(index_dir: Path, build: Path) -> None:
@@ -243,6 +264,10 @@ def load_build(build: Path) -> KnowledgeIndex:
         passage_role = np.asarray(info["passage_role"], dtype=np.int8)
         if vectors.ntotal != len(passage_entry) or vectors.ntotal != len(passage_role) or vectors.d != info["dimensions"]:
             raise IndexCorrupt(f"{build}: {locale}.faiss holds {vectors.ntotal}×{vectors.d} vectors, the manifest says {len(passage_entry)}×{info['dimensions']}")
+        companion = info.get("companion")
+        companion_vectors = faiss.read_index(str(build / f"{locale}.companion.faiss")) if companion else None
+        if companion_vectors is not None and (companion_vectors.ntotal != len(passage_entry) or companion_vectors.d != companion["dimensions"]):
+            raise IndexCorrupt(f"{build}: {locale}.companion.faiss holds {companion_vectors.ntotal}×{companion_vectors.d} vectors, the manifest says {len(passage_entry)}×{companion['dimensions']}")
         locales[locale] = LocaleIndex(
             locale=locale,
             model=info["model"],
@@ -253,6 +278,8 @@ def load_build(build: Path) -> KnowledgeIndex:
             passage_role=passage_role,
             vectors=vectors,
             lexical=LexicalIndex.load(build / f"{locale}.lexical", load_tokenizer(info["lexical"])),
+            companion=companion["model"] if companion else None,
+            companion_vectors=companion_vectors,
         )
     return KnowledgeIndex(build.name, build, manifest, locales)
 

@@ -58,6 +58,7 @@ def indexed_settings(tmp_path: Path, files: Mapping[str, str] | None = None, **o
         **{
             "model_en": "fake-hashing",
             "model_ja": "fake-hashing",
+            "companion_model_en": "",
             "lexical_ja": "bigram",
             "calibration_dir": write_calibrations(tmp_path / f"calibrations-{uuid.uuid4().hex[:8]}", "fake-hashing", overrides.pop("answer_at", FAKE_THRESHOLDS), overrides.pop("clarify_at", None)),
             "knowledge_dir": knowledge,

@@ -30,6 +30,7 @@ def test_new_build_is_served_and_damaged_build_is_refused(tmp_path: Path) -> Non
         index_dir=tmp_path / "index",
         model_en="fake-hashing",
         model_ja="fake-hashing",
+        companion_model_en="",
         calibration_dir=write_calibrations(tmp_path / "calibrations", "fake-hashing", FAKE_THRESHOLDS),
     )
     publish(settings, "With your email.")

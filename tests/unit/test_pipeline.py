@@ -145,6 +145,7 @@ def test_jiso_index_exits_1_when_a_file_is_refused_and_still_publishes_the_rest(
     monkeypatch.setenv("JISO_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("JISO_MODEL_EN", "fake-hashing")
     monkeypatch.setenv("JISO_MODEL_JA", "fake-hashing")
+    monkeypatch.setenv("JISO_COMPANION_MODEL_EN", "")
     write("en/faq/a.md", faq(2))
     write("en/faq/billing.md", faq(2).replace("Question", "Billing question"))
     runner = CliRunner()

@@ -43,7 +43,7 @@ def jiso_serve(tmp_path: Path, database_url: str, **environment: str) -> Iterato
     env = {
         **os.environ,
         "JISO_KNOWLEDGE_DIR": str(settings.knowledge_dir), "JISO_INDEX_DIR": str(settings.index_dir), "JISO_DATABASE_URL": database_url,
-        "JISO_MODEL_EN": "fake-hashing", "JISO_MODEL_JA": "fake-hashing", "JISO_CALIBRATION_DIR": str(settings.calibration_dir), "JISO_PORT": str(port), "JISO_RATE_LIMIT_PER_IP": "3/minute",
+        "JISO_MODEL_EN": "fake-hashing", "JISO_MODEL_JA": "fake-hashing", "JISO_COMPANION_MODEL_EN": "", "JISO_CALIBRATION_DIR": str(settings.calibration_dir), "JISO_PORT": str(port), "JISO_RATE_LIMIT_PER_IP": "3/minute",
         **environment,
     }  # fmt: skip
     server = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", "serve"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

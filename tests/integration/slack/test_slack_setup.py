@@ -29,6 +29,7 @@ def test_without_slack_settings_the_app_runs_and_slack_events_say_it_is_off(no_s
     settings = Settings(
         model_en="fake-hashing",
         model_ja="fake-hashing",
+        companion_model_en="",
         calibration_dir=write_calibrations(tmp_path / "calibrations", "fake-hashing", FAKE_THRESHOLDS),
         lexical_ja="bigram",
         knowledge_dir=tmp_path / "knowledge",
@@ -47,6 +48,7 @@ def test_a_bot_token_without_the_signing_secret_keeps_http_mode_off(no_slack_env
     settings = Settings(
         model_en="fake-hashing",
         model_ja="fake-hashing",
+        companion_model_en="",
         calibration_dir=write_calibrations(tmp_path / "calibrations", "fake-hashing", FAKE_THRESHOLDS),
         knowledge_dir=tmp_path / "k",
         index_dir=tmp_path / "i",
