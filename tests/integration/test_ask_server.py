@@ -28,7 +28,7 @@ def free_port() -> int:
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     settings = build_settings(tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", port=free_port())
-    for name in ("model_en", "model_ja", "calibration_dir", "index_dir", "knowledge_dir", "database_url", "port", "identity_secret", "link_secret_file"):
+    for name in ("model_en", "model_ja", "companion_model_en", "calibration_dir", "index_dir", "knowledge_dir", "database_url", "port", "identity_secret", "link_secret_file"):
         monkeypatch.setenv(f"JISO_{name.upper()}", str(getattr(settings, name)))
     return settings
 
