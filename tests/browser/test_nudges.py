@@ -58,7 +58,7 @@ def test_demo_page_nudges_the_next_step_keyboard_and_screen_reader_friendly(serv
     assert card.count() == 0  # the panel takes the nudge's place
     summary = widget(page).locator("details.setup summary")
     summary.wait_for()
-    assert summary.inner_text() == "Your setup · 0 of 4 required"
+    assert summary.inner_text() == "Your setup · 0 of 4 required steps done"
     summary.click()
     step_link = widget(page).locator("details.setup").get_by_role("link", name="Create your account")
     assert step_link.get_attribute("href") == f"{server.url}/knowledge/en/faq/account-setup.md#L12"
