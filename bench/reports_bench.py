@@ -188,7 +188,7 @@ def run(url: str, dialect: str, args, checklist) -> dict:
 
         from bot.ledger.outcomes import outcome_sql
 
-        conversation_query = select(outcome_sql(NOW, QUIET)).where(*queries._conversation_filters(window))
+        conversation_query = select(outcome_sql(NOW, QUIET)).where(*queries.conversation_filters(window))
         users = queries.user_rows(checklist, window, dialect)
         result["indexes_used"] = {
             "conversations_by_outcome": plan_indexes(session, dialect, conversation_query),

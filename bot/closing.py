@@ -35,20 +35,10 @@ def close_handover(
     escalation, closed = handovers.close_escalation(session=session, escalation_id=escalation_id, closed_by=closed_by, note=note)
     if closed:
         conversation = session.get(Conversation, escalation.conversation_id)
-        dispatcher.dispatch_event(
-            HandoverEvent(
-                kind="closed",
-                event_id=escalation.id,
-                escalation_id=escalation.id,
-                conversation_id=escalation.conversation_id,
-                channel=conversation.channel,
-                user_id=conversation.user_id,
-                text=escalation.close_note or "",
-                created_at=escalation.closed_at.isoformat(),
-                author=closed_by,
-                via=via,
-            )  # fmt: skip
-        )
+        event = HandoverEvent.on(
+            conversation, kind="closed", event_id=escalation.id, escalation_id=escalation.id, text=escalation.close_note or "", at=escalation.closed_at, author=closed_by, via=via,
+        )  # fmt: skip
+        dispatcher.dispatch_event(event)
         drafts.propose(session=session, escalation=escalation, engine=engine, min_similarity=gap_similarity)
         session.refresh(escalation)
     return escalation, closed

@@ -191,7 +191,7 @@ class Engine:
     def _fused(self, question: str, index: LocaleIndex, query: np.ndarray, lexical: np.ndarray, companion: Companion, k: int) -> list[Hit]:
         """Every entry ranked by both models' standardized hybrid scores (the companion's weighted)."""
         positions = np.arange(len(index.entries), dtype=np.int64)
-        faq = np.fromiter((entry.kind == "faq" for entry in index.entries), dtype=np.float32, count=len(index.entries))
+        faq = index.faq_mask
         locale = index.locale
         match, evidence = _entry_scores(index, index.matrix, query, positions)
         first = match + self.policy.sentence_weight(locale) * evidence + self.policy.lexical_weight(locale) * lexical + self.policy.faq_bonus(locale) * faq
@@ -255,10 +255,13 @@ def _entry_scores(index: LocaleIndex, matrix: np.ndarray, query: np.ndarray, pos
     """Exact cosines (passage vectors `matrix`, one model's) for the entries at `positions`: of
     each one's best question or whole-text passage (the match), and of its best sentence (the
     evidence; the match if it has none)."""
-    rows = np.flatnonzero(np.isin(index.passage_entry, positions))
-    scores = matrix[rows] @ query
-    owner = np.searchsorted(positions, index.passage_entry[rows])
-    is_sentence = index.passage_role[rows] == SENTENCE
+    if len(positions) == len(index.entries):  # every entry (fused ranking): no selection to make
+        scores, owner, is_sentence = matrix @ query, index.passage_entry, index.passage_role == SENTENCE
+    else:
+        rows = np.flatnonzero(np.isin(index.passage_entry, positions))
+        scores = matrix[rows] @ query
+        owner = np.searchsorted(positions, index.passage_entry[rows])
+        is_sentence = index.passage_role[rows] == SENTENCE
     match = np.full(len(positions), -1.0, np.float32)
     evidence = np.full(len(positions), -np.inf, np.float32)
     np.maximum.at(match, owner[~is_sentence], scores[~is_sentence])

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal, Protocol, runtime_checkable
 
 import httpx
@@ -64,6 +64,13 @@ class HandoverEvent:
     created_at: str  # ISO 8601, UTC
     author: str | None = None  # the person's name (a reply)
     via: str | None = None  # where the person wrote the reply
+
+    @classmethod
+    def on(
+        cls, conversation: Conversation, *, kind: Literal["follow_up", "reply", "closed"], event_id: str, escalation_id: str, text: str, at: datetime, author: str | None = None, via: str | None = None
+    ) -> HandoverEvent:
+        """An event on one of `conversation`'s hand-overs (where its user is comes from the conversation)."""
+        return cls(kind, event_id, escalation_id, conversation.id, conversation.channel, conversation.user_id, text, at.isoformat(), author, via)
 
 
 class Destination(Protocol):

@@ -42,20 +42,8 @@ def reply(
         session=session, escalation=escalation, text=text, via=via, author_name=author_name, author_ref=author_ref, delivery_key=delivery_key,
     )  # fmt: skip
     if created:
-        dispatcher.dispatch_event(
-            HandoverEvent(
-                kind="reply",
-                event_id=recorded.id,
-                escalation_id=escalation.id,
-                conversation_id=conversation.id,
-                channel=conversation.channel,
-                user_id=conversation.user_id,
-                text=recorded.text,
-                created_at=recorded.created_at.isoformat(),
-                author=recorded.author_name,
-                via=via,
-            )  # fmt: skip
-        )
+        event = HandoverEvent.on(conversation, kind="reply", event_id=recorded.id, escalation_id=escalation.id, text=recorded.text, at=recorded.created_at, author=recorded.author_name, via=via)
+        dispatcher.dispatch_event(event)
     return recorded, created
 
 
@@ -66,15 +54,4 @@ def follow_up(*, session: Session, conversation: Conversation, turn: Turn, dispa
     escalation = handovers.latest_escalation(session=session, conversation_id=conversation.id)
     if escalation is None:
         return
-    dispatcher.dispatch_event(
-        HandoverEvent(
-            kind="follow_up",
-            event_id=turn.id,
-            escalation_id=escalation.id,
-            conversation_id=conversation.id,
-            channel=conversation.channel,
-            user_id=conversation.user_id,
-            text=turn.question,
-            created_at=turn.created_at.isoformat(),
-        )  # fmt: skip
-    )
+    dispatcher.dispatch_event(HandoverEvent.on(conversation, kind="follow_up", event_id=turn.id, escalation_id=escalation.id, text=turn.question, at=turn.created_at))

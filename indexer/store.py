@@ -18,6 +18,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,11 @@ class LocaleIndex:
     @property
     def companion_matrix(self) -> np.ndarray | None:
         return _view(self.companion_vectors) if self.companion_vectors is not None else None
+
+    @cached_property
+    def faq_mask(self) -> np.ndarray:
+        """1.0 for each curated FAQ entry, 0.0 for manual sections (built once, not per question)."""
+        return np.fromiter((entry.kind == "faq" for entry in self.entries), dtype=np.float32, count=len(self.entries))
 
 
 def _view(vectors: faiss.Index) -> np.ndarray:

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
-from sqlalchemy.sql import ColumnElement
 from sqlmodel import Session
 
 from bot.ledger.models import Conversation, Turn
 from bot.ledger.outcomes import Outcome, outcome_sql
 from bot.reports.periods import iso
-from bot.reports.queries import Window
+from bot.reports.queries import Window, conversation_filters
 
 C = Conversation.__table__
 T = Turn.__table__
@@ -31,23 +30,10 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _window_clauses(window: Window) -> list[ColumnElement[bool]]:
-    # The same conversations the KPIs count: created in the window, with at least one question.
-    f = window.filters
-    clauses = [C.c.turn_count > 0, C.c.created_at >= window.start, C.c.created_at < window.end]
-    if f.org_id is not None:
-        clauses.append(C.c.org_id == f.org_id)
-    if f.channel is not None:
-        clauses.append(C.c.channel == f.channel)
-    if f.locale is not None:
-        clauses.append(C.c.locale == f.locale)
-    return clauses
-
-
 def conversation_page(session: Session, window: Window, *, outcome: Outcome | None = None, search: str | None = None, limit: int = 50, offset: int = 0) -> Page:
     """Conversations of the window (with its filters), newest first; `search` matches any question
     or message the user wrote in the conversation (case-insensitive substring)."""
-    clauses = _window_clauses(window)
+    clauses = conversation_filters(window)  # the same conversations the KPIs count
     if search:
         # A conversation's turns come after it began: the bound lets the turns' time index skip older ones.
         matching = [T.c.conversation_id == C.c.id, T.c.created_at >= window.start, func.lower(T.c.question).like(_like_pattern(search), escape="\\")]

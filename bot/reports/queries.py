@@ -91,7 +91,7 @@ def bucket_table(buckets: Sequence[Bucket]) -> Subquery:
     return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("buckets")
 
 
-def _conversation_filters(window: Window) -> list[ColumnElement[bool]]:
+def conversation_filters(window: Window) -> list[ColumnElement[bool]]:
     f = window.filters
     clauses = [C.c.turn_count > 0, C.c.created_at >= window.start, C.c.created_at < window.end]
     if f.org_id is not None:
@@ -111,7 +111,7 @@ def outcome_counts(session: Session, window: Window, *, buckets: Sequence[Bucket
         inner = select(table.c.bucket.label("key"), outcome).select_from(C.join(table, and_(C.c.created_at >= table.c.b_start, C.c.created_at < table.c.b_end)))
     else:
         inner = select((C.c.org_id if by_org else literal_column("NULL")).label("key"), outcome).select_from(C)
-    inner = inner.where(*_conversation_filters(window)).subquery()
+    inner = inner.where(*conversation_filters(window)).subquery()
     query = select(inner.c.key, inner.c.outcome, func.count()).group_by(inner.c.key, inner.c.outcome)
     return [tuple(row) for row in session.execute(query)]
 
@@ -345,7 +345,7 @@ def resolved_by_person(session: Session, window: Window) -> int:
     closed = and_(X.c.closed_at.is_not(None), X.c.closed_at <= window.now)
     handed = exists().where(X.c.conversation_id == C.c.id, X.c.created_at <= window.now)
     still_open = exists().where(X.c.conversation_id == C.c.id, X.c.created_at <= window.now, ~closed)
-    query = select(func.count()).select_from(C).where(C.c.escalated_at.is_not(None), C.c.escalated_at <= window.now, handed, ~still_open, *_conversation_filters(window))
+    query = select(func.count()).select_from(C).where(C.c.escalated_at.is_not(None), C.c.escalated_at <= window.now, handed, ~still_open, *conversation_filters(window))
     return int(session.execute(query).scalar_one())
 
 
@@ -353,7 +353,7 @@ def handover_hours(session: Session, window: Window) -> dict[str, float | None]:
     """Medians over the hand-overs of the period's conversations: hours from the hand-over to the
     first person's reply (those with a reply), and to its close (those closed), as of now."""
     dialect = dialect_of(session)
-    mine = select(X.c.id, X.c.created_at, X.c.closed_at).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.created_at <= window.now, *_conversation_filters(window)).subquery("mine")
+    mine = select(X.c.id, X.c.created_at, X.c.closed_at).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.created_at <= window.now, *conversation_filters(window)).subquery("mine")
     first_reply = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= window.now).group_by(R.c.escalation_id).subquery("first_reply")
     to_reply = select(hours_between(mine.c.created_at, first_reply.c.t, dialect).label("hours")).select_from(mine.join(first_reply, first_reply.c.escalation_id == mine.c.id))
     to_close = select(hours_between(mine.c.created_at, mine.c.closed_at, dialect).label("hours")).where(mine.c.closed_at.is_not(None), mine.c.closed_at <= window.now)
@@ -385,7 +385,7 @@ def entry_stats(session: Session, window: Window) -> list[dict]:
     query = (
         select(T.c.entry_id, func.count(T.c.id), helpful, not_helpful, escalated_after)
         .select_from(T.join(C, C.c.id == T.c.conversation_id).outerjoin(F, F.c.turn_id == T.c.id))
-        .where(T.c.answered, T.c.entry_id.is_not(None), *_conversation_filters(window))
+        .where(T.c.answered, T.c.entry_id.is_not(None), *conversation_filters(window))
         .group_by(T.c.entry_id)
         .order_by(func.count(T.c.id).desc(), T.c.entry_id)
     )
@@ -406,7 +406,7 @@ def gap_questions(session: Session, window: Window, limit: int) -> list[dict]:
     query = (
         select(T.c.question, func.coalesce(T.c.locale, C.c.locale).label("locale"), case((unanswered, _int(1)), else_=_int(0)), case((escalated, _int(1)), else_=_int(0)))
         .select_from(T.join(C, C.c.id == T.c.conversation_id).outerjoin(F, F.c.turn_id == T.c.id))
-        .where(~T.c.quiet, or_(unanswered, escalated), *_conversation_filters(window))
+        .where(~T.c.quiet, or_(unanswered, escalated), *conversation_filters(window))
         .order_by(T.c.created_at.desc(), T.c.id)
         .limit(limit)
     )
