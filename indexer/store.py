@@ -18,8 +18,8 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 

@@ -107,7 +107,13 @@ def test_dashboard_shows_reports_in_english_and_japanese(server, browser, tmp_pa
         stated = page.inner_text("#period")
         first, last = page.input_value("input[name=from]"), page.input_value("input[name=to]")
         assert first and last and f"{first} – {last} (Asia/Tokyo)" in stated  # the period is stated
-        assert page.locator(".tile").count() == 12
+        assert page.locator(".tile").count() == 16
+        # What people did with the hand-overs sits beside the outcomes, with the API's numbers.
+        shown = page.request.get(f"{server}/api/v1/reports/summary?from={first}&to={last}&tz=Asia/Tokyo").json()["conversations"]
+        assert shown["resolved_by_person"] >= 1  # the seeded hand-over a person answered and closed
+        for name, key in (("Open hand-overs", "open_escalations"), ("Resolved by a person", "resolved_by_person")):
+            assert page.inner_text(f".tile[data-kpi='{name}'] .v") == str(shown[key])
+        assert page.inner_text(".tile[data-kpi='Median time to close'] .v").strip() not in ("", "–")
         assert {page.locator(f".tile[data-kpi={name}]").count() for name in ("Decided", "Open")} == {1}
         assert all(text.strip() for text in page.locator(".tile .d").all_inner_texts())  # every KPI says what it means
         assert "÷ decided" in page.inner_text(".tile[data-kpi='Escalation rate']")
