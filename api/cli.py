@@ -145,7 +145,7 @@ def ask(
 def calibrate(
     dataset: Annotated[Path, typer.Argument(help="A BEIR-layout development question set: corpus.jsonl, queries.jsonl, qrels/test.tsv (queries without qrels are unanswerable).")],
     locale: Annotated[str, typer.Option(help="Fit the calibration of this locale (its configured model, and companion if any).")],
-    out: Annotated[Optional[Path], typer.Option(help="Write here instead of JISO_CALIBRATION_DIR.")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write into this folder instead of JISO_CALIBRATION_DIR (the same file name).")] = None,
 ) -> None:
     """Fit the answer / clarify calibration of a locale's model on a development question set."""
     from bot.confidence import Calibration, calibration_file, calibration_text
@@ -153,6 +153,9 @@ def calibrate(
 
     settings = _settings()
     _require_dataset(dataset)
+    if out is not None and out.exists() and not out.is_dir():
+        typer.echo(f"--out {out}: not a folder (the calibration is written into a folder, named for its locale and model)", err=True)
+        raise typer.Exit(2)
     collection = load_beir(dataset, tuple(settings.locales))
     model = settings.ranking_for(locale)
     with indexed(collection, configs=runtime.locale_configs(settings), embedder_for=runtime.embedders(settings), policy=runtime.policy(settings, calibrated=False)) as engine:
@@ -162,7 +165,7 @@ def calibrate(
         raise typer.Exit(2)
     answerable = sum(1 for _, _, any_right in rows if any_right)
     calibration = Calibration.fit(rows, locale=locale, model=model, fitted_on=f"{dataset.name}: {len(rows)} questions, {FOLDS}-fold cross-validation repeated {REPEATS} times")
-    path = out or calibration_file(settings.calibration_dir, locale, model)
+    path = calibration_file(out or settings.calibration_dir, locale, model)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(calibration_text(calibration), encoding="utf-8")
     answer_at, clarify_at = calibration.answer.threshold(settings.target_precision), calibration.choices.threshold(settings.target_precision)

@@ -45,3 +45,14 @@ def test_keys_create_prints_the_secret_without_alembic_lines(tmp_path: Path) -> 
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("jiso_") and len(done.stdout.splitlines()) == 1  # the secret, alone on stdout
     assert done.stderr.splitlines() == [done.stderr.splitlines()[0]] and done.stderr.startswith("key ")  # one line, no "INFO alembic…"
+
+
+def test_calibrate_refuses_an_out_that_is_a_file_before_fitting(tmp_path: Path) -> None:
+    taken = tmp_path / "en.json"
+    taken.write_text("{}", encoding="utf-8")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    dataset = ROOT / "tests" / "fixtures" / "beir-tiny"
+    done = subprocess.run([sys.executable, "-m", "api.cli", "calibrate", str(dataset), "--locale", "en", "--out", str(taken)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"--out {taken}: not a folder (the calibration is written into a folder, named for its locale and model)"
+    assert taken.read_text(encoding="utf-8") == "{}"  # untouched
