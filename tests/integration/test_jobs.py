@@ -156,3 +156,32 @@ def test_escalate_queues_each_destination_once(db_engine: Engine) -> None:
         dispatcher.drain()
         dispatcher.close()
         assert len(receiver.received) == 1
+
+
+def test_a_process_killed_right_after_recording_a_hand_over_leaves_its_delivery_queued(db_engine: Engine, database_url: str) -> None:
+    """SIGKILL just after the commit that wrote the hand-over: its delivery job was written in
+    that same commit, so a running instance delivers it (no retry or restart needed)."""
+    script = f"""
+import os, signal
+from sqlalchemy import event
+from sqlmodel import Session
+from bot.escalation import Dispatcher, WebhookDestination, escalate
+from bot.jobs import JobQueue
+from bot.ledger import writes
+from bot.ledger.db import make_engine
+from bot.ledger.models import Escalation
+database = make_engine({database_url!r})
+dispatcher = Dispatcher(database, [WebhookDestination("http://127.0.0.1:9/unused", {SECRET!r})], queue=JobQueue(database, workers=0))
+with Session(database) as session:
+    conversation = writes.open_conversation(session=session, channel="web")
+    wrote: list[bool] = []
+    event.listen(session, "after_flush", lambda s, _: wrote.append(any(isinstance(row, Escalation) for row in s.new)))
+    event.listen(session, "after_commit", lambda s: any(wrote) and os.kill(os.getpid(), signal.SIGKILL))
+    escalate(session=session, conversation=conversation, reason="help", dispatcher=dispatcher, link=None, delivery_key="k1")
+"""
+    died = subprocess.run([sys.executable, "-c", script], cwd=os.getcwd(), capture_output=True, text=True)
+    assert died.returncode == -signal.SIGKILL, died.stderr
+    with Session(db_engine) as session:
+        [escalation] = session.exec(select(Escalation)).all()
+        assert escalation.delivery == {"webhook": "pending"}
+        assert session.exec(select(Job.key)).all() == [f"handover:{escalation.id}:webhook"]
