@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.slack is None:
             log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect it")
         watcher = asyncio.create_task(watch_index(app, settings, settings.index_reload_seconds))
-        pruner = asyncio.create_task(prune_periodically(app.state.db, settings.idempotency_retention))
+        pruner = asyncio.create_task(prune_periodically(app.state.db, settings.idempotency_retention, settings.job_retention))
         tasks = [watcher, pruner]
         if settings.weekly_digest_channels and not settings.slack_bot_token:
             log.error("JISO_WEEKLY_DIGEST_CHANNELS is set but SLACK_BOT_TOKEN is not: the weekly digest is off until the token is set")

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.engine import Engine as DatabaseEngine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -217,6 +217,14 @@ def retry_failed(*, session: Session) -> int:
     )
     session.commit()
     return retried.rowcount
+
+
+def prune_done(*, session: Session, older_than: datetime) -> int:
+    """Forget the jobs done before `older_than` (a Slack retry or a resumed hand-over comes within
+    minutes): the table holds one row per Slack event and per delivery."""
+    pruned = session.execute(delete(Job).where(Job.status == "done", Job.finished_at < older_than).execution_options(synchronize_session=False))
+    session.commit()
+    return pruned.rowcount
 
 
 def counts(*, session: Session) -> dict[str, int]:

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -20,9 +21,9 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from bot.escalation import Dispatcher, WebhookDestination, build_handover, escalate
-from bot.jobs import JobQueue
+from bot.jobs import JobQueue, prune_done
 from bot.ledger import writes
-from bot.ledger.models import Escalation, Job
+from bot.ledger.models import Escalation, Job, utcnow
 from tests.support import Receiver, webhook_receiver
 
 pytestmark = pytest.mark.integration
@@ -135,7 +136,7 @@ def _instance_delivering(database_url: str, receiver: Receiver, handover: dict) 
     script = f"""
 import time
 from bot.escalation import Dispatcher, Handover, WebhookDestination
-from bot.jobs import JobQueue
+from bot.jobs import JobQueue, prune_done
 from bot.ledger.db import make_engine
 database = make_engine({database_url!r})
 dispatcher = Dispatcher(database, [WebhookDestination({receiver.url!r}, {SECRET!r})], queue=JobQueue(database, workers=1, lease=1.0, poll=0.05))
@@ -166,7 +167,7 @@ import os, signal
 from sqlalchemy import event
 from sqlmodel import Session
 from bot.escalation import Dispatcher, WebhookDestination, escalate
-from bot.jobs import JobQueue
+from bot.jobs import JobQueue, prune_done
 from bot.ledger import writes
 from bot.ledger.db import make_engine
 from bot.ledger.models import Escalation
@@ -185,3 +186,18 @@ with Session(database) as session:
         [escalation] = session.exec(select(Escalation)).all()
         assert escalation.delivery == {"webhook": "pending"}
         assert session.exec(select(Job.key)).all() == [f"handover:{escalation.id}:webhook"]
+
+
+def test_done_jobs_older_than_the_retention_are_pruned_and_the_others_kept(db_engine: Engine) -> None:
+    now = utcnow()
+    with Session(db_engine) as session:
+        for key, status, finished in (
+            ("old", "done", now - timedelta(days=8)),
+            ("recent", "done", now - timedelta(days=1)),
+            ("failed", "failed", now - timedelta(days=30)),
+            ("pending", "pending", None),
+        ):
+            session.add(Job(kind="work", key=key, payload={}, status=status, finished_at=finished))
+        session.commit()
+        assert prune_done(session=session, older_than=now - timedelta(days=7)) == 1
+        assert sorted(session.exec(select(Job.key)).all()) == ["failed", "pending", "recent"]
