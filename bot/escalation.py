@@ -1,9 +1,9 @@
 """Hand-over to humans: what travels (Handover), where it goes (Destination), and how (Dispatcher).
 
 The user's request only records the escalation and, in the same transaction, one job per
-destination in the job queue every instance shares (bot/jobs.py); a worker in any instance delivers it, retried with
-exponential back-off, and the result per destination is written to the escalation (`delivered`,
-or `failed: <why>` after the last attempt).
+destination in the job queue every instance shares (bot/jobs.py); a worker in any instance
+delivers it, retried with exponential back-off, and the result per destination is written to the
+escalation (`delivered`, or `failed: <why>` after the last attempt).
 """
 
 from __future__ import annotations

@@ -6,9 +6,8 @@ acked once it is a job in the queue every instance shares (bot/jobs.py), keyed b
 any instance answers it, also when the one that acked dies at once, and Slack's redeliveries of
 the event, to whichever instance, add nothing. Commands and buttons ack at once and do the work
 in a lazy listener. A question goes through the same use case as the web's
-(`bot.conversations.ask`), with its delivery key; only the run that created the turn posts, so
-one event gives one reply and one conversation (the unique constraint on `turns.delivery_key`
-decides).
+(`bot.conversations.ask`), with its delivery key (the unique constraint on `turns.delivery_key`
+keeps it one turn); the job posts the answer, again if a run died after recording the turn.
 
 Nothing here is built at import: `build_app` takes everything it needs as arguments.
 """
@@ -262,7 +261,12 @@ class SlackBot:
             except Exception:
                 log.exception("Slack chat.postEphemeral failed (team=%s channel=%s event=%s)", question.team, question.channel, question.event_id)
             return
-        turn = self._ask(asked, team=question.team, user=question.user, external_key=question.external_key, delivery_key=f"slack:event:{question.event_id}", new_question=new_question)
+        # An event is one job: a turn already recorded under its key is this job's, from a run that
+        # died before it could post (so the answer is posted at least once, as deliveries are).
+        turn = self._ask(
+            asked, team=question.team, user=question.user, external_key=question.external_key, delivery_key=f"slack:event:{question.event_id}",
+            new_question=new_question, post_recorded=True,
+        )  # fmt: skip
         if turn is None:
             return
         # In a channel we answer in the thread; in a DM beside the question, threaded only if it was.
@@ -317,9 +321,9 @@ class SlackBot:
             )  # fmt: skip
         return True
 
-    def _ask(self, asked: str, *, team: str, user: str, external_key: str, delivery_key: str, new_question: bool) -> Turn | None:
+    def _ask(self, asked: str, *, team: str, user: str, external_key: str, delivery_key: str, new_question: bool, post_recorded: bool = False) -> Turn | None:
         """Record and answer through the one conversation use case. The turn to post, or None:
-        when another delivery of the same question won, or the bot stays quiet."""
+        when the bot stays quiet, or the question was recorded already (unless `post_recorded`)."""
         locale = detect_locale(asked, self.locales)
         with Session(self.database) as session:
             conversation = writes.open_conversation(
@@ -338,7 +342,9 @@ class SlackBot:
             # that died after recording the turn is done again.
             person_replies.follow_up(session=session, conversation=conversation, turn=asked_turn.turn, dispatcher=self.dispatcher)
             session.expunge(asked_turn.turn)
-        return asked_turn.turn if asked_turn.created and asked_turn.answer is not None else None
+        if asked_turn.created:
+            return asked_turn.turn if asked_turn.answer is not None else None
+        return asked_turn.turn if post_recorded and not asked_turn.turn.quiet else None
 
     # -- buttons -----------------------------------------------------------------------------
 

@@ -174,10 +174,11 @@ def test_a_forged_request_body_is_not_logged(slack_settings: Settings, fake_slac
 
 @pytest.mark.slow
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # a row lock held across processes
-def test_an_event_acked_by_an_instance_killed_at_once_is_answered_by_another(slack_settings: Settings, fake_slack: FakeSlack, database_url: str) -> None:
-    """Instance one acks a mention and is SIGKILLed before recording it (the test holds the
-    conversation's row until then): the ack meant the event was in the shared queue, so instance
-    two answers it, once."""
+@pytest.mark.parametrize("dies", ["before recording the question", "after recording it, before posting the answer"])
+def test_an_event_acked_by_an_instance_killed_at_once_is_answered_by_another(slack_settings: Settings, fake_slack: FakeSlack, database_url: str, dies: str) -> None:
+    """Instance one acks a mention and is SIGKILLed while recording it (the test holds the
+    conversation's row until then) or while posting the answer (Slack does not answer it): the
+    ack meant the event was in the shared queue, so instance two answers it, once."""
     ts = "1700000100.000100"
     database = make_engine(database_url)
     with Session(database) as session:
@@ -191,19 +192,25 @@ def test_an_event_acked_by_an_instance_killed_at_once_is_answered_by_another(sla
     one = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         fake_slack.wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health"), timeout=120)
+        recording = dies.startswith("before")
+        if not recording:
+            fake_slack.held_methods.add("chat.postMessage")
         with database.connect() as locker:
-            locker.execute(select(Conversation).where(Conversation.id == conversation_id).with_for_update())
+            if recording:
+                locker.execute(select(Conversation).where(Conversation.id == conversation_id).with_for_update())
             body = mention_body("EvKilled").encode()
             stamp = str(int(time.time()))
             signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=stamp, body=body)
             acked = httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body, headers={"Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature})
             assert acked.status_code == 200
-            fake_slack.wait_for(lambda: _waiting_on_a_lock(locker))  # instance one is recording the question
+            fake_slack.wait_for(lambda: _waiting_on_a_lock(locker) if recording else fake_slack.held_calls)  # instance one is at it
             one.kill()
             one.wait()
             locker.rollback()
     finally:
         one.kill()
+        fake_slack.held_methods.clear()
+        fake_slack.release_held.set()
     with TestClient(create_app(slack_settings)):  # instance two
         fake_slack.wait_for(lambda: fake_slack.calls_to("chat.postMessage"))
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
