@@ -2,6 +2,7 @@
 
     python bench/instances.py                 # writes bench/results/instances.json
     python bench/instances.py --sessions 120  # more traffic
+    python bench/instances.py --sessions 16 --fake-embedder --out /tmp/instances.json  # a smoke run
 
 It runs the commands of docs/deploy.md as an operator would: `jiso db upgrade`, `jiso index`,
 `jiso serve --workers 2` (instance A) and `jiso serve` (instance B) on a fresh PostgreSQL schema
@@ -63,6 +64,7 @@ sys.path.insert(0, str(ROOT))
 from bot.ledger.db import make_engine  # noqa: E402
 from bot.ledger.models import Conversation, Escalation, Feedback, Job, Turn, utcnow  # noqa: E402
 from tests.integration.slack.fake_slack import BOT_USER_ID, TEAM_ID, FakeSlack  # noqa: E402
+from tests.support import FAKE_THRESHOLDS, write_calibrations  # noqa: E402
 
 PYTHON = sys.executable
 POSTGRES_URL = os.environ.get("JISO_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -245,6 +247,7 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "instances.json")
+    parser.add_argument("--fake-embedder", action="store_true", help="the tests' hashing embedder instead of the models: a smoke run in about a minute (the answers mean nothing)")
     args = parser.parse_args()
 
     scratch = Path(tempfile.mkdtemp(prefix="jiso-instances-"))
@@ -279,6 +282,9 @@ def main() -> None:
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "JISO_SLACK_API_URL": fake_slack.api_url,
     }
+    if args.fake_embedder:
+        calibrations = write_calibrations(scratch / "calibrations", "fake-hashing", FAKE_THRESHOLDS)
+        env |= {"JISO_MODEL_EN": "fake-hashing", "JISO_MODEL_JA": "fake-hashing", "JISO_COMPANION_MODEL_EN": "", "JISO_LEXICAL_JA": "bigram", "JISO_CALIBRATION_DIR": str(calibrations)}
     servers: dict[str, subprocess.Popen] = {}
     result: dict = {"sessions": args.sessions, "concurrency": args.concurrency}
     try:
