@@ -54,8 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(upgrade, settings.database_url)  # idempotent; creates an empty database
         app.state.db = make_engine(settings.database_url)
         app.state.transcript_links = transcript_links(settings)
-        app.state.dispatcher = await run_in_threadpool(runtime.hand_over_dispatcher, settings, app.state.db, app.state.transcript_links)
+        # Before the dispatcher starts its job workers: a refused setting must not leave them running.
         app.state.rate_limits = RateLimits(settings.rate_limit_per_visitor, settings.rate_limit_per_ip, settings.rate_limit_storage)
+        app.state.dispatcher = await run_in_threadpool(runtime.hand_over_dispatcher, settings, app.state.db, app.state.transcript_links)
         try:
             app.state.checklist = load_checklist(settings.knowledge_dir)
         except ChecklistInvalid as error:
@@ -66,7 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if app.state.slack is None:
             log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect it")
         watcher = asyncio.create_task(watch_index(app, settings, settings.index_reload_seconds))
-        pruner = asyncio.create_task(prune_periodically(app.state.db, settings.idempotency_retention))
+        pruner = asyncio.create_task(prune_periodically(app.state.db, settings.idempotency_retention, settings.job_retention))
         tasks = [watcher, pruner]
         if settings.weekly_digest_channels and not settings.slack_bot_token:
             log.error("JISO_WEEKLY_DIGEST_CHANNELS is set but SLACK_BOT_TOKEN is not: the weekly digest is off until the token is set")

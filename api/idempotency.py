@@ -4,7 +4,8 @@ Same key with a different body → 422; same key while the first request is stil
 Keys are scoped to the method and path, so one key cannot collide across conversations. A
 reservation is a lease (JISO_IDEMPOTENCY_LEASE_SECONDS): after it, a retry of a request that never
 finished (the server died) does the work again, and finds what the dead request already wrote.
-Keys older than JISO_IDEMPOTENCY_RETENTION are pruned at start-up and then every hour.
+Keys older than JISO_IDEMPOTENCY_RETENTION are pruned at start-up and then every hour (and the
+jobs done before JISO_JOB_RETENTION).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Engine as Database
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from bot import jobs
 from bot.ledger import idempotency
 from bot.ledger.models import utcnow
 
@@ -66,13 +68,19 @@ def prune_keys(database: Database, retention: timedelta) -> int:
         return idempotency.prune(session=session, older_than=utcnow() - retention)
 
 
-async def prune_periodically(database: Database, retention: timedelta, interval: float = PRUNE_EVERY_SECONDS) -> None:
-    """Keep the key table small: prune now, then every `interval` seconds."""
+def prune_done_jobs(database: Database, retention: timedelta) -> int:
+    with Session(database) as session:
+        return jobs.prune_done(session=session, older_than=utcnow() - retention)
+
+
+async def prune_periodically(database: Database, retention: timedelta, job_retention: timedelta, interval: float = PRUNE_EVERY_SECONDS) -> None:
+    """Keep the key table and the job table small: prune now, then every `interval` seconds."""
     while True:
-        try:
-            pruned = await run_in_threadpool(prune_keys, database, retention)
-            if pruned:
-                log.info("pruned %d idempotency keys older than %s", pruned, retention)
-        except Exception:  # a failed clean-up must not stop the server; the next one tries again
-            log.exception("pruning idempotency keys failed")
+        for prune, older_than, what in ((prune_keys, retention, "idempotency keys"), (prune_done_jobs, job_retention, "done jobs")):
+            try:
+                pruned = await run_in_threadpool(prune, database, older_than)
+                if pruned:
+                    log.info("pruned %d %s older than %s", pruned, what, older_than)
+            except Exception:  # a failed clean-up must not stop the server; the next one tries again
+                log.exception("pruning %s failed", what)
         await asyncio.sleep(interval)

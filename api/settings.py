@@ -121,11 +121,13 @@ class Settings(BaseSettings):
     escalation_webhook_secret: str = ""
     escalation_retry_attempts: int = 6  # per destination; waits double from the back-off: 2, 4, 8 … s
     escalation_retry_backoff: float = 2.0
-    # Background jobs (hand-over deliveries): worker threads per instance, how long a claimed job
-    # is held before another instance may take it over (its holder died), how often idle workers look.
+    # Background jobs (hand-over deliveries, Slack's events): worker threads per instance, how long a
+    # claimed job is held before another instance may take it over (its holder died), how often idle
+    # workers look, and how long done jobs are kept (failed ones stay until retried).
     job_workers: int = Field(default=4, ge=1)
     job_lease_seconds: float = Field(default=120.0, gt=0)
     job_poll_seconds: float = Field(default=1.0, gt=0)
+    job_retention: timedelta = timedelta(days=7)
     # The widget's branding (README › Web chat › Branding); a page's data-* attributes override it.
     widget_accent: str = Field(default="#3b5bdb", pattern=HEX_COLOUR.pattern)  # launcher, header, the visitor's messages, Send
     widget_accent_text: str = Field(default="", pattern=rf"^$|{HEX_COLOUR.pattern}")  # text on the accent; empty: white or black, whichever reads

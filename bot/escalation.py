@@ -1,9 +1,9 @@
 """Hand-over to humans: what travels (Handover), where it goes (Destination), and how (Dispatcher).
 
-The user's request only records the escalation and queues one job per destination in the job
-queue every instance shares (bot/jobs.py); a worker in any instance delivers it, retried with
-exponential back-off, and the result per destination is written to the escalation (`delivered`,
-or `failed: <why>` after the last attempt).
+The user's request only records the escalation and, in the same transaction, one job per
+destination in the job queue every instance shares (bot/jobs.py); a worker in any instance
+delivers it, retried with exponential back-off, and the result per destination is written to the
+escalation (`delivered`, or `failed: <why>` after the last attempt).
 """
 
 from __future__ import annotations
@@ -183,10 +183,14 @@ class Dispatcher:
     def dispatch(self, handover: Handover, only: set[str] | None = None) -> None:
         """Queue the hand-over for each destination (once: a destination already queued is skipped)."""
         for destination in self.destinations:
-            if only is not None and destination.name not in only:
-                continue
-            payload = {"destination": destination.name, "handover": asdict(handover)}
-            self.queue.enqueue(kind=HANDOVER_JOB, key=f"handover:{handover.escalation_id}:{destination.name}", payload=payload, max_attempts=self.attempts)
+            if only is None or destination.name in only:
+                self.queue.enqueue(kind=HANDOVER_JOB, key=_handover_key(handover, destination), payload=_handover_payload(handover, destination), max_attempts=self.attempts)
+
+    def add(self, session: Session, handover: Handover) -> None:
+        """Queue a new hand-over for each destination in the caller's transaction (the one that
+        records it): a recorded hand-over always has its jobs. `queue.wake()` after the commit."""
+        for destination in self.destinations:
+            self.queue.add(session, kind=HANDOVER_JOB, key=_handover_key(handover, destination), payload=_handover_payload(handover, destination), max_attempts=self.attempts)
 
     def _deliver(self, payload: dict) -> None:
         destination = next((destination for destination in self.destinations if destination.name == payload["destination"]), None)
@@ -230,9 +234,18 @@ class Dispatcher:
                 close()
 
 
+def _handover_key(handover: Handover, destination: Destination) -> str:
+    return f"handover:{handover.escalation_id}:{destination.name}"
+
+
+def _handover_payload(handover: Handover, destination: Destination) -> dict:
+    return {"destination": destination.name, "handover": asdict(handover)}
+
+
 def resume_pending(*, database: DatabaseEngine, dispatcher: Dispatcher, link_for: Callable[[str], str | None], within: timedelta = timedelta(days=7)) -> int:
-    """Queue what is `pending` without a job (a process stopped between recording the hand-over and
-    queueing it); returns how many. Run by every instance at start: a queued job is not queued twice."""
+    """Queue what is `pending` without a job (recorded by a version that queued it after the
+    commit, by a process stopped in between); returns how many. Run by every instance at start:
+    a queued job is not queued twice."""
     resumed = 0
     with Session(database) as session:
         for escalation in session.exec(select(Escalation).where(Escalation.created_at >= utcnow() - within)):
@@ -267,13 +280,18 @@ def escalate(
         existing = writes.find_escalation(session=session, delivery_key=delivery_key)
         if existing is not None:
             return existing
+
+    def queue_deliveries(escalation: Escalation) -> None:  # in the transaction that records it
+        dispatcher.add(session, build_handover(session=session, conversation=conversation, escalation=escalation, link=link, user_id=user_id))
+
     escalation = writes.record_escalation(
-        session=session, conversation=conversation, reason=reason, destinations=dispatcher.names, turn_id=turn_id, delivery_key=delivery_key, contact_email=contact_email
-    )
+        session=session, conversation=conversation, reason=reason, destinations=dispatcher.names, turn_id=turn_id, delivery_key=delivery_key,
+        contact_email=contact_email, with_escalation=queue_deliveries,
+    )  # fmt: skip
     if not dispatcher.destinations:
         log.warning(
             "conversation %s was handed over but no destination is configured (JISO_ESCALATION_WEBHOOK_URL, JISO_SLACK_ESCALATION_CHANNEL): it is in the ledger only",
             conversation.id,
         )
-    dispatcher.dispatch(build_handover(session=session, conversation=conversation, escalation=escalation, link=link, user_id=user_id))
+    dispatcher.queue.wake()
     return escalation

@@ -13,7 +13,8 @@ Jobs are at least once: a worker that dies after its work was done but before it
 makes the next one do it again, so handlers send something receivers can deduplicate.
 
 Adding a kind of work is a registration: `queue.register("kind", run, on_done=…, on_failed=…)`,
-then `queue.enqueue(kind="kind", key=…, payload=…)` from anywhere.
+then `queue.enqueue(kind="kind", key=…, payload=…)` from anywhere, or `queue.add(session, …)` to
+write the job in the same transaction as the record it belongs to.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, delete, func, or_, update
 from sqlalchemy.engine import Engine as DatabaseEngine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -85,6 +86,16 @@ class JobQueue:
                 return False
         self._wake.set()
         return True
+
+    def add(self, session: Session, *, kind: str, key: str, payload: Payload, max_attempts: int = 6) -> None:
+        """Queue the work in the caller's transaction, so it is written with the record it is the
+        work of, or not at all (a process killed between the two would leave the record without
+        its job). `key` must be new; call `wake` after the commit."""
+        session.add(Job(kind=kind, key=key, payload=payload, max_attempts=max_attempts))
+
+    def wake(self) -> None:
+        """Tell this process's workers that work was queued (the other instances poll)."""
+        self._wake.set()
 
     def start(self) -> None:
         for number in range(self.workers - len(self._threads)):
@@ -206,6 +217,14 @@ def retry_failed(*, session: Session) -> int:
     )
     session.commit()
     return retried.rowcount
+
+
+def prune_done(*, session: Session, older_than: datetime) -> int:
+    """Forget the jobs done before `older_than` (a Slack retry or a resumed hand-over comes within
+    minutes): the table holds one row per Slack event and per delivery."""
+    pruned = session.execute(delete(Job).where(Job.status == "done", Job.finished_at < older_than).execution_options(synchronize_session=False))
+    session.commit()
+    return pruned.rowcount
 
 
 def counts(*, session: Session) -> dict[str, int]:

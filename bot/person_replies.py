@@ -48,7 +48,8 @@ def reply(
 
 
 def follow_up(*, session: Session, conversation: Conversation, turn: Turn, dispatcher: Dispatcher) -> None:
-    """A message the user wrote after a hand-over (a quiet turn), sent on to the people."""
+    """A message the user wrote after a hand-over (a quiet turn), sent on to the people (queued
+    once per turn: calling it again for the same turn adds nothing)."""
     if not turn.quiet:
         return
     escalation = handovers.latest_escalation(session=session, conversation_id=conversation.id)

@@ -138,8 +138,8 @@ def post_message(
         asked = conversations.ask(
             session=session, engine=engine, conversation=conversation, text=text, locale=body.locale, new_question=body.new_question, delivery_key=delivery_key,
         )  # fmt: skip
-        if asked.created:
-            person_replies.follow_up(session=session, conversation=conversation, turn=asked.turn, dispatcher=dispatcher)
+        # Also when a retry finds the turn: the request that wrote it may have died before queueing this.
+        person_replies.follow_up(session=session, conversation=conversation, turn=asked.turn, dispatcher=dispatcher)
         return 200, _message_of(asked.turn, request)
 
     return run_idempotent(session=session, request=request, key=key, payload=body, lease=_lease(settings), action=action)

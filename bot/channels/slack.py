@@ -1,11 +1,13 @@
 """The Slack channel: a slack-bolt `App` that answers mentions, DMs and `/jiso`, records every
 question in the ledger (channel `slack`) and hands conversations over to people.
 
-Every listener acks at once and does the work in a lazy listener (Slack wants an answer within
-3 s). A question goes through the same use case as the web's (`bot.conversations.ask`), with its
-delivery key; only the delivery that created the turn posts, so Slack's redeliveries of one event
-give one reply and one conversation (the unique constraint on `turns.delivery_key` decides, not a
-list of seen retries).
+Slack wants an answer within 3 s. An event (a mention, a DM, a message in a hand-over thread) is
+acked once it is a job in the queue every instance shares (bot/jobs.py), keyed by its event id:
+any instance answers it, also when the one that acked dies at once, and Slack's redeliveries of
+the event, to whichever instance, add nothing. Commands and buttons ack at once and do the work
+in a lazy listener. A question goes through the same use case as the web's
+(`bot.conversations.ask`), with its delivery key (the unique constraint on `turns.delivery_key`
+keeps it one turn); the job posts the answer, again if a run died after recording the turn.
 
 Nothing here is built at import: `build_app` takes everything it needs as arguments.
 """
@@ -44,6 +46,8 @@ RATE_LIMIT_RETRIES = 3
 QUESTION_SUBTYPES = (None, "file_share", "thread_broadcast")
 RESOLVE = "jiso_resolve"  # "Mark resolved" on a hand-over message; its value is the escalation id
 ESCALATION_ID = re.compile(r"^[0-9a-f]{32}$")
+EVENT_JOB = "slack_event"
+EVENT_ATTEMPTS = 3  # an answer retried much later would be late: the turn is recorded either way
 
 
 def make_web_client(token: str, base_url: str) -> WebClient:
@@ -207,6 +211,7 @@ class SlackBot:
     def __init__(
         self,
         *,
+        client: WebClient,
         engine: Callable[[], Engine | None],
         database: Database,
         dispatcher: Dispatcher,
@@ -215,6 +220,7 @@ class SlackBot:
         locales: tuple[str, ...] = ("en", "ja"),
         gap_similarity: dict[str, float] | None = None,
     ) -> None:
+        self.client = client
         self.engine = engine
         self.gap_similarity = gap_similarity or {}  # the content gaps' thresholds, for FAQ drafts' similar questions
         self.database = database
@@ -224,6 +230,20 @@ class SlackBot:
         self.locales = locales
 
     # -- questions ---------------------------------------------------------------------------
+
+    def queue_event(self, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        """Ack once the event is queued: from then on it survives this instance. Without the ack
+        (the database is away) Slack delivers it again."""
+        event = body.get("event") or {}
+        event_id = body.get("event_id") or f"{event.get('channel')}:{event.get('ts')}"
+        payload = {"body": body, "team_id": context.team_id, "bot_user_id": context.bot_user_id}
+        self.dispatcher.queue.enqueue(kind=EVENT_JOB, key=f"slack:event:{event_id}", payload=payload, max_attempts=EVENT_ATTEMPTS)
+        ack()
+
+    def run_event(self, payload: dict[str, Any]) -> None:
+        """A queued event, in whichever instance's job worker claimed it."""
+        context = BoltContext(team_id=payload["team_id"], bot_user_id=payload["bot_user_id"])
+        self.on_event(payload["body"], context, self.client)
 
     def on_event(self, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         if self._in_handover_thread(body, context):
@@ -241,7 +261,12 @@ class SlackBot:
             except Exception:
                 log.exception("Slack chat.postEphemeral failed (team=%s channel=%s event=%s)", question.team, question.channel, question.event_id)
             return
-        turn = self._ask(asked, team=question.team, user=question.user, external_key=question.external_key, delivery_key=f"slack:event:{question.event_id}", new_question=new_question)
+        # An event is one job: a turn already recorded under its key is this job's, from a run that
+        # died before it could post (so the answer is posted at least once, as deliveries are).
+        turn = self._ask(
+            asked, team=question.team, user=question.user, external_key=question.external_key, delivery_key=f"slack:event:{question.event_id}",
+            new_question=new_question, post_recorded=True,
+        )  # fmt: skip
         if turn is None:
             return
         # In a channel we answer in the thread; in a DM beside the question, threaded only if it was.
@@ -296,9 +321,9 @@ class SlackBot:
             )  # fmt: skip
         return True
 
-    def _ask(self, asked: str, *, team: str, user: str, external_key: str, delivery_key: str, new_question: bool) -> Turn | None:
+    def _ask(self, asked: str, *, team: str, user: str, external_key: str, delivery_key: str, new_question: bool, post_recorded: bool = False) -> Turn | None:
         """Record and answer through the one conversation use case. The turn to post, or None:
-        when another delivery of the same question won, or the bot stays quiet."""
+        when the bot stays quiet, or the question was recorded already (unless `post_recorded`)."""
         locale = detect_locale(asked, self.locales)
         with Session(self.database) as session:
             conversation = writes.open_conversation(
@@ -313,10 +338,13 @@ class SlackBot:
                 session=session, engine=self.engine(), conversation=conversation, text=asked, locale=locale,
                 new_question=new_question, delivery_key=delivery_key,
             )  # fmt: skip
-            if asked_turn.created:  # after a hand-over, the message goes on to the person
-                person_replies.follow_up(session=session, conversation=conversation, turn=asked_turn.turn, dispatcher=self.dispatcher)
+            # After a hand-over the message goes on to the person; queued once, also when a run
+            # that died after recording the turn is done again.
+            person_replies.follow_up(session=session, conversation=conversation, turn=asked_turn.turn, dispatcher=self.dispatcher)
             session.expunge(asked_turn.turn)
-        return asked_turn.turn if asked_turn.created and asked_turn.answer is not None else None
+        if asked_turn.created:
+            return asked_turn.turn if asked_turn.answer is not None else None
+        return asked_turn.turn if post_recorded and not asked_turn.turn.quiet else None
 
     # -- buttons -----------------------------------------------------------------------------
 
@@ -489,11 +517,11 @@ def build_app(
 ) -> App:
     """The Bolt app. `client` carries the bot token and the Web API base URL; `engine` is read at
     each question, so a reindexed engine swapped into the web app is used at once; `dispatcher`
-    delivers hand-overs, as it does the web's."""
+    delivers hand-overs, as it does the web's, and its queue carries Slack's events."""
     if SlackChannelDestination.name not in dispatcher.names:
         log.warning("JISO_SLACK_ESCALATION_CHANNEL is not set: hand-overs asked for in Slack are not posted to a Slack channel")
     bot = SlackBot(
-        engine=engine, database=database, dispatcher=dispatcher, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales, gap_similarity=gap_similarity,
+        client=client, engine=engine, database=database, dispatcher=dispatcher, workspace_orgs=workspace_orgs or {}, knowledge_url=knowledge_url, locales=locales, gap_similarity=gap_similarity,
     )  # fmt: skip
     bolt_log = bolt_logger()
     quiet = _SameTokenNotice(client.token)
@@ -510,8 +538,9 @@ def build_app(
         )
     finally:
         bolt_log.removeFilter(quiet)
-    app.event("app_mention")(ack=_ack, lazy=[bot.on_event])
-    app.event("message")(ack=_ack, lazy=[bot.on_event])
+    dispatcher.queue.register(EVENT_JOB, bot.run_event)
+    app.event("app_mention")(bot.queue_event)
+    app.event("message")(bot.queue_event)
     app.command(COMMAND)(ack=bot.ack_command, lazy=[bot.on_command])
     app.action(re.compile("^(" + "|".join(ACTION_IDS) + ")$"))(ack=_ack, lazy=[bot.on_action])
     app.action(RESOLVE)(ack=_ack, lazy=[bot.on_resolve])

@@ -6,6 +6,7 @@ turn), so a retried or redelivered request finds the first record instead of mak
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -234,10 +235,12 @@ def record_escalation(
     turn_id: str | None = None,
     delivery_key: str | None = None,
     contact_email: str | None = None,
+    with_escalation: Callable[[Escalation], None] | None = None,
     now: datetime | None = None,
 ) -> Escalation:
     """A hand-over: the conversation's outcome becomes `escalated` and the bot goes quiet.
-    Under a `delivery_key` that was already recorded, the first hand-over is returned."""
+    Under a `delivery_key` that was already recorded, the first hand-over is returned.
+    `with_escalation` adds to the session what must be committed with it (its delivery jobs)."""
     if delivery_key is not None:
         existing = find_escalation(session=session, delivery_key=delivery_key)
         if existing is not None:
@@ -265,6 +268,8 @@ def record_escalation(
     session.add(escalation)
     session.add(conversation)
     try:
+        if with_escalation is not None:
+            with_escalation(escalation)  # may flush: a concurrent duplicate is refused here too
         session.commit()
     except IntegrityError:
         session.rollback()

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -20,9 +21,9 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from bot.escalation import Dispatcher, WebhookDestination, build_handover, escalate
-from bot.jobs import JobQueue
+from bot.jobs import JobQueue, prune_done
 from bot.ledger import writes
-from bot.ledger.models import Escalation, Job
+from bot.ledger.models import Escalation, Job, utcnow
 from tests.support import Receiver, webhook_receiver
 
 pytestmark = pytest.mark.integration
@@ -135,7 +136,7 @@ def _instance_delivering(database_url: str, receiver: Receiver, handover: dict) 
     script = f"""
 import time
 from bot.escalation import Dispatcher, Handover, WebhookDestination
-from bot.jobs import JobQueue
+from bot.jobs import JobQueue, prune_done
 from bot.ledger.db import make_engine
 database = make_engine({database_url!r})
 dispatcher = Dispatcher(database, [WebhookDestination({receiver.url!r}, {SECRET!r})], queue=JobQueue(database, workers=1, lease=1.0, poll=0.05))
@@ -156,3 +157,47 @@ def test_escalate_queues_each_destination_once(db_engine: Engine) -> None:
         dispatcher.drain()
         dispatcher.close()
         assert len(receiver.received) == 1
+
+
+def test_a_process_killed_right_after_recording_a_hand_over_leaves_its_delivery_queued(db_engine: Engine, database_url: str) -> None:
+    """SIGKILL just after the commit that wrote the hand-over: its delivery job was written in
+    that same commit, so a running instance delivers it (no retry or restart needed)."""
+    script = f"""
+import os, signal
+from sqlalchemy import event
+from sqlmodel import Session
+from bot.escalation import Dispatcher, WebhookDestination, escalate
+from bot.jobs import JobQueue, prune_done
+from bot.ledger import writes
+from bot.ledger.db import make_engine
+from bot.ledger.models import Escalation
+database = make_engine({database_url!r})
+dispatcher = Dispatcher(database, [WebhookDestination("http://127.0.0.1:9/unused", {SECRET!r})], queue=JobQueue(database, workers=0))
+with Session(database) as session:
+    conversation = writes.open_conversation(session=session, channel="web")
+    wrote: list[bool] = []
+    event.listen(session, "after_flush", lambda s, _: wrote.append(any(isinstance(row, Escalation) for row in s.new)))
+    event.listen(session, "after_commit", lambda s: any(wrote) and os.kill(os.getpid(), signal.SIGKILL))
+    escalate(session=session, conversation=conversation, reason="help", dispatcher=dispatcher, link=None, delivery_key="k1")
+"""
+    died = subprocess.run([sys.executable, "-c", script], cwd=os.getcwd(), capture_output=True, text=True)
+    assert died.returncode == -signal.SIGKILL, died.stderr
+    with Session(db_engine) as session:
+        [escalation] = session.exec(select(Escalation)).all()
+        assert escalation.delivery == {"webhook": "pending"}
+        assert session.exec(select(Job.key)).all() == [f"handover:{escalation.id}:webhook"]
+
+
+def test_done_jobs_older_than_the_retention_are_pruned_and_the_others_kept(db_engine: Engine) -> None:
+    now = utcnow()
+    with Session(db_engine) as session:
+        for key, status, finished in (
+            ("old", "done", now - timedelta(days=8)),
+            ("recent", "done", now - timedelta(days=1)),
+            ("failed", "failed", now - timedelta(days=30)),
+            ("pending", "pending", None),
+        ):
+            session.add(Job(kind="work", key=key, payload={}, status=status, finished_at=finished))
+        session.commit()
+        assert prune_done(session=session, older_than=now - timedelta(days=7)) == 1
+        assert sorted(session.exec(select(Job.key)).all()) == ["failed", "pending", "recent"]

@@ -6,12 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
 from bot.ledger import idempotency
 from bot.ledger.db import make_engine
-from bot.ledger.models import Conversation, Escalation, IdempotentResponse, Turn, utcnow
+from bot.ledger.models import Conversation, Escalation, IdempotentResponse, Job, Turn, utcnow
 
 from .knowledge import EN_QUESTION
 
@@ -73,3 +73,24 @@ def test_a_reservation_inside_its_lease_is_409_and_after_it_the_work_is_done_onc
     retried = client.post(url, json={"text": EN_QUESTION}, headers=KEY)
     assert retried.status_code == 200, retried.text
     assert count(database_url, Turn) == 1
+
+
+def test_a_retry_after_the_lease_queues_the_follow_up_the_dead_request_did_not(make_client, database_url) -> None:
+    """Killed after recording a message written after a hand-over but before queueing it for the
+    people: the retry finds the turn, and queues the follow-up (once)."""
+    client = make_client(escalation_webhook_url="http://127.0.0.1:9/unreachable", escalation_webhook_secret="s", escalation_retry_backoff=60)
+    conversation = f"{API}/{client.post(API, json={}).json()['id']}"
+    assert client.post(f"{conversation}/escalate", json={"reason": "help"}).status_code == 201
+    assert client.post(f"{conversation}/messages", json={"text": "We are on the Team plan"}, headers=KEY).json()["quiet"] is True
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            session.execute(delete(Job).where(Job.kind == "handover_event"))
+            session.commit()
+        crash_after_writing(database_url)
+        assert client.post(f"{conversation}/messages", json={"text": "We are on the Team plan"}, headers=KEY).status_code == 200
+        with Session(engine) as session:
+            [turn] = session.exec(select(Turn).where(Turn.quiet)).all()
+            assert session.exec(select(Job.key).where(Job.kind == "handover_event")).all() == [f"follow_up:{turn.id}:webhook"]
+    finally:
+        engine.dispose()

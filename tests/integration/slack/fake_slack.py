@@ -37,6 +37,9 @@ class FakeSlack:
         self.rate_limited_once: set[str] = set()  # methods whose first call answers 429
         self.errors: dict[str, str] = {}  # method → Slack error code answered with ok: false
         self.socket_mode_url = ""  # what apps.connections.open answers (Socket Mode)
+        self.held_methods: set[str] = set()  # their calls are neither answered nor recorded until released
+        self.held_calls = 0
+        self.release_held = threading.Event()
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -118,6 +121,12 @@ class FakeSlack:
                     method = "response:" + url.path.rsplit("/", 1)[1]
                 else:
                     method = url.path.rsplit("/", 1)[-1]
+                if method in fake.held_methods:  # a caller that dies while waiting for Slack
+                    with fake._lock:
+                        fake.held_calls += 1
+                    fake.release_held.wait(timeout=60)
+                    self.close_connection = True
+                    return
                 with fake._lock:
                     limited = method in fake.rate_limited_once and not any(c.method == method for c in fake.calls)
                     if limited:

@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import Connection, text
 from sqlmodel import Session, select
 
 from api.app import create_app
 from api.settings import Settings
 from bot.engine import Answer
-from bot.ledger.models import Escalation
+from bot.ledger import writes
+from bot.ledger.db import make_engine
+from bot.ledger.models import Conversation, Escalation, Turn
 
 from .conftest import EN_QUESTION, ESCALATION_CHANNEL, SIGNING_SECRET, Slack, action_ids, all_text, event_body
-from .fake_slack import FakeSlack
+from .fake_slack import TEAM_ID, FakeSlack
 
 pytestmark = pytest.mark.integration
 
@@ -79,12 +87,13 @@ def test_redeliveries_give_one_reply_and_one_conversation(slack_app: Slack) -> N
 
     assert slack_app.mention(EN_QUESTION, event_id="EvDup").status_code == 200
     assert held.first_started.wait(timeout=15)
-    # Slack did not see the reply in time and delivers again while the first is still answering.
-    assert slack_app.mention(EN_QUESTION, event_id="EvDup", retry=1).status_code == 200
-    fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
-    held.release.set()
-    for retry in (2, 3):
+    # Slack did not see the ack in time and delivers again while the first is still answering:
+    # the event is queued once, so nothing else starts.
+    for retry in (1, 2):
         assert slack_app.mention(EN_QUESTION, event_id="EvDup", retry=retry).status_code == 200
+    held.release.set()
+    fake.wait_for(lambda: fake.calls_to("chat.postMessage"))
+    assert slack_app.mention(EN_QUESTION, event_id="EvDup", retry=3).status_code == 200
     slack_app.finish()
 
     assert len(fake.calls_to("chat.postMessage")) == 1
@@ -161,3 +170,61 @@ def test_a_forged_request_body_is_not_logged(slack_settings: Settings, fake_slac
         slack.database.dispose()
     assert response.status_code == 401
     assert "secret-marker-4e1f" not in caplog.text and "EvForged" not in caplog.text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # a row lock held across processes
+@pytest.mark.parametrize("dies", ["before recording the question", "after recording it, before posting the answer"])
+def test_an_event_acked_by_an_instance_killed_at_once_is_answered_by_another(slack_settings: Settings, fake_slack: FakeSlack, database_url: str, dies: str) -> None:
+    """Instance one acks a mention and is SIGKILLed while recording it (the test holds the
+    conversation's row until then) or while posting the answer (Slack does not answer it): the
+    ack meant the event was in the shared queue, so instance two answers it, once."""
+    ts = "1700000100.000100"
+    database = make_engine(database_url)
+    with Session(database) as session:
+        conversation_id = writes.open_conversation(session=session, channel="slack", external_key=f"{TEAM_ID}:C1:{ts}").id
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    names = ("model_en", "model_ja", "companion_model_en", "lexical_ja", "calibration_dir", "knowledge_dir", "index_dir", "link_secret_file", "database_url", "slack_api_url", "knowledge_url")
+    env = {**os.environ, **{f"JISO_{name.upper()}": str(getattr(slack_settings, name)) for name in names}}
+    env |= {"SLACK_BOT_TOKEN": slack_settings.slack_bot_token, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "JISO_JOB_LEASE_SECONDS": "1", "JISO_JOB_POLL_SECONDS": "0.1"}
+    one = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        fake_slack.wait_for(lambda: _answers(f"http://127.0.0.1:{port}/health"), timeout=120)
+        recording = dies.startswith("before")
+        if not recording:
+            fake_slack.held_methods.add("chat.postMessage")
+        with database.connect() as locker:
+            if recording:
+                locker.execute(select(Conversation).where(Conversation.id == conversation_id).with_for_update())
+            body = mention_body("EvKilled").encode()
+            stamp = str(int(time.time()))
+            signature = SignatureVerifier(SIGNING_SECRET).generate_signature(timestamp=stamp, body=body)
+            acked = httpx.post(f"http://127.0.0.1:{port}/slack/events", content=body, headers={"Content-Type": "application/json", "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature})
+            assert acked.status_code == 200
+            fake_slack.wait_for(lambda: _waiting_on_a_lock(locker) if recording else fake_slack.held_calls)  # instance one is at it
+            one.kill()
+            one.wait()
+            locker.rollback()
+    finally:
+        one.kill()
+        fake_slack.held_methods.clear()
+        fake_slack.release_held.set()
+    with TestClient(create_app(slack_settings)):  # instance two
+        fake_slack.wait_for(lambda: fake_slack.calls_to("chat.postMessage"))
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+    with Session(database) as session:
+        assert session.exec(select(Turn.delivery_key)).all() == ["slack:event:EvKilled"]
+    database.dispose()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _waiting_on_a_lock(connection: Connection) -> bool:
+    return bool(connection.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()")).scalar())
