@@ -20,12 +20,12 @@ $(STAMP): pyproject.toml Makefile
 
 install: $(STAMP)
 
-# The demo page signs in a demo user (its checklist and next-step nudge) with a local-only secret
-# unless you set your own JISO_IDENTITY_SECRET. `make run PORT=8080 HOST=0.0.0.0` serves elsewhere (default: JISO_HOST / JISO_PORT, else 127.0.0.1:8000).
+# The demo page signs in a demo user (its checklist and next-step nudge; JISO_DEMO_USER, off in
+# `jiso serve`) with a local-only secret unless you set your own JISO_IDENTITY_SECRET. `make run PORT=8080 HOST=0.0.0.0` serves elsewhere (default: JISO_HOST / JISO_PORT, else 127.0.0.1:8000).
 run: install
 	$(BIN)/jiso db upgrade
 	$(BIN)/jiso index
-	JISO_IDENTITY_SECRET="$${JISO_IDENTITY_SECRET:-local-demo-secret}" $(BIN)/jiso serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+	JISO_DEMO_USER="$${JISO_DEMO_USER:-true}" JISO_IDENTITY_SECRET="$${JISO_IDENTITY_SECRET:-local-demo-secret}" $(BIN)/jiso serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 # For writers: check the knowledge, then index it (a running server picks the new index up).
 lint: install

@@ -48,6 +48,12 @@ def get_rate_limits(request: Request) -> RateLimits:
     return request.app.state.rate_limits
 
 
+def require_question_length(text: str, settings: Settings) -> None:
+    """One rule for every route a user's question comes in by (JISO_MAX_QUESTION_CHARS)."""
+    if len(text) > settings.max_question_chars:
+        raise HTTPException(422, detail=f"the question is too long: {len(text)} characters, at most {settings.max_question_chars}")
+
+
 def limit_by_ip(request: Request, rate_limits: Annotated[RateLimits, Depends(get_rate_limits)]) -> None:
     rate_limits.check_ip(request.client.host if request.client else "unknown")
 

@@ -95,6 +95,7 @@ class Settings(BaseSettings):
 
     # Conversations and the web channel.
     identity_secret: str = ""  # HMAC-SHA256 key for verified users: hash = HMAC(secret, f"{id}:{org_id}")
+    demo_user: bool = False  # the demo page at / signs in a verified demo user (make run; never in production)
     assume_resolved_after: timedelta = timedelta(hours=24)  # the quiet window: 24h, 90m, 2d, PT24H or seconds
     allowed_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8000", "http://localhost:8000"])
     max_body_bytes: int = 16_384

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, update
+from sqlalchemy import and_, case, delete, func, or_, update
 from sqlalchemy.engine import Engine as DatabaseEngine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -203,7 +203,8 @@ class JobQueue:
 
 def unfinished(*, session: Session, limit: int = 50) -> list[Job]:
     """The failed jobs, then the pending ones, oldest first (what an operator looks at)."""
-    order = select(Job).where(Job.status != "done").order_by(Job.status.desc(), Job.created_at).limit(limit)
+    failed_first = case((Job.status == "failed", 0), else_=1)
+    order = select(Job).where(Job.status != "done").order_by(failed_first, Job.created_at, Job.id).limit(limit)
     return list(session.exec(order))
 
 

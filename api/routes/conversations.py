@@ -27,7 +27,7 @@ from api.conversation_schemas import (
     SourceOut,
     TurnOut,
 )
-from api.deps import DispatcherDep, OptionalEngineDep, RateLimitsDep, SessionDep, SettingsDep, limit_by_ip
+from api.deps import DispatcherDep, OptionalEngineDep, RateLimitsDep, SessionDep, SettingsDep, limit_by_ip, require_question_length
 from api.idempotency import IdempotencyKey, run_idempotent
 from api.settings import Settings
 from api.transcript_links import TranscriptLinksDep
@@ -130,8 +130,7 @@ def post_message(
     text = body.text.strip()
     if not text:
         raise HTTPException(422, detail="the question is empty")
-    if len(text) > settings.max_question_chars:
-        raise HTTPException(422, detail=f"the question is too long: {len(text)} characters, at most {settings.max_question_chars}")
+    require_question_length(text, settings)
     rate_limits.check_visitor(_visitor_key(conversation))
 
     def action(delivery_key: str | None) -> tuple[int, dict]:

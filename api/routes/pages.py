@@ -37,7 +37,7 @@ SECURITY_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex", "Referrer-Policy": "no-referrer"}
 _bearer = HTTPBearer(auto_error=False)
 ASSET_TYPES = {".svg": "image/svg+xml", ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-DEMO_USER = ("demo-user", "tasklane-demo")  # a verified demo user when JISO_IDENTITY_SECRET is set
+DEMO_USER = ("demo-user", "tasklane-demo")  # a verified demo user with JISO_DEMO_USER and JISO_IDENTITY_SECRET
 
 DEMO_COPY = {
     "en": {
@@ -67,7 +67,7 @@ def _page(html: str, status_code: int = 200) -> HTMLResponse:
 def demo(settings: SettingsDep, lang: str = Query(default="en", pattern="^(en|ja)$")) -> HTMLResponse:
     copy = DEMO_COPY[lang]
     attributes = {"data-locale": lang, "data-title": "Tasklane"}
-    if settings.identity_secret:
+    if settings.demo_user and settings.identity_secret:  # off by default: it would sign in anyone who opens the page
         user_id, org_id = DEMO_USER
         attributes |= {"data-user-id": user_id, "data-org-id": org_id, "data-user-hash": identity_hash(settings.identity_secret, user_id, org_id)}
     page = Template((TEMPLATES / "demo.html").read_text(encoding="utf-8")).substitute(

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from bot.escalation import Dispatcher, WebhookDestination, build_handover, escalate
-from bot.jobs import JobQueue, prune_done
+from bot.jobs import JobQueue, prune_done, unfinished
 from bot.ledger import writes
 from bot.ledger.models import Escalation, Job, utcnow
 from tests.support import Receiver, webhook_receiver
@@ -136,7 +136,7 @@ def _instance_delivering(database_url: str, receiver: Receiver, handover: dict) 
     script = f"""
 import time
 from bot.escalation import Dispatcher, Handover, WebhookDestination
-from bot.jobs import JobQueue, prune_done
+from bot.jobs import JobQueue, prune_done, unfinished
 from bot.ledger.db import make_engine
 database = make_engine({database_url!r})
 dispatcher = Dispatcher(database, [WebhookDestination({receiver.url!r}, {SECRET!r})], queue=JobQueue(database, workers=1, lease=1.0, poll=0.05))
@@ -167,7 +167,7 @@ import os, signal
 from sqlalchemy import event
 from sqlmodel import Session
 from bot.escalation import Dispatcher, WebhookDestination, escalate
-from bot.jobs import JobQueue, prune_done
+from bot.jobs import JobQueue, prune_done, unfinished
 from bot.ledger import writes
 from bot.ledger.db import make_engine
 from bot.ledger.models import Escalation
@@ -201,3 +201,15 @@ def test_done_jobs_older_than_the_retention_are_pruned_and_the_others_kept(db_en
         session.commit()
         assert prune_done(session=session, older_than=now - timedelta(days=7)) == 1
         assert sorted(session.exec(select(Job.key)).all()) == ["failed", "pending", "recent"]
+
+
+def test_jiso_jobs_lists_the_failed_jobs_before_any_pending_one(db_engine: Engine) -> None:
+    # The operator's list is capped: failed jobs (what needs a person) must not hide behind pending ones.
+    now = utcnow()
+    with Session(db_engine) as session:
+        for n in range(3):
+            session.add(Job(kind="work", key=f"pending-{n}", payload={}, status="pending", created_at=now - timedelta(minutes=10 - n)))
+        session.add(Job(kind="work", key="failed", payload={}, status="failed", created_at=now))
+        session.commit()
+        listed = [job.key for job in unfinished(session=session, limit=3)]
+    assert listed == ["failed", "pending-0", "pending-1"]

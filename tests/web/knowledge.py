@@ -79,4 +79,4 @@ id: ja-invite-member
 def build_settings(tmp_path: Path, database_url: str, *, knowledge_dir: Path | None = None, **overrides) -> Settings:
     """Settings over `knowledge_dir` (default: the test knowledge, written to tmp_path), indexed once."""
     files = KNOWLEDGE if knowledge_dir is None and not (tmp_path / "knowledge").exists() else None
-    return indexed_settings(tmp_path, files, knowledge_dir=knowledge_dir, database_url=database_url, **{"identity_secret": IDENTITY_SECRET, **overrides})
+    return indexed_settings(tmp_path, files, knowledge_dir=knowledge_dir, database_url=database_url, **{"identity_secret": IDENTITY_SECRET, "demo_user": True, **overrides})

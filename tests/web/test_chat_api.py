@@ -276,3 +276,12 @@ def test_openapi_documents_every_chat_route(client) -> None:
             "/api/v1/conversations/{conversation_id}/feedback", "/api/v1/conversations/{conversation_id}/escalate"} <= set(paths)  # fmt: skip
     message = paths["/api/v1/conversations/{conversation_id}/messages"]["post"]
     assert "Idempotency-Key" in {parameter["name"] for parameter in message["parameters"]}
+
+
+def test_the_stateless_ask_route_has_the_widgets_limits(make_client) -> None:
+    # Public and running the models on every call: the same per-address limit and question length.
+    client = make_client(rate_limit_per_ip="3/minute", max_question_chars=40)
+    too_long = client.post("/api/v1/ask", json={"question": "x" * 41})
+    assert too_long.status_code == 422 and too_long.json()["detail"] == "the question is too long: 41 characters, at most 40"
+    statuses = [client.post("/api/v1/ask", json={"question": "How do I invite a teammate?"}).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]

@@ -24,6 +24,13 @@ def test_demo_page_embeds_the_widget_under_a_strict_csp(client) -> None:
     assert client.get("/static/widget.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
 
 
+def test_a_server_with_a_real_secret_signs_nobody_in_on_the_demo_page(make_client) -> None:
+    # Production sets JISO_IDENTITY_SECRET for its own users; the demo user needs JISO_DEMO_USER too.
+    response = make_client(demo_user=False).get("/")
+    assert response.status_code == 200 and '<script src="/static/widget.js"' in response.text
+    assert "data-user-hash" not in response.text and "demo-user" not in response.text
+
+
 def test_knowledge_page_is_rendered_safely_with_line_anchors(client) -> None:
     response = client.get("/knowledge/en/faq/members.md")
     assert response.status_code == 200 and "content-security-policy" in response.headers
