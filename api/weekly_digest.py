@@ -36,15 +36,19 @@ def post_due_digests(database: Database, settings: Settings, checklist: Checklis
         with Session(database) as session:
             if not claim_digest(session, channel, week.first):
                 continue
-            if text is None:  # built once, and only when a channel is due
-                text = weekly_text(weekly_review(session, checklist, week, now, settings.assume_resolved_after, embedder_for, settings.gap_similarities()))
             try:
+                if text is None:  # built once, and only when a channel is due
+                    text = weekly_text(weekly_review(session, checklist, week, now, settings.assume_resolved_after, embedder_for, settings.gap_similarities()))
                 client.chat_postMessage(channel=channel, text=text, mrkdwn=True)
                 status = "posted"
                 posted.append(channel)
             except SlackApiError as error:
                 status = f"failed: {error.response.get('error', 'unknown error')}"
                 log.error("the weekly digest for %s was not posted to %s (%s): check SLACK_BOT_TOKEN and invite the bot to the channel", week.first, channel, status)
+            except Exception as error:  # the claim must end posted or failed: a week left "claimed" is never posted nor reported
+                session.rollback()
+                status = f"failed: {type(error).__name__}: {error}"[:500]
+                log.error("the weekly digest for %s was not posted to %s (%s): check JISO_SLACK_API_URL and the network", week.first, channel, status)
             finish_digest(session, channel, week.first, status)
     return posted
 

@@ -167,7 +167,7 @@ def organizations(scope: ReportScope) -> dict[str, Any]:
     window = scope.window
     onboarding = {row["key"]: row for row in queries.onboarding_counts(scope.session, scope.checklist, window, by_org=True)}
     outcomes = _outcomes_by_key(queries.outcome_counts(scope.session, window, by_org=True))
-    open_escalations = queries.open_escalations_by_org(scope.session, scope.filters.org_id)
+    open_escalations = queries.open_escalations_by_org(scope.session, window)
     keys = set(onboarding) | set(outcomes) | {org for org, count in open_escalations.items() if count}
     rows = []
     for org in sorted(keys, key=lambda k: (k is None, k or "")):

@@ -320,24 +320,26 @@ def _percentiles(values: Sequence) -> dict[str, float] | None:
     return result
 
 
-def open_escalations_by_org(session: Session, org_id: str | None) -> dict[str | None, int]:
-    """Hand-overs not closed yet, now (a state, not a count over the period)."""
-    inner = select(C.c.org_id.label("org_id")).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.closed_at.is_(None))
-    if org_id is not None:
-        inner = inner.where(C.c.org_id == org_id)
-    inner = inner.subquery()
+def open_escalations_by_org(session: Session, window: Window) -> dict[str | None, int]:
+    """`open_escalations` (below) per organization: the same hand-overs, counted by their conversation's organization."""
+    inner = _open_escalations(window, C.c.org_id.label("org_id")).subquery()
     return {row[0]: int(row[1]) for row in session.execute(select(inner.c.org_id, func.count()).group_by(inner.c.org_id))}
 
 
 def open_escalations(session: Session, window: Window) -> int:
     """Hand-overs not closed as of `window.now`, of the conversations the filters keep, whenever
     they began (a state, not a count over the period)."""
+    inner = _open_escalations(window, X.c.id).subquery()
+    return int(session.execute(select(func.count()).select_from(inner)).scalar_one())
+
+
+def _open_escalations(window: Window, column: ColumnElement) -> Select:
     f = window.filters
-    query = select(func.count()).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.created_at <= window.now, or_(X.c.closed_at.is_(None), X.c.closed_at > window.now))
-    for column, value in ((C.c.org_id, f.org_id), (C.c.channel, f.channel), (C.c.locale, f.locale)):
+    query = select(column).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.created_at <= window.now, or_(X.c.closed_at.is_(None), X.c.closed_at > window.now))
+    for kept, value in ((C.c.org_id, f.org_id), (C.c.channel, f.channel), (C.c.locale, f.locale)):
         if value is not None:
-            query = query.where(column == value)
-    return int(session.execute(query).scalar_one())
+            query = query.where(kept == value)
+    return query
 
 
 def resolved_by_person(session: Session, window: Window) -> int:

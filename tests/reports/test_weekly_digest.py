@@ -158,3 +158,13 @@ def test_the_server_posts_the_digest_by_itself_when_channels_are_set(tmp_path, d
         assert len(fake.calls_to("chat.postMessage")) == 1
     finally:
         fake.stop()
+
+
+def test_an_unreachable_slack_records_the_digest_failed_not_claimed_forever(db_engine, database_url, checklist) -> None:
+    # Not a Slack refusal but no Slack at all (a network error): the week's claim still ends, as failed.
+    settings = Settings(database_url=database_url, weekly_digest_channels=["CWEEK"], slack_bot_token="xoxb-test", slack_api_url="http://127.0.0.1:9/api/")
+    client = make_web_client(settings.slack_bot_token, settings.slack_api_url)
+    assert post_due_digests(db_engine, settings, checklist, embedder_for, client, NOW) == []
+    with Session(db_engine) as session:
+        [row] = session.exec(select(DigestDelivery))
+        assert row.status.startswith("failed: ") and "claimed" not in row.status
