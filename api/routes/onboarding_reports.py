@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 
 from api.auth import ManagerDep, scoped_org
 from api.deps import ChecklistDep, SessionDep, SettingsDep
-from api.routes.reports import Format, ScopeDep, csv_response, entry_catalog
+from api.routes.reports import Bom, Format, ScopeDep, csv_response, entry_catalog
 from bot.ledger.models import Organization, utcnow
 from bot.reports import kpis
 from bot.reports.members import STUCK_AFTER, members
@@ -33,6 +33,7 @@ def organization_members(
     org_id: Annotated[str, Path(min_length=1, max_length=128)],
     stuck: Annotated[bool | None, Query(description="true: only members stuck on a required step; false: only the others")] = None,
     format: Format = "json",
+    bom: Bom = False,
 ) -> Any:
     """One row per member who started onboarding: steps done, completion, whether they are stuck."""
     scoped_org(principal, org_id)
@@ -43,12 +44,14 @@ def organization_members(
     if stuck is not None:
         rows = [row for row in rows if (row["stuck_step"] is not None) == stuck]
     if format == "csv":
-        return csv_response([{**row, "steps_done": " ".join(row["steps_done"])} for row in rows], f"members-{org_id}")
+        return csv_response([{**row, "steps_done": " ".join(row["steps_done"])} for row in rows], f"members-{org_id}", bom)
     return {"kpi_version": kpis.KPI_VERSION, "org_id": org_id, "as_of": iso(now), "stuck_after_days": STUCK_AFTER.days, "members": rows}
 
 
 @router.get("/retention")
-def retention_report(scope: ScopeDep, weeks: Annotated[str, Query(max_length=100, description="Week numbers after the start, e.g. 4,8,12")] = "4,8,12", format: Format = "json") -> Any:
+def retention_report(
+    scope: ScopeDep, weeks: Annotated[str, Query(max_length=100, description="Week numbers after the start, e.g. 4,8,12")] = "4,8,12", format: Format = "json", bom: Bom = False
+) -> Any:
     """Users who started in the period, as self_serve / with_help / not_completed, and the share
     of each still active in their k-th week."""
     try:
@@ -61,12 +64,12 @@ def retention_report(scope: ScopeDep, weeks: Annotated[str, Query(max_length=100
             for name, group in report["groups"].items()
             for k in group["eligible"]
         ]
-        return csv_response(rows, "retention")
+        return csv_response(rows, "retention", bom)
     return report
 
 
 @router.get("/nudges")
-def nudges_report(request: Request, scope: ScopeDep, format: Format = "json") -> Any:
+def nudges_report(request: Request, scope: ScopeDep, format: Format = "json", bom: Bom = False) -> Any:
     """Per step: nudges shown, opened, dismissed, and who did the step within 7 days after opening
     one, after dismissing one, or never nudged; per step-tagged FAQ entry, after it was shown.
     An observational comparison (`caveat`), not a causal effect."""
@@ -78,7 +81,7 @@ def nudges_report(request: Request, scope: ScopeDep, format: Format = "json") ->
             for group in ("after_opened", "after_dismissed", "never_nudged"):
                 row |= {f"{group}.{key}": value for key, value in step[group].items()}
             rows.append(row)
-        return csv_response(rows, "nudges")
+        return csv_response(rows, "nudges", bom)
     return report
 
 

@@ -54,6 +54,9 @@ def test_members_are_scoped_to_the_champions_organization(client) -> None:
     assert sheet.headers["content-type"].startswith("text/csv") and 'filename="jiso-members-org-a.csv"' in sheet.headers["content-disposition"]
     table = list(csv.DictReader(io.StringIO(sheet.text)))
     assert [(row["user_id"], row["steps_done"], row["stuck_step"]) for row in table] == [("alice", "create-workspace", "create-first-project"), ("amir", "create-workspace create-first-project", "")]
+    # For Excel, like every other report's CSV.
+    for path in ("/api/v1/reports/organizations/org-a/members", "/api/v1/reports/retention", "/api/v1/reports/nudges"):
+        assert client.get(path, params={"format": "csv", "bom": "1"}, headers=bearer(champion)).content.startswith("\ufeff".encode())
 
 
 def test_retention_from_back_filled_history(client) -> None:
