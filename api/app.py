@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.error("JISO_WEEKLY_DIGEST_CHANNELS is set but SLACK_BOT_TOKEN is not: the weekly digest is off until the token is set")
         elif settings.weekly_digest_channels:
             client = make_web_client(settings.slack_bot_token, settings.slack_api_url)
-            tasks.append(asyncio.create_task(post_weekly(app.state.db, settings, lambda: app.state.checklist, app.state.embedders, client)))
+            tasks.append(asyncio.create_task(post_weekly(app.state.db, settings, lambda: app.state.checklist, app.state.embedders, client, lambda: app.state.engine)))
         try:
             yield
         finally:

@@ -17,9 +17,11 @@ from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.settings import Settings
+from bot.engine import Engine
 from bot.ledger.digests import claim_digest, finish_digest
 from bot.ledger.models import utcnow
 from bot.onboarding import Checklist
+from bot.reports import kpis
 from bot.reports.periods import parse_tz
 from bot.reports.weekly import last_full_week, weekly_review, weekly_text
 from indexer.embedder import Embedder
@@ -27,8 +29,11 @@ from indexer.embedder import Embedder
 log = logging.getLogger(__name__)
 
 
-def post_due_digests(database: Database, settings: Settings, checklist: Checklist, embedder_for: Callable[[str], Embedder], client: WebClient, now: datetime) -> list[str]:
-    """Post last week's review to every configured channel not claimed yet; the channels posted to."""
+def post_due_digests(
+    database: Database, settings: Settings, checklist: Checklist, embedder_for: Callable[[str], Embedder], client: WebClient, now: datetime, engine: Engine | None = None
+) -> list[str]:
+    """Post last week's review to every configured channel not claimed yet; the channels posted to.
+    `engine`: the knowledge served now (its gaps leave out what it answers, as the dashboard's do)."""
     week = last_full_week(now, parse_tz(settings.weekly_digest_tz))
     posted = []
     text = None
@@ -38,7 +43,9 @@ def post_due_digests(database: Database, settings: Settings, checklist: Checklis
                 continue
             try:
                 if text is None:  # built once, and only when a channel is due
-                    text = weekly_text(weekly_review(session, checklist, week, now, settings.assume_resolved_after, embedder_for, settings.gap_similarities()))
+                    answered_now = kpis.answered_now_by(engine) if engine is not None else None
+                    review = weekly_review(session, checklist, week, now, settings.assume_resolved_after, embedder_for, settings.gap_similarities(), answered_now)
+                    text = weekly_text(review)
                 client.chat_postMessage(channel=channel, text=text, mrkdwn=True)
                 status = "posted"
                 posted.append(channel)
@@ -53,10 +60,12 @@ def post_due_digests(database: Database, settings: Settings, checklist: Checklis
     return posted
 
 
-async def post_weekly(database: Database, settings: Settings, checklist: Callable[[], Checklist], embedder_for: Callable[[str], Embedder], client: WebClient) -> None:
+async def post_weekly(
+    database: Database, settings: Settings, checklist: Callable[[], Checklist], embedder_for: Callable[[str], Embedder], client: WebClient, engine: Callable[[], Engine | None]
+) -> None:
     while True:
         try:
-            await run_in_threadpool(post_due_digests, database, settings, checklist(), embedder_for, client, utcnow())
+            await run_in_threadpool(post_due_digests, database, settings, checklist(), embedder_for, client, utcnow(), engine())
         except Exception:  # a bad week must not stop next week's digest
             log.exception("the weekly digest check failed; retrying in %s s", settings.weekly_digest_check_seconds)
         await asyncio.sleep(settings.weekly_digest_check_seconds)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
-from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
@@ -16,7 +14,6 @@ from fastapi.responses import Response
 from api.auth import ManagerDep, scoped_org
 from api.deps import ChecklistDep, SessionDep, SettingsDep
 from api.transcript_links import TranscriptLinksDep
-from bot.engine import Engine
 from bot.ledger.models import utcnow
 from bot.ledger.outcomes import Outcome
 from bot.reports import kpis
@@ -25,7 +22,6 @@ from bot.reports.periods import DEFAULT_DAYS, BadPeriod, Period, local_today, pa
 from bot.reports.queries import MAX_BUCKETS, Filters
 from bot.suggestions import suggestions
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/reports", tags=["reports"])
 Format = Literal["json", "csv"]
 # Excel reads a CSV file as the system's code page (Shift_JIS on Japanese Windows) unless it starts with a byte order mark.
@@ -118,22 +114,11 @@ def gaps(request: Request, scope: ScopeDep, settings: SettingsDep, format: Forma
     """Questions the bot could not answer, grouped by meaning; a group the knowledge indexed now
     answers with confidence is left out (counted in `covered`)."""
     engine = request.app.state.engine
-    report = kpis.gaps(scope, request.app.state.embedders, min_similarity=settings.gap_similarities(), top=top, answered_now=_answered_now(engine) if engine is not None else None)
+    report = kpis.gaps(scope, request.app.state.embedders, min_similarity=settings.gap_similarities(), top=top, answered_now=kpis.answered_now_by(engine) if engine is not None else None)
     if format == "csv":
         rows = [{**{k: v for k, v in c.items() if k != "examples"}, "examples": " | ".join(c["examples"])} for c in report["clusters"]]
         return csv_response(rows, "gaps", bom)
     return report
-
-
-def _answered_now(engine: Engine) -> Callable[[str, str], bool]:
-    def answered(question: str, locale: str) -> bool:
-        try:
-            return engine.answer(question, locale).confident
-        except Exception:  # a report must not fail on one question: the group stays a gap
-            log.exception("answering a gap's question failed; keeping it in the gaps")
-            return False
-
-    return answered
 
 
 def entry_catalog(request: Request) -> dict[str, dict[str, Any]]:

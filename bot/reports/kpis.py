@@ -3,6 +3,7 @@ aggregates in `queries`. Rates are null when their denominator is zero, never a 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from bot.engine import Engine
 from bot.ledger.outcomes import OUTCOMES
 from bot.onboarding import Checklist
 from bot.reports import queries
@@ -19,6 +21,7 @@ from bot.reports.periods import buckets as make_buckets
 from bot.reports.queries import Filters, Window
 from indexer.embedder import Embedder
 
+log = logging.getLogger(__name__)
 KPI_VERSION = "kpis-v3"
 NO_ORG = None
 
@@ -207,6 +210,19 @@ def entries(scope: ReportScope, catalog: Mapping[str, Mapping[str, Any]]) -> dic
             }
         )
     return {**scope.header(), "entries": rows}
+
+
+def answered_now_by(engine: Engine) -> Callable[[str, str], bool]:
+    """`gaps`' `answered_now` for the knowledge `engine` serves."""
+
+    def answered(question: str, locale: str) -> bool:
+        try:
+            return engine.answer(question, locale).confident
+        except Exception:  # a report must not fail on one question: the group stays a gap
+            log.exception("answering a gap's question failed; keeping it in the gaps")
+            return False
+
+    return answered
 
 
 def gaps(

@@ -39,12 +39,20 @@ def _headline(summary: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def weekly_review(
-    session: Session, checklist: Checklist, week: Period, now: datetime, quiet: timedelta, embedder_for: Callable[[str], Embedder], min_similarity: Mapping[str, float]
+    session: Session,
+    checklist: Checklist,
+    week: Period,
+    now: datetime,
+    quiet: timedelta,
+    embedder_for: Callable[[str], Embedder],
+    min_similarity: Mapping[str, float],
+    answered_now: Callable[[str, str], bool] | None = None,
 ) -> dict[str, Any]:
+    """`answered_now`: as for `kpis.gaps` (the gaps the knowledge answers now are left out, as on the dashboard)."""
     before = Period.of(week.first - timedelta(days=7), week.last - timedelta(days=7), week.tz)
     this = kpis.ReportScope(session, checklist, week, Filters(), now, quiet)
     last = kpis.ReportScope(session, checklist, before, Filters(), now, quiet)
-    gaps = kpis.gaps(this, embedder_for, min_similarity=min_similarity, top=TOP)["clusters"]
+    gaps = kpis.gaps(this, embedder_for, min_similarity=min_similarity, top=TOP, answered_now=answered_now)["clusters"]
     stuck = sorted(stuck_by_organization(session, checklist, now, quiet).items(), key=lambda item: (-item[1], item[0]))[:TOP]
     return {
         **this.header(),

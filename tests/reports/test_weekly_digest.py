@@ -75,6 +75,14 @@ def test_weekly_review_this_week_against_last(db_engine, checklist) -> None:
     assert "Top content gaps: How do I merge workspaces? (1)" in text and "Most stuck members: globex (2), initech (1), umbrella (1)" in text
 
 
+def test_the_weekly_review_leaves_out_a_gap_the_knowledge_answers_now(db_engine, checklist) -> None:
+    # As on the dashboard: once a writer has added the entry, the question is no gap any more.
+    with Session(db_engine) as session:
+        build(session, checklist)
+        answered = weekly_review(session, checklist, last_full_week(NOW, parse_tz("UTC")), NOW, QUIET, embedder_for, SIMILARITY, lambda question, locale: "merge" in question)
+    assert answered["gaps"] == []
+
+
 def test_several_instances_post_each_weeks_digest_once(database_url, db_engine, checklist) -> None:
     from bot.ledger.db import make_engine
 
