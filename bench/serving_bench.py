@@ -235,9 +235,9 @@ def main() -> None:
             for server in servers:
                 print(f"indexing and starting {server.label}", file=sys.stderr)
                 start(server)
-                warm_up(server, texts)
             for repeat in range(args.repeats):
                 for server in servers:
+                    warm_up(server, texts)  # a server left idle has had its cold pages reclaimed meanwhile
                     for route in ROUTES:
                         for concurrency in CONCURRENCY:
                             row = {"repeat": repeat, "server": server.label, "route": route, "concurrency": concurrency, **measure(server, route, texts, concurrency, args.rounds)}
