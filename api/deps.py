@@ -1,4 +1,9 @@
-"""Dependencies every route names; they read what the lifespan put in app.state."""
+"""Dependencies every route names; they read what the lifespan put in app.state.
+
+Those that only read app.state are `async`: FastAPI runs a plain `def` dependency in the
+threadpool, one hop (and a wait for the GIL under load) per dependency per request. Those that
+may block (the rate-limit storage can be Redis, a session's close a PostgreSQL round trip) stay
+plain functions."""
 
 from __future__ import annotations
 
@@ -15,18 +20,18 @@ from bot.escalation import Dispatcher
 from bot.onboarding import Checklist
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     engine = request.app.state.engine
     if engine is None:
         raise HTTPException(status_code=503, detail="the knowledge index is not built yet: run `jiso index`")
     return engine
 
 
-def get_engine_if_built(request: Request) -> Engine | None:
+async def get_engine_if_built(request: Request) -> Engine | None:
     """For the conversation API: without an index every question is offered a person instead."""
     return request.app.state.engine
 
@@ -40,11 +45,11 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def get_dispatcher(request: Request) -> Dispatcher:
+async def get_dispatcher(request: Request) -> Dispatcher:
     return request.app.state.dispatcher
 
 
-def get_rate_limits(request: Request) -> RateLimits:
+async def get_rate_limits(request: Request) -> RateLimits:
     return request.app.state.rate_limits
 
 
@@ -64,7 +69,7 @@ DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 
 
-def get_checklist(request: Request) -> Checklist:
+async def get_checklist(request: Request) -> Checklist:
     return request.app.state.checklist
 
 

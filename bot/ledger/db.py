@@ -25,6 +25,10 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(connection, _record) -> None:  # noqa: ANN001
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL's usual setting: a commit is not fsynced (checkpoints are), so it costs ~0.03 ms
+            # instead of an fsync taken while holding the write lock (~0.3–3 ms here, 3 per keyed
+            # message). A killed server loses nothing; a power cut can lose the last commits.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

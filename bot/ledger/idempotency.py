@@ -73,12 +73,10 @@ def _take_over(session: Session, row: IdempotentResponse, now: datetime) -> bool
 
 
 def complete(*, session: Session, scope: str, key: str, status_code: int, body: dict[str, Any]) -> None:
-    row = _find(session, scope, key)
-    if row is None:
-        return
-    row.status_code = status_code
-    row.body = body
-    session.add(row)
+    """Store the response of the request that reserved `key` (one statement: no read first)."""
+    session.execute(
+        update(IdempotentResponse).where(IdempotentResponse.scope == scope, IdempotentResponse.key == key).values(status_code=status_code, body=body).execution_options(synchronize_session=False)
+    )
     session.commit()
 
 

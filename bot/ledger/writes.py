@@ -131,10 +131,8 @@ def record_turn(
     the bot's last answer as it was (the outcome rules read it)."""
     if quiet and (answered or answer_text is not None):
         raise ValueError("a quiet turn shows nothing: no answer text, not answered")
-    if delivery_key is not None:
-        existing = delivered_turn(session=session, delivery_key=delivery_key)
-        if existing is not None:
-            return existing, False
+    # No look-up of `delivery_key` first: callers look before they answer, and a redelivery that
+    # gets here anyway is stopped by the unique constraint below.
     now = now or utcnow()
     _lock(session, conversation)
     resolved_before = conversation.confirmed_at is not None or (conversation.turn_count > 0 and conversation.last_turn_answered)
