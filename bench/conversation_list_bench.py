@@ -10,29 +10,23 @@ Prints one JSON line per database and writes bench/results/conversation-list.jso
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import random
-import statistics
 import sys
-import tempfile
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from bench.ledger_bench import bulk_load, run_on_each_database, timed  # noqa: E402
 from bot.ledger.db import make_engine, upgrade  # noqa: E402
 from bot.reports.conversation_list import conversation_page  # noqa: E402
 from bot.reports.periods import Period, parse_tz  # noqa: E402
 from bot.reports.queries import Filters, Window  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 DAYS = 182
 QUIET = timedelta(hours=24)
@@ -89,40 +83,10 @@ def generate(seed: int, conversations: int, orgs: int):
         yield "turns", TURN_COLUMNS, turns
 
 
-def load(engine, dialect: str, seed: int, conversations: int, orgs: int) -> float:
-    started = time.perf_counter()
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for table, columns, rows in generate(seed, conversations, orgs):
-            if dialect == "sqlite":
-                stamped = [tuple(v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v for v in row) for row in rows]
-                cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", stamped)
-            else:
-                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
-        raw.commit()
-        cursor.execute("ANALYZE")
-        raw.commit()
-    finally:
-        raw.close()
-    return time.perf_counter() - started
-
-
-def timed(function, repeats: int) -> dict:
-    runs = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        runs.append(time.perf_counter() - started)
-    return {"median_s": round(statistics.median(runs), 3), "runs_s": [round(r, 3) for r in runs]}
-
-
 def run(url: str, dialect: str, args) -> dict:
     upgrade(url)
     engine = make_engine(url)
-    result = {"database": dialect, "conversations": args.conversations, "load_s": round(load(engine, dialect, args.seed, args.conversations, args.orgs), 1)}
+    result = {"database": dialect, "conversations": args.conversations, "load_s": round(bulk_load(engine, dialect, generate(args.seed, args.conversations, args.orgs)), 1)}
     tz = parse_tz("Asia/Tokyo")
     last = NOW.astimezone(tz).date()
     period = Period.of(last - timedelta(days=29), last, tz)  # the default period: 30 days
@@ -154,26 +118,7 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "conversation-list.json")
     args = parser.parse_args()
-    results = {"machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": __import__("os").cpu_count()}, "command": " ".join(sys.argv), "runs": []}
-    for dialect in args.databases.split(","):
-        if dialect == "sqlite":
-            with tempfile.TemporaryDirectory() as folder:
-                outcome = run(f"sqlite:///{folder}/bench.db", "sqlite", args)
-        else:
-            schema = f"jiso_bench_{uuid.uuid4().hex[:8]}"
-            admin = make_engine(POSTGRES_URL)
-            with admin.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-            try:
-                outcome = run(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", "postgresql", args)
-            finally:
-                with admin.begin() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
-        print(json.dumps(outcome), flush=True)
-        results["runs"].append(outcome)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    run_on_each_database(args.databases, lambda url, dialect: run(url, dialect, args), args.out)
 
 
 if __name__ == "__main__":

@@ -11,14 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import re
-import statistics
 import sys
-import tempfile
-import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from bench.ledger_bench import bulk_load, run_on_each_database, stamp, timed  # noqa: E402
 from bot.ledger.db import make_engine, upgrade  # noqa: E402
 from bot.onboarding import load_checklist  # noqa: E402
 from bot.reports import kpis, queries  # noqa: E402
@@ -34,15 +30,10 @@ from bot.reports.periods import Period, parse_tz  # noqa: E402
 from bot.reports.queries import Filters, Window  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
 DAYS = 182
 QUIET = timedelta(hours=24)
 CHUNK = 50_000
-
-
-def stamp(instant: datetime) -> str:
-    return instant.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def generate(seed: int, conversations: int, users: int, checklist):
@@ -121,35 +112,6 @@ def generate(seed: int, conversations: int, users: int, checklist):
         yield "conversations", columns, rows
 
 
-def load(engine, dialect: str, seed: int, conversations: int, users: int, checklist) -> float:
-    started = time.perf_counter()
-    raw = engine.raw_connection()
-    try:
-        cursor = raw.cursor()
-        for table, columns, rows in generate(seed, conversations, users, checklist):
-            if dialect == "sqlite":
-                cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
-            else:
-                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row([f"{v}+00" if isinstance(v, str) and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}", v) else v for v in row])
-        raw.commit()
-        cursor.execute("ANALYZE")
-        raw.commit()
-    finally:
-        raw.close()
-    return time.perf_counter() - started
-
-
-def timed(function, repeats: int) -> dict:
-    runs = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        runs.append(time.perf_counter() - started)
-    return {"median_s": round(statistics.median(runs), 3), "runs_s": [round(r, 3) for r in runs]}
-
-
 def plan_indexes(session: Session, dialect: str, statement) -> list[str]:
     compiled = statement.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     if dialect == "sqlite":
@@ -162,7 +124,7 @@ def plan_indexes(session: Session, dialect: str, statement) -> list[str]:
 def run(url: str, dialect: str, args, checklist) -> dict:
     upgrade(url)
     engine = make_engine(url)
-    load_s = load(engine, dialect, args.seed, args.conversations, args.users, checklist)
+    load_s = bulk_load(engine, dialect, generate(args.seed, args.conversations, args.users, checklist))
     tz = parse_tz(args.tz)
     last = (NOW - timedelta(days=1)).astimezone(tz).date()
     period = Period.of(last - timedelta(days=DAYS - 1), last, tz)
@@ -210,26 +172,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "reports.json")
     args = parser.parse_args()
     checklist = load_checklist(REPO / "knowledge")
-    results = {"machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": __import__("os").cpu_count()}, "command": " ".join(sys.argv), "runs": []}
-    for dialect in args.databases.split(","):
-        if dialect == "sqlite":
-            with tempfile.TemporaryDirectory() as folder:
-                outcome = run(f"sqlite:///{folder}/bench.db", "sqlite", args, checklist)
-        else:
-            schema = f"jiso_bench_{uuid.uuid4().hex[:8]}"
-            admin = make_engine(POSTGRES_URL)
-            with admin.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-            try:
-                outcome = run(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", "postgresql", args, checklist)
-            finally:
-                with admin.begin() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
-        print(json.dumps(outcome), flush=True)
-        results["runs"].append(outcome)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    run_on_each_database(args.databases, lambda url, dialect: run(url, dialect, args, checklist), args.out)
 
 
 if __name__ == "__main__":
