@@ -9,7 +9,7 @@ from fastapi.responses import FileResponse
 
 router = APIRouter(tags=["dashboard"], include_in_schema=False)
 STATIC = Path(__file__).resolve().parent.parent / "static"
-FILES = {"dashboard.js": "text/javascript", "dashboard.css": "text/css", "organization.js": "text/javascript"}
+FILES = {"charts.js": "text/javascript", "dashboard.js": "text/javascript", "dashboard.css": "text/css", "organization.js": "text/javascript"}
 CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache"}
 

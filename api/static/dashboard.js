@@ -84,7 +84,6 @@ const I18N = {
     def_gaps: "アシスタントが回答できなかった、「役に立たなかった」とされた、または引き継がれた質問を、意味ごとにまとめたもの。",
   },
 };
-const SVG = "http://www.w3.org/2000/svg";
 const STORE = { lang: "jiso.dashboard.lang", tz: "jiso.dashboard.tz", legacyKey: "jiso.dashboard.key" };
 const VIEW = ["from", "to", "tz", "org_id", "channel", "interval"];  // the filters form, as kept in the address
 const LIST_VIEW = ["outcome", "q"];  // the conversation list's own filters
@@ -95,13 +94,6 @@ const t = (k) => (I18N[lang] || I18N.en)[k] || I18N.en[k] || k;
 const $ = (id) => document.getElementById(id);
 const field = (name) => $("filters").elements[name];
 
-function el(tag, attrs = {}, text) {
-  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-const pct = (v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`);
 const hrs = (v) => (v === null || v === undefined ? "–" : `${v} ${t("hours")}`);
 function when(iso) {
   const options = { dateStyle: "medium", timeStyle: "short" };
@@ -290,20 +282,7 @@ async function trendSection(get) {
 
 async function funnelSection(get) {
   const summary = await get("summary", { lang });
-  const steps = summary.onboarding.funnel, started = summary.onboarding.users_started || 0;
-  const W = 1000, row = 30, L = 260, H = row * (steps.length + 1) + 10;
-  const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": t("funnel") });
-  const scale = (n) => ((W - L - 200) * n) / Math.max(1, started);
-  svg.append(el("svg:text", { x: 0, y: 20, "font-size": 13 }, `${t("started")}`));
-  svg.append(el("svg:rect", { x: L, y: 6, width: scale(started), height: row - 10, fill: "#9fb3c8" }));
-  svg.append(el("svg:text", { x: L + scale(started) + 8, y: 20, "font-size": 12 }, started));
-  steps.forEach((s, i) => {
-    const top = row * (i + 1) + 6;
-    svg.append(el("svg:text", { x: 0, y: top + 14, "font-size": 13, "font-weight": s.required ? 600 : 400 }, `${s.required ? "● " : "○ "}${s.title}`));
-    svg.append(el("svg:rect", { x: L, y: top, width: scale(s.reached), height: row - 10, fill: s.required ? "#2f6fdf" : "#7fa7ec", "data-step": s.step }));
-    svg.append(el("svg:text", { x: L + scale(s.reached) + 8, y: top + 14, "font-size": 12 }, `${s.reached} ${t("reached")} · ${t("dropoff")} ${s.drop_off}`));
-  });
-  $("funnel").replaceChildren(svg);
+  $("funnel").replaceChildren(funnelChart(summary.onboarding.funnel, summary.onboarding.users_started || 0, t));
 }
 
 async function organizationsSection(get) {

@@ -29,20 +29,12 @@ const I18N = {
     nomembers: "オンボーディングを始めたメンバーはいません。",
   },
 };
-const SVG = "http://www.w3.org/2000/svg";
 const GROUPS = [["self_serve", "self_serve_group", "#17a673"], ["with_help", "with_help", "#2f6fdf"], ["not_completed", "not_completed", "#e4572e"]];
 let lang = localStorage.getItem("jiso.dashboard.lang") || ((navigator.language || "en").startsWith("ja") ? "ja" : "en");
 if (!I18N[lang]) lang = "en";
 const t = (k) => I18N[lang][k] || k;
 const $ = (id) => document.getElementById(id);
 
-function el(tag, attrs = {}, text) {
-  const node = tag.startsWith("svg:") ? document.createElementNS(SVG, tag.slice(4)) : document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  return node;
-}
-const pct = (v) => (v === null || v === undefined ? "–" : `${(v * 100).toFixed(1)}%`);
 const hrs = (v) => (v === null || v === undefined ? "–" : `${v} ${t("hours")}`);
 const day = (iso) => (iso ? iso.slice(0, 10) : "–");
 
@@ -98,20 +90,7 @@ function memberTable(members, titles) {
 }
 
 function funnel(overview) {
-  const steps = overview.onboarding.funnel, started = overview.onboarding.users_started || 0;
-  const W = 1000, row = 30, L = 260, H = row * (steps.length + 1) + 10;
-  const svg = el("svg:svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": t("funnel") });
-  const scale = (n) => ((W - L - 200) * n) / Math.max(1, started);
-  svg.append(el("svg:text", { x: 0, y: 20, "font-size": 13 }, t("started")));
-  svg.append(el("svg:rect", { x: L, y: 6, width: scale(started), height: row - 10, fill: "#9fb3c8" }));
-  svg.append(el("svg:text", { x: L + scale(started) + 8, y: 20, "font-size": 12 }, started));
-  steps.forEach((s, i) => {
-    const top = row * (i + 1) + 6;
-    svg.append(el("svg:text", { x: 0, y: top + 14, "font-size": 13, "font-weight": s.required ? 600 : 400 }, `${s.required ? "● " : "○ "}${s.title}`));
-    svg.append(el("svg:rect", { x: L, y: top, width: scale(s.reached), height: row - 10, fill: s.required ? "#2f6fdf" : "#7fa7ec", "data-step": s.step }));
-    svg.append(el("svg:text", { x: L + scale(s.reached) + 8, y: top + 14, "font-size": 12 }, `${s.reached} ${t("reached")} · ${t("dropoff")} ${s.drop_off}`));
-  });
-  $("funnel").replaceChildren(svg);
+  $("funnel").replaceChildren(funnelChart(overview.onboarding.funnel, overview.onboarding.users_started || 0, t));
 }
 
 // Grouped bars: per week k, the share of each group's eligible members active in their k-th week.
