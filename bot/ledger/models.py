@@ -295,3 +295,30 @@ class DigestDelivery(SQLModel, table=True):
     week_start: str = Field(max_length=10)  # the local Monday of the week reviewed, YYYY-MM-DD
     status: str = Field(default="claimed", max_length=500)  # claimed | posted | failed: …
     claimed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OutcomeHour(SQLModel, table=True):
+    """How many conversations that began in this UTC hour (on this channel, in this locale) are in
+    each settled class, as of the last compaction (bot/ledger/rollups.py). Kept by database
+    triggers on `conversations`, through `outcome_changes`; the reports add the changes not yet
+    compacted and the conversations still inside the quiet window (docs/kpis.md, "Rollups")."""
+
+    __tablename__ = "outcome_hours"
+    hour: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    channel: str = Field(max_length=16, primary_key=True)
+    locale: str = Field(max_length=8, primary_key=True)  # '' for a conversation without a locale
+    settled: str = Field(max_length=24, primary_key=True)  # escalated | resolved_confirmed | resolved_assumed | unanswered
+    n: int = 0
+
+
+class OutcomeChange(SQLModel, table=True):
+    """+1 / -1 to an `outcome_hours` count, appended by the triggers (appends never wait on a
+    lock, where updating one shared counter would make concurrent writers queue or deadlock)."""
+
+    __tablename__ = "outcome_changes"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    hour: datetime = Field(sa_type=UTCDateTime)
+    channel: str = Field(max_length=16)
+    locale: str = Field(max_length=8)
+    settled: str = Field(max_length=24)
+    n: int

@@ -42,10 +42,11 @@ class ReportScope:
     filters: Filters
     now: datetime
     quiet: timedelta
+    rollups: bool = True  # False: compute every row (the reference the rollups are tested against)
 
     @property
     def window(self) -> Window:
-        return Window(self.period.start, self.period.end, self.now, self.quiet, self.filters)
+        return Window(self.period.start, self.period.end, self.now, self.quiet, self.filters, self.rollups)
 
     def header(self) -> dict[str, Any]:
         filters = {"org_id": self.filters.org_id, "channel": self.filters.channel, "locale": self.filters.locale}
@@ -149,7 +150,7 @@ def summary(scope: ReportScope, locale: str = "en") -> dict[str, Any]:
 def timeseries(scope: ReportScope, interval: Interval) -> dict[str, Any]:
     buckets = make_buckets(scope.period, interval)
     # Whole weeks/months: the buckets may reach beyond the period's first and last day.
-    wide = Window(buckets[0].start, buckets[-1].end, scope.now, scope.quiet, scope.filters)
+    wide = Window(buckets[0].start, buckets[-1].end, scope.now, scope.quiet, scope.filters, scope.rollups)
     outcomes = _outcomes_by_key(queries.outcome_counts(scope.session, wide, buckets=buckets))
     onboarding = {row["key"]: row for row in queries.onboarding_counts(scope.session, scope.checklist, wide, buckets=buckets, times=True)}
     rows = []

@@ -19,7 +19,7 @@ from sqlalchemy.sql.selectable import CTE, Subquery
 from sqlmodel import Session
 
 from bot.ledger.events import JISO_EVENT_PREFIX
-from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, OnboardingEvent, PersonReply, Turn, UTCDateTime
+from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, OnboardingEvent, OutcomeChange, OutcomeHour, PersonReply, Turn, UTCDateTime
 from bot.ledger.outcomes import outcome_sql
 from bot.onboarding import Checklist
 from bot.reports.periods import Bucket
@@ -31,6 +31,9 @@ T = Turn.__table__
 F = Feedback.__table__
 X = Escalation.__table__
 R = PersonReply.__table__
+H = OutcomeHour.__table__
+D = OutcomeChange.__table__
+HOUR = timedelta(hours=1)
 MAX_BUCKETS = 400  # SQLite allows 500 terms in one UNION ALL
 
 
@@ -50,6 +53,7 @@ class Window:
     now: datetime
     quiet: timedelta
     filters: Filters = Filters()
+    rollups: bool = True  # read the maintained aggregates; False computes every row (their reference)
 
 
 def _int(value: int) -> ColumnElement[int]:
@@ -92,8 +96,12 @@ def bucket_table(buckets: Sequence[Bucket]) -> Subquery:
 
 
 def conversation_filters(window: Window) -> list[ColumnElement[bool]]:
-    f = window.filters
-    clauses = [C.c.turn_count > 0, C.c.created_at >= window.start, C.c.created_at < window.end]
+    return [C.c.created_at >= window.start, C.c.created_at < window.end, *kept_conversations(window.filters)]
+
+
+def kept_conversations(f: Filters) -> list[ColumnElement[bool]]:
+    """The conversations with a question that the filters keep, whenever they began."""
+    clauses = [C.c.turn_count > 0]
     if f.org_id is not None:
         clauses.append(C.c.org_id == f.org_id)
     if f.channel is not None:
@@ -105,6 +113,8 @@ def conversation_filters(window: Window) -> list[ColumnElement[bool]]:
 
 def outcome_counts(session: Session, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False) -> list[tuple]:
     """Rows (key, outcome, count); key is the bucket number, the org id, or None."""
+    if window.rollups and not by_org and window.filters.org_id is None:
+        return _rolled_up_outcome_counts(session, window, buckets)
     outcome = outcome_sql(window.now, window.quiet).label("outcome")
     if buckets:
         table = bucket_table(buckets)
@@ -114,6 +124,62 @@ def outcome_counts(session: Session, window: Window, *, buckets: Sequence[Bucket
     inner = inner.where(*conversation_filters(window)).subquery()
     query = select(inner.c.key, inner.c.outcome, func.count()).group_by(inner.c.key, inner.c.outcome)
     return [tuple(row) for row in session.execute(query)]
+
+
+def _floor_hour(instant: datetime) -> datetime:
+    return instant.replace(minute=0, second=0, microsecond=0)
+
+
+def _ceil_hour(instant: datetime) -> datetime:
+    floor = _floor_hour(instant)
+    return floor if floor == instant else floor + HOUR
+
+
+def _rollup_ranges(window: Window, buckets: Sequence[Bucket]) -> Subquery:
+    """Per bucket, within the window, [b_start, b_end): the whole UTC hours [a_start, a_end) the
+    rollup answers for; the edges [b_start, a_start) and [a_end, b_end) (a zone's offset of :30
+    or :45, a bucket shorter than an hour) are read from the conversations themselves."""
+    rows = []
+    for i, bucket in enumerate(buckets):
+        b_start, b_end = max(bucket.start, window.start), max(min(bucket.end, window.end), window.start)
+        a_start, a_end = _ceil_hour(b_start), _floor_hour(b_end)
+        if a_start >= a_end:
+            a_start = a_end = b_end  # no whole hour: the left edge is the whole bucket
+        values = {"b_start": b_start, "b_end": b_end, "a_start": a_start, "a_end": a_end}
+        rows.append(select(_int(i).label("bucket"), *[literal(v, UTCDateTime()).label(k) for k, v in values.items()]))
+    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("ranges")
+
+
+def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequence[Bucket] | None) -> list[tuple]:
+    """`outcome_counts` from the rollup, in one statement (one snapshot): the settled counts and
+    the changes not yet compacted over the whole hours, the conversations still in the quiet
+    window moved from their settled class to `open` (the only part that depends on `now`), and
+    the edges counted row by row with the outcome rule itself."""
+    ranges = _rollup_ranges(window, buckets or [Bucket(window.start.date(), window.start, window.end)])
+    f = window.filters
+    parts: list[Select] = []
+    for counts in (H, D):
+        kept = [counts.c.hour >= ranges.c.a_start, counts.c.hour < ranges.c.a_end]
+        kept += [counts.c.channel == f.channel] if f.channel is not None else []
+        kept += [counts.c.locale == f.locale] if f.locale is not None else []
+        parts.append(select(ranges.c.bucket.label("key"), counts.c.settled.label("outcome"), counts.c.n.label("n")).select_from(counts.join(ranges, and_(*kept))))
+    # Found through the last-activity index (a day of conversations). The joins on the ranges keep
+    # the window: a range on created_at here too would make SQLite scan them all by that index.
+    live = (
+        select(C.c.created_at, case((and_(C.c.last_turn_answered, ~C.c.last_turn_not_helpful), literal("resolved_assumed")), else_=literal("unanswered")).label("settled"))
+        .where(C.c.last_activity_at > window.now - window.quiet, C.c.escalated_at.is_(None), C.c.confirmed_at.is_(None), *kept_conversations(f))
+        .cte("live")
+        .prefix_with("MATERIALIZED")
+    )
+    in_hours = and_(live.c.created_at >= ranges.c.a_start, live.c.created_at < ranges.c.a_end)
+    for outcome, n in ((live.c.settled, -1), (literal("open"), 1)):
+        parts.append(select(ranges.c.bucket.label("key"), outcome.label("outcome"), _int(n).label("n")).select_from(live.join(ranges, in_hours)))
+    edges = (and_(C.c.created_at >= ranges.c.b_start, C.c.created_at < ranges.c.a_start), and_(C.c.created_at >= ranges.c.a_end, C.c.created_at < ranges.c.b_end))
+    for edge in edges:
+        parts.append(select(ranges.c.bucket.label("key"), outcome_sql(window.now, window.quiet).label("outcome"), _int(1).label("n")).select_from(C.join(ranges, edge)).where(*kept_conversations(f)))
+    inner = union_all(*parts).subquery("counted")
+    query = select(inner.c.key, inner.c.outcome, func.sum(inner.c.n)).group_by(inner.c.key, inner.c.outcome)
+    return [(key if buckets else None, outcome, int(n)) for key, outcome, n in session.execute(query)]
 
 
 def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: str | None = None) -> Subquery:

@@ -1,0 +1,147 @@
+"""The outcome rollup (migration 0008, bot/ledger/rollups.py): the reports read from it must give
+the numbers of the row-by-row computation — before and after compaction, after writes that change
+conversations already counted (a reopen, a changed vote, a hand-over), at any `now`, and in zones
+whose midnight is not on a UTC hour."""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, union_all
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, select
+
+from bot.ledger import writes
+from bot.ledger.db import make_engine, upgrade
+from bot.ledger.models import Conversation, OutcomeChange, OutcomeHour, Turn
+from bot.ledger.rollups import compact_outcome_changes
+from bot.reports import kpis
+from bot.reports.periods import Period, parse_tz
+from bot.reports.queries import Filters
+from tests.reports.conftest import QUIET, converse
+from tests.reports.test_kpis_random import NOW, START, generate
+
+pytestmark = pytest.mark.integration
+UTC = timezone.utc
+ZONES = ("Asia/Tokyo", "Asia/Kolkata", "Asia/Kathmandu", "America/St_Johns")  # +9, +5:30, +5:45, −3:30
+FILTERS = (Filters(), Filters(channel="slack"), Filters(locale="en"), Filters(org_id="org2"))
+
+
+def change_counted_conversations(session: Session, rng: random.Random, after: datetime) -> None:
+    """Writes that move conversations already counted to another class."""
+    conversations = [c for c in session.exec(select(Conversation)) if c.turn_count > 0]
+    for conversation in rng.sample(conversations, k=len(conversations) // 2):
+        at = max(conversation.last_activity_at, after) + timedelta(minutes=rng.randint(1, 3000))
+        action = rng.choice(["reopen", "vote", "escalate", "quiet"])
+        if action == "reopen":
+            writes.record_turn(session=session, conversation=conversation, question="again", answer_text="a", answered=rng.random() < 0.5, now=at)
+        elif action == "vote":
+            last = session.exec(select(Turn).where(Turn.conversation_id == conversation.id, ~Turn.quiet).order_by(Turn.seq.desc())).first()
+            if last is not None:
+                writes.record_feedback(session=session, conversation=conversation, turn_id=last.id, helpful=rng.random() < 0.5, now=at)
+        elif action == "escalate":
+            writes.record_escalation(session=session, conversation=conversation, reason="a person, please", destinations=["webhook"], now=at)
+        else:
+            writes.record_turn(session=session, conversation=conversation, question="thanks", answer_text=None, answered=False, quiet=True, now=at)
+
+
+def report(session: Session, checklist, now: datetime, zone: str, filters: Filters, *, rollups: bool) -> dict:
+    period = Period.of(date(2026, 10, 25), date(2026, 11, 30), parse_tz(zone))
+    scope = kpis.ReportScope(session, checklist, period, filters, now, QUIET, rollups=rollups)
+    return {
+        "summary": kpis.summary(scope)["conversations"],
+        "weeks": [{k: v for k, v in row.items() if k not in ("users_started",)} for row in kpis.timeseries(scope, "week")["buckets"]],
+        "months": kpis.timeseries(scope, "month")["buckets"],
+    }
+
+
+def assert_rollup_matches_rows(session: Session, checklist, nows: tuple[datetime, ...]) -> None:
+    for now in nows:
+        for zone in ZONES:
+            for filters in FILTERS:
+                assert report(session, checklist, now, zone, filters, rollups=True) == report(session, checklist, now, zone, filters, rollups=False), (now, zone, filters)
+
+
+def rolled_up_totals(database) -> tuple[dict, dict]:
+    """Per (hour, channel, locale, class): the compacted counts plus the pending changes, and the
+    same counted from the conversations themselves."""
+    both = union_all(*[sa_select(t.c.hour, t.c.channel, t.c.locale, t.c.settled, t.c.n) for t in (OutcomeHour.__table__, OutcomeChange.__table__)]).subquery()
+    with database.connect() as connection:
+        kept = connection.execute(sa_select(both.c.hour, both.c.channel, both.c.locale, both.c.settled, func.sum(both.c.n)).group_by(both.c.hour, both.c.channel, both.c.locale, both.c.settled)).all()
+    with Session(database) as session:
+        expected: dict = {}
+        for c in session.exec(select(Conversation).where(Conversation.turn_count > 0)):
+            settled = "escalated" if c.escalated_at else "resolved_confirmed" if c.confirmed_at else "resolved_assumed" if c.last_turn_answered and not c.last_turn_not_helpful else "unanswered"
+            key = (c.created_at.replace(minute=0, second=0, microsecond=0), c.channel, c.locale or "", settled)
+            expected[key] = expected.get(key, 0) + 1
+    got = {(hour, *rest): int(n) for hour, *rest, n in kept if n}
+    return got, expected
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_reports_from_the_rollup_equal_the_row_by_row_counts(db_engine, checklist, seed: int) -> None:
+    rng = random.Random(seed)
+    mid = START + timedelta(days=20)  # a `now` inside the data: recent conversations are open, later ones not yet begun
+    with Session(db_engine) as session:
+        generate(session, checklist, rng)
+        assert_rollup_matches_rows(session, checklist, (NOW, mid))  # nothing compacted yet: all in the changes
+        assert compact_outcome_changes(db_engine) > 0
+        assert_rollup_matches_rows(session, checklist, (NOW, mid))
+        change_counted_conversations(session, rng, after=START)
+        assert_rollup_matches_rows(session, checklist, (NOW + timedelta(days=3), mid))  # compacted counts plus changes
+        compact_outcome_changes(db_engine)
+        assert_rollup_matches_rows(session, checklist, (NOW + timedelta(days=3),))
+    got, expected = rolled_up_totals(db_engine)
+    assert got == expected
+
+
+def test_compacting_while_conversations_are_written_loses_and_doubles_nothing(db_engine) -> None:
+    def write(worker: int) -> None:
+        rng = random.Random(worker)
+        with Session(db_engine) as session:
+            for i in range(25):
+                at = START + timedelta(minutes=rng.randint(0, 600))
+                converse(session, at, [("ask", rng.random() < 0.5, 1), ("vote", rng.random() < 0.5, 2)] if i % 2 else [("ask", True, 1), ("escalate", None, 3)], channel=rng.choice(["web", "slack"]))
+
+    stop = threading.Event()
+
+    def compact() -> None:
+        while not stop.is_set():
+            compact_outcome_changes(db_engine)
+
+    compactor = threading.Thread(target=compact)
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(3)]
+    compactor.start()
+    for thread in writers:
+        thread.start()
+    for thread in writers:
+        thread.join()
+    stop.set()
+    compactor.join()
+    got, expected = rolled_up_totals(db_engine)
+    assert sum(expected.values()) == 75
+    assert got == expected
+    compact_outcome_changes(db_engine)
+    assert rolled_up_totals(db_engine)[0] == expected
+
+
+def test_upgrading_a_ledger_counts_the_conversations_it_already_has(tmp_path, checklist) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0007_job_queue")
+    database = make_engine(url)
+    with Session(database) as session:
+        converse(session, datetime(2026, 11, 2, 3, 30, tzinfo=UTC), [("ask", True, 1)])
+        converse(session, datetime(2026, 11, 2, 3, 50, tzinfo=UTC), [("ask", False, 1), ("escalate", None, 2)], channel="slack", locale="ja")
+        converse(session, datetime(2026, 11, 3, tzinfo=UTC), [])  # no question: not counted
+    upgrade(url)
+    got, expected = rolled_up_totals(database)
+    assert sum(got.values()) == 2
+    assert got == expected
+    with Session(database) as session:
+        scope = kpis.ReportScope(session, checklist, Period.of(date(2026, 11, 1), date(2026, 11, 30), parse_tz("Asia/Kolkata")), Filters(), NOW, QUIET)
+        talk = kpis.summary(scope)["conversations"]
+    assert (talk["conversations"], talk["resolved_assumed"], talk["escalated"]) == (2, 1, 1)
+    database.dispose()
