@@ -21,6 +21,7 @@ from api import runtime
 from api.idempotency import prune_periodically
 from api.index_reload import watch_index
 from api.limits import BodySizeLimit, RateLimits
+from api.report_upkeep import keep_reports_current
 from api.request_guard import TextGuard, validation_error_handler
 from api.routes import ask, conversations, dashboard, drafts, events, handover, health, nudges, onboarding, onboarding_reports, pages, reports, session, slack, widget_config
 from api.settings import Settings, check_handover_destinations
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect it")
         watcher = asyncio.create_task(watch_index(app, settings, settings.index_reload_seconds))
         pruner = asyncio.create_task(prune_periodically(app.state.db, settings.idempotency_retention, settings.job_retention))
-        tasks = [watcher, pruner]
+        upkeep = asyncio.create_task(keep_reports_current(app.state.db))
+        tasks = [watcher, pruner, upkeep]
         if settings.weekly_digest_channels and not settings.slack_bot_token:
             log.error("JISO_WEEKLY_DIGEST_CHANNELS is set but SLACK_BOT_TOKEN is not: the weekly digest is off until the token is set")
         elif settings.weekly_digest_channels:

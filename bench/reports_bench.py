@@ -1,5 +1,7 @@
-"""Reports benchmark: summary and weekly timeseries over a seeded synthetic ledger, on SQLite and
-PostgreSQL (a dedicated schema, dropped afterwards). Not part of the test suite.
+"""Reports benchmark: summary, weekly timeseries and organizations over a seeded synthetic ledger,
+on SQLite and PostgreSQL (a dedicated schema, dropped afterwards), each computed row by row
+(`before_*`, as before the rollups) and from the rollups, back to back, with a check that both give
+the same numbers. Not part of the test suite.
 
     .venv/bin/python bench/reports_bench.py --conversations 1000000 --users 100000
     .venv/bin/python bench/reports_bench.py --conversations 20000 --users 2000 --databases sqlite   # quick look
@@ -14,7 +16,9 @@ import json
 import random
 import re
 import sys
+import time
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -24,6 +28,7 @@ from sqlmodel import Session  # noqa: E402
 
 from bench.ledger_bench import bulk_load, run_on_each_database, stamp, timed  # noqa: E402
 from bot.ledger.db import make_engine, upgrade  # noqa: E402
+from bot.ledger.rollups import compact_outcome_changes  # noqa: E402
 from bot.onboarding import load_checklist  # noqa: E402
 from bot.reports import kpis, queries  # noqa: E402
 from bot.reports.periods import Period, parse_tz  # noqa: E402
@@ -78,7 +83,7 @@ def generate(seed: int, conversations: int, users: int, checklist):
         "handed_over",
         "reopened_count",
     )
-    rows = []
+    rows, escalations, replies = [], [], []
     for c in range(conversations):
         created_at = NOW - timedelta(seconds=rng.uniform(0, DAYS * 86400))
         last = created_at + timedelta(minutes=rng.uniform(0, 30))
@@ -105,11 +110,23 @@ def generate(seed: int, conversations: int, users: int, checklist):
                 0,
             )
         )
+        if escalated is not None:  # the hand-over, closed by a person for most, answered for more
+            reply_at = last + timedelta(hours=rng.expovariate(1 / 4))
+            closed = stamp(reply_at + timedelta(hours=rng.expovariate(1 / 8))) if rng.random() < 0.6 else None
+            escalations.append((f"x{c:031x}", f"{c:032x}", "asked for a person", "[]", "{}", escalated, closed))
+            if rng.random() < 0.7:
+                replies.append((f"r{c:031x}", f"{c:032x}", f"x{c:031x}", "a person's answer", "api", stamp(reply_at)))
         if len(rows) >= CHUNK:
-            yield "conversations", columns, rows
-            rows = []
+            yield from _conversation_chunks(columns, rows, escalations, replies)
+            rows, escalations, replies = [], [], []
     if rows:
-        yield "conversations", columns, rows
+        yield from _conversation_chunks(columns, rows, escalations, replies)
+
+
+def _conversation_chunks(columns, rows, escalations, replies):
+    yield "conversations", columns, rows
+    yield "escalations", ("id", "conversation_id", "reason", "destinations", "delivery", "created_at", "closed_at"), escalations
+    yield "person_replies", ("id", "conversation_id", "escalation_id", "text", "via", "created_at"), replies
 
 
 def plan_indexes(session: Session, dialect: str, statement) -> list[str]:
@@ -129,14 +146,30 @@ def run(url: str, dialect: str, args, checklist) -> dict:
     last = (NOW - timedelta(days=1)).astimezone(tz).date()
     period = Period.of(last - timedelta(days=DAYS - 1), last, tz)
     result = {"database": dialect, "conversations": args.conversations, "users": args.users, "load_s": round(load_s, 1)}
+    started = time.perf_counter()
+    result["compacted_changes"] = compact_outcome_changes(engine)  # what the server's upkeep loop does
+    result["compact_s"] = round(time.perf_counter() - started, 2)
     with Session(engine) as session:
-        counts = session.execute(text("SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM onboarding_events), (SELECT count(*) FROM end_users)")).one()
-        result["rows"] = {"conversations": counts[0], "onboarding_events": counts[1], "end_users": counts[2]}
+        counts = session.execute(
+            text("SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM onboarding_events), (SELECT count(*) FROM end_users), (SELECT count(*) FROM escalations)")
+        ).one()
+        result["rows"] = {"conversations": counts[0], "onboarding_events": counts[1], "end_users": counts[2], "escalations": counts[3]}
+        reports = {
+            "summary": lambda scope: kpis.summary(scope),
+            "timeseries_week": lambda scope: kpis.timeseries(scope, "week"),
+            "organizations": lambda scope: kpis.organizations(scope),
+        }
+        # Before (every row computed, as until migration 0008) and after (the rollups), back to back.
+        for rollups, prefix in ((False, "before_"), (True, "")):
+            scope = kpis.ReportScope(session, checklist, period, Filters(), NOW, QUIET, rollups=rollups)
+            for name, call in reports.items():
+                result[prefix + name] = timed(partial(call, scope), args.repeats)
+            org_scope = kpis.ReportScope(session, checklist, period, Filters(org_id="org1"), NOW, QUIET, rollups=rollups)
+            result[prefix + "summary_one_org"] = timed(partial(kpis.summary, org_scope), args.repeats)
         scope = kpis.ReportScope(session, checklist, period, Filters(), NOW, QUIET)
+        exact = kpis.ReportScope(session, checklist, period, Filters(), NOW, QUIET, rollups=False)
+        result["same_numbers_as_before"] = {name: call(scope) == call(exact) for name, call in reports.items()}
         org_scope = kpis.ReportScope(session, checklist, period, Filters(org_id="org1"), NOW, QUIET)
-        result["summary"] = timed(lambda: kpis.summary(scope), args.repeats)
-        result["timeseries_week"] = timed(lambda: kpis.timeseries(scope, "week"), args.repeats)
-        result["summary_one_org"] = timed(lambda: kpis.summary(org_scope), args.repeats)
         summary = kpis.summary(scope)
         result["check"] = {
             "conversations": summary["conversations"]["conversations"],

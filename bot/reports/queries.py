@@ -411,9 +411,18 @@ def _open_escalations(window: Window, column: ColumnElement) -> Select:
 def resolved_by_person(session: Session, window: Window) -> int:
     """Conversations of the period that were handed over and whose every hand-over a person closed (as of now)."""
     closed = and_(X.c.closed_at.is_not(None), X.c.closed_at <= window.now)
-    handed = exists().where(X.c.conversation_id == C.c.id, X.c.created_at <= window.now)
-    still_open = exists().where(X.c.conversation_id == C.c.id, X.c.created_at <= window.now, ~closed)
-    query = select(func.count()).select_from(C).where(C.c.escalated_at.is_not(None), C.c.escalated_at <= window.now, handed, ~still_open, *conversation_filters(window))
+    # From the hand-overs (a few) to their conversations, not from every conversation of the period.
+    handed = (
+        select(X.c.conversation_id.label("id"), func.max(case((closed, _int(0)), else_=_int(1))).label("still_open"))
+        .where(X.c.created_at <= window.now)
+        .group_by(X.c.conversation_id)
+        .subquery("handed")
+    )
+    query = (
+        select(func.count())
+        .select_from(handed.join(C, C.c.id == handed.c.id))
+        .where(handed.c.still_open == _int(0), C.c.escalated_at.is_not(None), C.c.escalated_at <= window.now, *conversation_filters(window))
+    )
     return int(session.execute(query).scalar_one())
 
 
@@ -421,7 +430,8 @@ def handover_hours(session: Session, window: Window) -> dict[str, float | None]:
     """Medians over the hand-overs of the period's conversations: hours from the hand-over to the
     first person's reply (those with a reply), and to its close (those closed), as of now."""
     dialect = dialect_of(session)
-    mine = select(X.c.id, X.c.created_at, X.c.closed_at).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.created_at <= window.now, *conversation_filters(window)).subquery("mine")
+    handed = select(X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at).where(X.c.created_at <= window.now).cte("handed").prefix_with("MATERIALIZED")  # driven from the hand-overs
+    mine = select(handed.c.id, handed.c.created_at, handed.c.closed_at).select_from(handed.join(C, C.c.id == handed.c.conversation_id)).where(*conversation_filters(window)).subquery("mine")
     first_reply = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= window.now).group_by(R.c.escalation_id).subquery("first_reply")
     to_reply = select(hours_between(mine.c.created_at, first_reply.c.t, dialect).label("hours")).select_from(mine.join(first_reply, first_reply.c.escalation_id == mine.c.id))
     to_close = select(hours_between(mine.c.created_at, mine.c.closed_at, dialect).label("hours")).where(mine.c.closed_at.is_not(None), mine.c.closed_at <= window.now)
