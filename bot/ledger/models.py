@@ -311,13 +311,26 @@ class OutcomeHour(SQLModel, table=True):
     n: int = 0
 
 
+class OutcomeOrgDay(SQLModel, table=True):
+    """`outcome_hours` per organization and UTC day instead of hour (the organizations report)."""
+
+    __tablename__ = "outcome_org_days"
+    day: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    org_id: str = Field(max_length=128, primary_key=True)  # '' for a conversation without one
+    channel: str = Field(max_length=16, primary_key=True)
+    locale: str = Field(max_length=8, primary_key=True)
+    settled: str = Field(max_length=24, primary_key=True)
+    n: int = 0
+
+
 class OutcomeChange(SQLModel, table=True):
-    """+1 / -1 to an `outcome_hours` count, appended by the triggers (appends never wait on a
-    lock, where updating one shared counter would make concurrent writers queue or deadlock)."""
+    """+1 / -1 to an `outcome_hours` and an `outcome_org_days` count, appended by the triggers
+    (appends never wait on a lock; updating shared counters would make writers queue or deadlock)."""
 
     __tablename__ = "outcome_changes"
     id: Optional[int] = Field(default=None, primary_key=True)
     hour: datetime = Field(sa_type=UTCDateTime)
+    org_id: str = Field(max_length=128)
     channel: str = Field(max_length=16)
     locale: str = Field(max_length=8)
     settled: str = Field(max_length=24)

@@ -19,7 +19,7 @@ from sqlalchemy.sql.selectable import CTE, Subquery
 from sqlmodel import Session
 
 from bot.ledger.events import JISO_EVENT_PREFIX
-from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, OnboardingEvent, OutcomeChange, OutcomeHour, PersonReply, Turn, UTCDateTime
+from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, OnboardingEvent, OutcomeChange, OutcomeHour, OutcomeOrgDay, PersonReply, Turn, UTCDateTime
 from bot.ledger.outcomes import outcome_sql
 from bot.onboarding import Checklist
 from bot.reports.periods import Bucket
@@ -32,8 +32,8 @@ F = Feedback.__table__
 X = Escalation.__table__
 R = PersonReply.__table__
 H = OutcomeHour.__table__
+G = OutcomeOrgDay.__table__
 D = OutcomeChange.__table__
-HOUR = timedelta(hours=1)
 MAX_BUCKETS = 400  # SQLite allows 500 terms in one UNION ALL
 
 
@@ -113,8 +113,8 @@ def kept_conversations(f: Filters) -> list[ColumnElement[bool]]:
 
 def outcome_counts(session: Session, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False) -> list[tuple]:
     """Rows (key, outcome, count); key is the bucket number, the org id, or None."""
-    if window.rollups and not by_org and window.filters.org_id is None:
-        return _rolled_up_outcome_counts(session, window, buckets)
+    if window.rollups and window.filters.org_id is None and not (by_org and buckets):
+        return _rolled_up_outcome_counts(session, window, buckets, by_org=by_org)
     outcome = outcome_sql(window.now, window.quiet).label("outcome")
     if buckets:
         table = bucket_table(buckets)
@@ -126,60 +126,67 @@ def outcome_counts(session: Session, window: Window, *, buckets: Sequence[Bucket
     return [tuple(row) for row in session.execute(query)]
 
 
-def _floor_hour(instant: datetime) -> datetime:
-    return instant.replace(minute=0, second=0, microsecond=0)
+def _floor(instant: datetime, grain: timedelta) -> datetime:
+    """The UTC hour or day `instant` is in."""
+    floor = instant.replace(minute=0, second=0, microsecond=0)
+    return floor if grain == timedelta(hours=1) else floor.replace(hour=0)
 
 
-def _ceil_hour(instant: datetime) -> datetime:
-    floor = _floor_hour(instant)
-    return floor if floor == instant else floor + HOUR
+def _ceil(instant: datetime, grain: timedelta) -> datetime:
+    floor = _floor(instant, grain)
+    return floor if floor == instant else floor + grain
 
 
-def _rollup_ranges(window: Window, buckets: Sequence[Bucket]) -> Subquery:
-    """Per bucket, within the window, [b_start, b_end): the whole UTC hours [a_start, a_end) the
-    rollup answers for; the edges [b_start, a_start) and [a_end, b_end) (a zone's offset of :30
-    or :45, a bucket shorter than an hour) are read from the conversations themselves."""
+def _rollup_ranges(window: Window, buckets: Sequence[Bucket], grain: timedelta) -> Subquery:
+    """Per bucket, within the window, [b_start, b_end): the whole UTC hours or days [a_start,
+    a_end) the rollup answers for; the edges [b_start, a_start) and [a_end, b_end) (a zone's offset
+    of :30 or :45, or of any hours for days) are read from the conversations themselves."""
     rows = []
     for i, bucket in enumerate(buckets):
         b_start, b_end = max(bucket.start, window.start), max(min(bucket.end, window.end), window.start)
-        a_start, a_end = _ceil_hour(b_start), _floor_hour(b_end)
+        a_start, a_end = _ceil(b_start, grain), _floor(b_end, grain)
         if a_start >= a_end:
-            a_start = a_end = b_end  # no whole hour: the left edge is the whole bucket
+            a_start = a_end = b_end  # no whole hour or day: the left edge is the whole bucket
         values = {"b_start": b_start, "b_end": b_end, "a_start": a_start, "a_end": a_end}
         rows.append(select(_int(i).label("bucket"), *[literal(v, UTCDateTime()).label(k) for k, v in values.items()]))
     return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("ranges")
 
 
-def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequence[Bucket] | None) -> list[tuple]:
-    """`outcome_counts` from the rollup, in one statement (one snapshot): the settled counts and
-    the changes not yet compacted over the whole hours, the conversations still in the quiet
-    window moved from their settled class to `open` (the only part that depends on `now`), and
-    the edges counted row by row with the outcome rule itself."""
-    ranges = _rollup_ranges(window, buckets or [Bucket(window.start.date(), window.start, window.end)])
+def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequence[Bucket] | None, *, by_org: bool) -> list[tuple]:
+    """`outcome_counts` from the rollups, in one statement (one snapshot): the settled counts and
+    the changes not yet compacted over the whole hours (days per organization), the conversations
+    still in the quiet window moved from their settled class to `open` (the only part that depends
+    on `now`), and the edges counted row by row with the outcome rule itself."""
+    grain, counted = (timedelta(days=1), G) if by_org else (timedelta(hours=1), H)
+    ranges = _rollup_ranges(window, buckets or [Bucket(window.start.date(), window.start, window.end)], grain)
     f = window.filters
     parts: list[Select] = []
-    for counts in (H, D):
-        kept = [counts.c.hour >= ranges.c.a_start, counts.c.hour < ranges.c.a_end]
+    for counts in (counted, D):
+        start = counts.c.day if counts is G else counts.c.hour
+        kept = [start >= ranges.c.a_start, start < ranges.c.a_end]
         kept += [counts.c.channel == f.channel] if f.channel is not None else []
         kept += [counts.c.locale == f.locale] if f.locale is not None else []
-        parts.append(select(ranges.c.bucket.label("key"), counts.c.settled.label("outcome"), counts.c.n.label("n")).select_from(counts.join(ranges, and_(*kept))))
+        key = func.nullif(counts.c.org_id, literal("")) if by_org else ranges.c.bucket
+        parts.append(select(key.label("key"), counts.c.settled.label("outcome"), counts.c.n.label("n")).select_from(counts.join(ranges, and_(*kept))))
     # Found through the last-activity index (a day of conversations). The joins on the ranges keep
     # the window: a range on created_at here too would make SQLite scan them all by that index.
     live = (
-        select(C.c.created_at, case((and_(C.c.last_turn_answered, ~C.c.last_turn_not_helpful), literal("resolved_assumed")), else_=literal("unanswered")).label("settled"))
+        select(C.c.created_at, C.c.org_id, case((and_(C.c.last_turn_answered, ~C.c.last_turn_not_helpful), literal("resolved_assumed")), else_=literal("unanswered")).label("settled"))
         .where(C.c.last_activity_at > window.now - window.quiet, C.c.escalated_at.is_(None), C.c.confirmed_at.is_(None), *kept_conversations(f))
         .cte("live")
         .prefix_with("MATERIALIZED")
     )
-    in_hours = and_(live.c.created_at >= ranges.c.a_start, live.c.created_at < ranges.c.a_end)
+    in_whole = and_(live.c.created_at >= ranges.c.a_start, live.c.created_at < ranges.c.a_end)
     for outcome, n in ((live.c.settled, -1), (literal("open"), 1)):
-        parts.append(select(ranges.c.bucket.label("key"), outcome.label("outcome"), _int(n).label("n")).select_from(live.join(ranges, in_hours)))
+        key = live.c.org_id if by_org else ranges.c.bucket
+        parts.append(select(key.label("key"), outcome.label("outcome"), _int(n).label("n")).select_from(live.join(ranges, in_whole)))
     edges = (and_(C.c.created_at >= ranges.c.b_start, C.c.created_at < ranges.c.a_start), and_(C.c.created_at >= ranges.c.a_end, C.c.created_at < ranges.c.b_end))
     for edge in edges:
-        parts.append(select(ranges.c.bucket.label("key"), outcome_sql(window.now, window.quiet).label("outcome"), _int(1).label("n")).select_from(C.join(ranges, edge)).where(*kept_conversations(f)))
+        key = C.c.org_id if by_org else ranges.c.bucket
+        parts.append(select(key.label("key"), outcome_sql(window.now, window.quiet).label("outcome"), _int(1).label("n")).select_from(C.join(ranges, edge)).where(*kept_conversations(f)))
     inner = union_all(*parts).subquery("counted")
     query = select(inner.c.key, inner.c.outcome, func.sum(inner.c.n)).group_by(inner.c.key, inner.c.outcome)
-    return [(key if buckets else None, outcome, int(n)) for key, outcome, n in session.execute(query)]
+    return [(key if buckets or by_org else None, outcome, int(n)) for key, outcome, n in session.execute(query)]
 
 
 def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: str | None = None) -> Subquery:

@@ -10,13 +10,12 @@ import threading
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, union_all
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from bot.ledger import writes
 from bot.ledger.db import make_engine, upgrade
-from bot.ledger.models import Conversation, OutcomeChange, OutcomeHour, Turn
+from bot.ledger.models import Conversation, OutcomeChange, OutcomeHour, OutcomeOrgDay, Turn
 from bot.ledger.rollups import compact_outcome_changes
 from bot.reports import kpis
 from bot.reports.periods import Period, parse_tz
@@ -55,6 +54,7 @@ def report(session: Session, checklist, now: datetime, zone: str, filters: Filte
         "summary": kpis.summary(scope)["conversations"],
         "weeks": [{k: v for k, v in row.items() if k not in ("users_started",)} for row in kpis.timeseries(scope, "week")["buckets"]],
         "months": kpis.timeseries(scope, "month")["buckets"],
+        "organizations": kpis.organizations(scope)["organizations"],
     }
 
 
@@ -66,19 +66,28 @@ def assert_rollup_matches_rows(session: Session, checklist, nows: tuple[datetime
 
 
 def rolled_up_totals(database) -> tuple[dict, dict]:
-    """Per (hour, channel, locale, class): the compacted counts plus the pending changes, and the
-    same counted from the conversations themselves."""
-    both = union_all(*[sa_select(t.c.hour, t.c.channel, t.c.locale, t.c.settled, t.c.n) for t in (OutcomeHour.__table__, OutcomeChange.__table__)]).subquery()
+    """Per table and key: the compacted counts plus the pending changes, and the same counted from
+    the conversations themselves."""
+    hours, days, changes = OutcomeHour.__table__, OutcomeOrgDay.__table__, OutcomeChange.__table__
+    got: dict = {}
     with database.connect() as connection:
-        kept = connection.execute(sa_select(both.c.hour, both.c.channel, both.c.locale, both.c.settled, func.sum(both.c.n)).group_by(both.c.hour, both.c.channel, both.c.locale, both.c.settled)).all()
+        for name, rows in (
+            ("hours", sa_select(hours.c.hour, hours.c.channel, hours.c.locale, hours.c.settled, hours.c.n)),
+            ("days", sa_select(days.c.day, days.c.org_id, days.c.channel, days.c.locale, days.c.settled, days.c.n)),
+            ("changes", sa_select(changes.c.hour, changes.c.org_id, changes.c.channel, changes.c.locale, changes.c.settled, changes.c.n)),
+        ):
+            for *key, n in connection.execute(rows):
+                keys = [("hours", (key[0], *key[2:]) if name == "changes" else tuple(key)), ("days", (key[0].replace(hour=0), *key[1:]) if name == "changes" else tuple(key))]
+                for table, k in keys if name == "changes" else [(name, tuple(key))]:
+                    got[table, k] = got.get((table, k), 0) + int(n)
+    expected: dict = {}
     with Session(database) as session:
-        expected: dict = {}
         for c in session.exec(select(Conversation).where(Conversation.turn_count > 0)):
             settled = "escalated" if c.escalated_at else "resolved_confirmed" if c.confirmed_at else "resolved_assumed" if c.last_turn_answered and not c.last_turn_not_helpful else "unanswered"
-            key = (c.created_at.replace(minute=0, second=0, microsecond=0), c.channel, c.locale or "", settled)
-            expected[key] = expected.get(key, 0) + 1
-    got = {(hour, *rest): int(n) for hour, *rest, n in kept if n}
-    return got, expected
+            hour = c.created_at.replace(minute=0, second=0, microsecond=0)
+            for key in (("hours", (hour, c.channel, c.locale or "", settled)), ("days", (hour.replace(hour=0), c.org_id or "", c.channel, c.locale or "", settled))):
+                expected[key] = expected.get(key, 0) + 1
+    return {k: n for k, n in got.items() if n}, expected
 
 
 @pytest.mark.parametrize("seed", [4, 5])
@@ -122,7 +131,7 @@ def test_compacting_while_conversations_are_written_loses_and_doubles_nothing(db
     stop.set()
     compactor.join()
     got, expected = rolled_up_totals(db_engine)
-    assert sum(expected.values()) == 75
+    assert sum(n for (table, _), n in expected.items() if table == "hours") == 75
     assert got == expected
     compact_outcome_changes(db_engine)
     assert rolled_up_totals(db_engine)[0] == expected
@@ -134,11 +143,11 @@ def test_upgrading_a_ledger_counts_the_conversations_it_already_has(tmp_path, ch
     database = make_engine(url)
     with Session(database) as session:
         converse(session, datetime(2026, 11, 2, 3, 30, tzinfo=UTC), [("ask", True, 1)])
-        converse(session, datetime(2026, 11, 2, 3, 50, tzinfo=UTC), [("ask", False, 1), ("escalate", None, 2)], channel="slack", locale="ja")
+        converse(session, datetime(2026, 11, 2, 3, 50, tzinfo=UTC), [("ask", False, 1), ("escalate", None, 2)], channel="slack", locale="ja", org="org1")
         converse(session, datetime(2026, 11, 3, tzinfo=UTC), [])  # no question: not counted
     upgrade(url)
     got, expected = rolled_up_totals(database)
-    assert sum(got.values()) == 2
+    assert sum(n for (table, _), n in got.items() if table == "hours") == 2
     assert got == expected
     with Session(database) as session:
         scope = kpis.ReportScope(session, checklist, Period.of(date(2026, 11, 1), date(2026, 11, 30), parse_tz("Asia/Kolkata")), Filters(), NOW, QUIET)

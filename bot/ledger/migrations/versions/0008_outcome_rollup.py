@@ -1,5 +1,6 @@
-"""Outcome rollup: per UTC hour, channel and locale, how many conversations are in each settled
-class, kept by triggers on `conversations` (bot/ledger/rollups.py compacts the changes).
+"""Outcome rollups: per UTC hour, channel and locale (`outcome_hours`), and per UTC day and
+organization (`outcome_org_days`), how many conversations are in each settled class, kept by
+triggers on `conversations` that append to `outcome_changes` (bot/ledger/rollups.py folds them in).
 
 A conversation's settled class is its outcome once the quiet window has passed (the rule of
 bot/ledger/outcomes.py without the `open` case); conversations without a question are not counted.
@@ -22,6 +23,7 @@ branch_labels = None
 depends_on = None
 
 KEY = ("hour", "channel", "locale", "settled")
+ORG_KEY = ("day", "org_id", "channel", "locale", "settled")
 
 
 def settled(row: str) -> str:
@@ -42,7 +44,7 @@ def hour(row: str, dialect: str) -> str:
 
 
 def key_of(row: str, dialect: str) -> str:
-    return f"{hour(row, dialect)} AS hour, {row}.channel AS channel, coalesce({row}.locale, '') AS locale, {settled(row)} AS settled"
+    return f"{hour(row, dialect)} AS hour, coalesce({row}.org_id, '') AS org_id, {row}.channel AS channel, coalesce({row}.locale, '') AS locale, {settled(row)} AS settled"
 
 
 def change(row: str, sign: int, dialect: str) -> str:
@@ -51,11 +53,11 @@ def change(row: str, sign: int, dialect: str) -> str:
 
 def key_differs(dialect: str) -> str:
     differs = "IS NOT" if dialect == "sqlite" else "IS DISTINCT FROM"
-    pairs = [(settled("OLD"), settled("NEW")), (hour("OLD", dialect), hour("NEW", dialect)), ("OLD.channel", "NEW.channel"), ("coalesce(OLD.locale, '')", "coalesce(NEW.locale, '')")]
+    pairs = [(settled("OLD"), settled("NEW")), (hour("OLD", dialect), hour("NEW", dialect)), ("OLD.org_id", "NEW.org_id"), ("OLD.channel", "NEW.channel"), ("OLD.locale", "NEW.locale")]
     return " OR ".join(f"({old}) {differs} ({new})" for old, new in pairs)
 
 
-INSERT = "INSERT INTO outcome_changes (hour, channel, locale, settled, n)"
+INSERT = "INSERT INTO outcome_changes (hour, org_id, channel, locale, settled, n)"
 
 
 def create_sqlite_triggers() -> None:
@@ -85,33 +87,35 @@ END $$"""
     op.execute("CREATE TRIGGER outcome_changes AFTER INSERT OR UPDATE OR DELETE ON conversations FOR EACH ROW EXECUTE FUNCTION outcome_changes_of_conversation()")
 
 
+def instant(name: str) -> sa.Column:
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=False)
+
+
+def org() -> sa.Column:
+    return sa.Column("org_id", sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False)  # '' for none
+
+
+def counted() -> list[sa.Column]:
+    return [
+        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("locale", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
+        sa.Column("settled", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
+        sa.Column("n", sa.Integer(), nullable=False),
+    ]
+
+
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
-    op.create_table(
-        "outcome_hours",
-        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("locale", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
-        sa.Column("settled", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
-        sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint(*KEY),
-    )
-    op.create_table(
-        "outcome_changes",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-        sa.Column("locale", sqlmodel.sql.sqltypes.AutoString(length=8), nullable=False),
-        sa.Column("settled", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
-        sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-    )
+    # Clustered by the key on SQLite too: a report's range scan reads the counts in the index.
+    op.create_table("outcome_hours", instant("hour"), *counted(), sa.PrimaryKeyConstraint(*KEY), sqlite_with_rowid=False)
+    op.create_table("outcome_org_days", instant("day"), org(), *counted(), sa.PrimaryKeyConstraint(*ORG_KEY), sqlite_with_rowid=False)
+    op.create_table("outcome_changes", sa.Column("id", sa.Integer(), nullable=False), instant("hour"), org(), *counted(), sa.PrimaryKeyConstraint("id"))
     # The reports' live part: conversations still inside the quiet window.
     op.create_index("ix_conversations_last_activity", "conversations", ["last_activity_at"])
     create_sqlite_triggers() if dialect == "sqlite" else create_postgresql_triggers()
-    # The conversations already recorded, counted once (in the same transaction as the triggers).
-    counted = f"SELECT {key_of('c', dialect)} FROM conversations AS c WHERE {settled('c')} IS NOT NULL"
-    op.execute(f"INSERT INTO outcome_hours (hour, channel, locale, settled, n) SELECT hour, channel, locale, settled, count(*) FROM ({counted}) AS counted GROUP BY hour, channel, locale, settled")
+    # The conversations already recorded, counted once: as changes, folded in by the first
+    # compaction (the same path as every later change).
+    op.execute(f"{INSERT} SELECT {key_of('c', dialect)}, 1 FROM conversations AS c WHERE {settled('c')} IS NOT NULL")
 
 
 def downgrade() -> None:
@@ -123,5 +127,5 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER outcome_changes ON conversations")
         op.execute("DROP FUNCTION outcome_changes_of_conversation()")
     op.drop_index("ix_conversations_last_activity", table_name="conversations")
-    op.drop_table("outcome_changes")
-    op.drop_table("outcome_hours")
+    for table in ("outcome_changes", "outcome_org_days", "outcome_hours"):
+        op.drop_table(table)
