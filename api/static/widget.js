@@ -105,7 +105,7 @@
   var visitorId = stored(localStorage, "jiso:visitor", uuid);
   var conversationKey = "jiso:conversation:" + BASE + (user ? ":" + user.org_id + ":" + user.id : "");
 
-  // ---- HTTP: JSON, an Idempotency-Key per action, one retry with the same key on network errors.
+  // ---- HTTP: JSON, an Idempotency-Key per action (see `write` for the retries).
   function ApiError(status, detail, retryAfter) { this.status = status; this.detail = detail; this.retryAfter = retryAfter; }
   function call(method, path, body, key) {
     var headers = { Accept: "application/json" };
@@ -142,12 +142,26 @@
     explain("identity", "the server refused this page's signed-in user (" + (detail || "401") + "). data-user-hash must be the hex HMAC-SHA256 of " + signed +
       " with the server's JISO_IDENTITY_SECRET, computed by your backend; check the secret, the user id and the organization id");
   }
+  // Writes retry with the same Idempotency-Key, which makes a second record impossible: after a
+  // network error (twice), and for up to 40 s after a proxy's 502/503/504 (the instance died or is
+  // restarting) or a 409 (the first try is still being handled, or died holding the key until its
+  // 30 s lease ends), waiting as Retry-After says or a little longer each time.
+  var RETRY_STATUSES = [409, 502, 503, 504];
+  var RETRY_FOR_MS = 40000;
   function write(path, body) {
     var key = uuid();
-    return call("POST", path, body, key).catch(function (error) {
-      if (error instanceof ApiError) throw error;
-      return call("POST", path, body, key); // the network failed: retrying with the same key is safe
-    });
+    var started = Date.now();
+    var networkRetries = 2;
+    function attempt(delay) {
+      return call("POST", path, body, key).catch(function (error) {
+        var byStatus = error instanceof ApiError && RETRY_STATUSES.indexOf(error.status) >= 0;
+        var byNetwork = !(error instanceof ApiError) && networkRetries-- > 0;
+        if (!(byStatus || byNetwork) || Date.now() - started > RETRY_FOR_MS) throw error;
+        var wait = byStatus && Number(error.retryAfter) > 0 ? Math.min(Number(error.retryAfter) * 1000, 5000) : delay;
+        return new Promise(function (resolve) { setTimeout(resolve, wait); }).then(function () { return attempt(Math.min(delay * 2, 5000)); });
+      });
+    }
+    return attempt(250);
   }
 
   // ---- Safe rendering: rebuild the sanitized answer from an allow-list, in an inert document.
