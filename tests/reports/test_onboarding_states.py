@@ -13,8 +13,9 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.ledger import writes
 from bot.ledger.db import alembic_config, make_engine
-from bot.ledger.models import OnboardingDirty, OnboardingState
+from bot.ledger.models import Conversation, OnboardingDirty, OnboardingState
 from bot.onboarding import Checklist
 from bot.reports import kpis
 from bot.reports.onboarding_states import refresh_onboarding_states, refresh_until_settled
@@ -49,12 +50,20 @@ def counts(session: Session) -> tuple[int, int]:
     return session.execute(select(func.count()).select_from(OnboardingState)).scalar_one(), session.execute(select(func.count()).select_from(OnboardingDirty)).scalar_one()
 
 
-def more_writes(session: Session, checklist: Checklist, rng: random.Random) -> None:
-    """Writes to users already settled: events, a new conversation, a hand-over."""
+HELPED_AT = datetime(2026, 11, 3, tzinfo=UTC)
+
+
+def self_served(session: Session, checklist: Checklist) -> Conversation:
+    """A user who completes on their own, with a question on the way (no hand-over): their conversation."""
+    event(session, checklist, "helped-1", "helped", "org2", "workspace.created", HELPED_AT)
+    event(session, checklist, "helped-2", "helped", "org2", "project.created", HELPED_AT + timedelta(hours=1))
+    return converse(session, HELPED_AT + timedelta(minutes=10), [("ask", True, 0)], user="helped", org="org2")
+
+
+def more_writes(session: Session, checklist: Checklist, rng: random.Random, conversation: Conversation) -> None:
+    """Writes to users already settled: events, new conversations, a hand-over in an old conversation."""
+    writes.record_escalation(session=session, conversation=conversation, reason="asked for a person", destinations=["webhook"], now=HELPED_AT + timedelta(minutes=20))
     generate(session, checklist, rng)  # the same user names: new events and conversations for them
-    event(session, checklist, "late-ws", "u1", "org1", "workspace.created", datetime(2026, 11, 1, tzinfo=UTC))
-    event(session, checklist, "late-pc", "u1", "org1", "project.created", datetime(2026, 11, 1, 0, 5, tzinfo=UTC))
-    converse(session, datetime(2026, 10, 26, tzinfo=UTC), [("ask", True, 0), ("escalate", None, 5)], user="u2", org="org2")
 
 
 def first_step_only(checklist: Checklist) -> Checklist:
@@ -67,6 +76,7 @@ def test_reports_are_exact_live_settled_and_mixed(db_engine: Engine, checklist: 
     rng = random.Random(seed)
     with Session(db_engine) as session:
         generate(session, checklist, rng)
+        conversation = self_served(session, checklist)
         assert counts(session)[0] == 0 and counts(session)[1] > 0  # every writer marked its user
         assert_reports_exact(session, checklist)  # all live
 
@@ -78,7 +88,7 @@ def test_reports_are_exact_live_settled_and_mixed(db_engine: Engine, checklist: 
         assert counts(session)[1] == 0
         assert_reports_exact(session, checklist)  # all settled
 
-        more_writes(session, checklist, rng)
+        more_writes(session, checklist, rng, conversation)
         assert counts(session)[1] > 0
         assert_reports_exact(session, checklist)  # settled, and live for the users written since
         refresh_until_settled(db_engine, checklist)
