@@ -14,6 +14,7 @@ import json
 import random
 import re
 import sys
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from bench.ledger_bench import bulk_load, run_on_each_database, stamp, timed  # 
 from bot.ledger.db import make_engine, upgrade  # noqa: E402
 from bot.onboarding import load_checklist  # noqa: E402
 from bot.reports import kpis, queries  # noqa: E402
+from bot.reports.onboarding_states import refresh_until_settled  # noqa: E402
 from bot.reports.periods import Period, parse_tz  # noqa: E402
 from bot.reports.queries import Filters, Window  # noqa: E402
 
@@ -125,10 +127,13 @@ def run(url: str, dialect: str, args, checklist) -> dict:
     upgrade(url)
     engine = make_engine(url)
     load_s = bulk_load(engine, dialect, generate(args.seed, args.conversations, args.users, checklist))
+    started = time.perf_counter()
+    settled = refresh_until_settled(engine, checklist, budget=timedelta(hours=1))  # what the server's loop does after a bulk write
+    refresh_s = time.perf_counter() - started
     tz = parse_tz(args.tz)
     last = (NOW - timedelta(days=1)).astimezone(tz).date()
     period = Period.of(last - timedelta(days=DAYS - 1), last, tz)
-    result = {"database": dialect, "conversations": args.conversations, "users": args.users, "load_s": round(load_s, 1)}
+    result = {"database": dialect, "conversations": args.conversations, "users": args.users, "load_s": round(load_s, 1), "refresh_s": round(refresh_s, 1), "settled_users": settled}
     with Session(engine) as session:
         counts = session.execute(text("SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM onboarding_events), (SELECT count(*) FROM end_users)")).one()
         result["rows"] = {"conversations": counts[0], "onboarding_events": counts[1], "end_users": counts[2]}
@@ -156,6 +161,7 @@ def run(url: str, dialect: str, args, checklist) -> dict:
             "conversations_by_outcome": plan_indexes(session, dialect, conversation_query),
             "conversations_one_org": plan_indexes(session, dialect, conversation_query.where(queries.C.c.org_id == "org1")),
             "onboarding_users": plan_indexes(session, dialect, select(func.count()).select_from(users)),
+            "onboarding_users_settled": plan_indexes(session, dialect, select(func.count()).select_from(queries.onboarding_users(checklist, window, dialect))),
         }
     engine.dispose()
     return result
