@@ -301,10 +301,11 @@ class OnboardingState(SQLModel, table=True):
     """A user's onboarding as `queries.user_rows` computes it from all their facts (events,
     conversations), kept by `bot.reports.onboarding_states`. Valid for a report at `now` when
     computed under the report's checklist, the user is not in `onboarding_dirty`, and
-    `facts_until` (their latest fact's instant) is <= now."""
+    `facts_until` (their latest fact's instant) is <= now. No index besides the key: the reports read
+    every row (and an organization's through end_users), and an index on the checklist key (one
+    value) misleads SQLite's planner."""
 
     __tablename__ = "onboarding_states"
-    __table_args__ = (Index("ix_onboarding_states_checklist", "checklist_key"), Index("ix_onboarding_states_facts_until", "facts_until"))
     user_id: str = Field(primary_key=True, max_length=128)
     checklist_key: str = Field(max_length=64)  # Checklist.fingerprint
     started_at: datetime = Field(sa_type=UTCDateTime)

@@ -246,24 +246,26 @@ def onboarding_users(checklist: Checklist, window: Window, dialect: str) -> Subq
         everyone = user_rows(checklist, window, dialect)
         return select(*[everyone.c[name] for name in columns]).subquery("onboarding_users")
     key = checklist.fingerprint
-    live_ids = union(select(D.c.user_id), select(S.c.user_id).where(or_(S.c.checklist_key != key, S.c.facts_until > window.now)))
-    live = user_rows(checklist, window, dialect, only=live_ids)
-    one, zero = _int(1), _int(0)
-    settled = (
-        select(
-            S.c.user_id,
-            U.c.org_id,
-            S.c.started_at,
-            S.c.completed_at,
-            case((S.c.self_serve, one), else_=zero).label("self_serve"),
-            case((S.c.involved, one), else_=zero).label("involved"),
-            *[case((S.c.steps_done.op("&")(_int(1 << i)) != zero, one), else_=zero).label(f"s{i}") for i in range(n)],
-        )
-        .select_from(S.outerjoin(U, U.c.id == S.c.user_id))
-        .where(S.c.checklist_key == key, S.c.facts_until <= window.now, ~exists().where(D.c.user_id == S.c.user_id))
-    )
+    stale = or_(S.c.checklist_key != key, S.c.facts_until > window.now)
+    stale_ids = select(S.c.user_id).where(stale)
     if window.filters.org_id is not None:
-        settled = settled.where(U.c.org_id == window.filters.org_id)
+        stale_ids = stale_ids.where(S.c.user_id.in_(select(U.c.id).where(U.c.org_id == window.filters.org_id)))
+    live_ids = union(select(D.c.user_id), stale_ids).cte("live_ids")  # read by each part of user_rows
+    live = user_rows(checklist, window, dialect, only=select(live_ids.c.user_id))
+    one, zero = _int(1), _int(0)
+    settled = select(
+        S.c.user_id,
+        U.c.org_id,
+        S.c.started_at,
+        S.c.completed_at,
+        case((S.c.self_serve, one), else_=zero).label("self_serve"),
+        case((S.c.involved, one), else_=zero).label("involved"),
+        *[case((S.c.steps_done.op("&")(_int(1 << i)) != zero, one), else_=zero).label(f"s{i}") for i in range(n)],
+    ).where(S.c.checklist_key == key, S.c.facts_until <= window.now, ~exists().where(D.c.user_id == S.c.user_id))
+    if window.filters.org_id is not None:  # from the organization's members (an index), as user_rows does
+        settled = settled.select_from(U.join(S, S.c.user_id == U.c.id)).where(U.c.org_id == window.filters.org_id)
+    else:
+        settled = settled.select_from(S.outerjoin(U, U.c.id == S.c.user_id))
     return union_all(settled, select(*[live.c[name] for name in columns])).subquery("onboarding_users")
 
 

@@ -91,8 +91,6 @@ def upgrade() -> None:
         sa.Column("facts_until", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("user_id"),
     )
-    op.create_index("ix_onboarding_states_checklist", "onboarding_states", ["checklist_key"])
-    op.create_index("ix_onboarding_states_facts_until", "onboarding_states", ["facts_until"])
     op.create_table(
         "onboarding_dirty",
         sa.Column("user_id", sa.String(length=128), nullable=False),
@@ -114,6 +112,4 @@ def downgrade() -> None:
     if postgres:
         op.execute("DROP FUNCTION onboarding_mark_dirty()")
     op.drop_table("onboarding_dirty")
-    op.drop_index("ix_onboarding_states_facts_until", table_name="onboarding_states")
-    op.drop_index("ix_onboarding_states_checklist", table_name="onboarding_states")
     op.drop_table("onboarding_states")
