@@ -5,9 +5,10 @@ follow the same rules as their live ones (`queries.onboarding_users` reads both)
 A refresh takes a batch of dirty marks with their versions, computes the batch's rows from all
 their facts (now = the far future), replaces their states and clears each mark only if its
 version is unchanged, all in one transaction: a write landing meanwhile leaves its user dirty.
-Two refreshes never interleave on a user: PostgreSQL locks the batch's marks (SKIP LOCKED: another
-instance takes other users, and a writer's trigger waits for the commit); SQLite takes the write
-lock before reading anything, so its read snapshot cannot go stale (no SQLITE_BUSY_SNAPSHOT).
+Two refreshes never interleave on a user: PostgreSQL locks the batch's marks and stale rows (SKIP
+LOCKED: another instance takes other users; a writer's trigger waits for the commit, then marks
+its user again); SQLite takes the write lock before reading anything, so its read snapshot cannot
+go stale (no SQLITE_BUSY_SNAPSHOT) and no write lands in between.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, delete, exists, func, insert, literal_column, select, union_all, update
+from sqlalchemy import bindparam, delete, exists, func, insert, select, union_all, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import Select
 from sqlmodel import Session
 
 from bot.onboarding import Checklist
@@ -28,9 +30,9 @@ BATCH = 2000
 
 
 def refresh_onboarding_states(session: Session, checklist: Checklist, *, limit: int = BATCH, on_computed: Callable[[Session], None] | None = None) -> int:
-    """Settle up to `limit` dirty users in one transaction (committed); how many were taken (0:
-    nothing dirty). `on_computed` runs after the rows are computed, before the marks are cleared
-    (tests land a write there). Rows computed under another checklist are marked dirty first."""
+    """Settle up to `limit` users in one transaction (committed): dirty ones first, then rows
+    computed under another checklist; how many were taken (0: nothing to do). `on_computed` runs
+    after the rows are computed, before the marks are cleared (tests land a write there)."""
     if len(checklist.steps) > MAX_SETTLED_STEPS:
         return 0  # the reports compute everyone live (queries.onboarding_users)
     dialect = dialect_of(session)
@@ -38,16 +40,14 @@ def refresh_onboarding_states(session: Session, checklist: Checklist, *, limit: 
     if dialect == "sqlite":
         # The first statement writes: the write lock is taken before anything is read.
         session.execute(update(D).where(D.c.user_id.is_(None)).values(version=D.c.version))
-    stale = select(S.c.user_id, literal_column("1")).where(S.c.checklist_key != key, ~exists().where(D.c.user_id == S.c.user_id))
-    session.execute(insert(D).from_select(["user_id", "version"], stale))
     claim = select(D.c.user_id, D.c.version).order_by(D.c.user_id).limit(limit)
-    if dialect != "sqlite":
-        claim = claim.with_for_update(skip_locked=True)
-    marks = {user: version for user, version in session.execute(claim)}
-    if not marks:
+    marks = {user: version for user, version in session.execute(_locked(claim, dialect))}
+    # Stale rows are locked, not marked: a writer never waits for a refresh but on its own user's mark.
+    stale = select(S.c.user_id).where(S.c.checklist_key != key, ~exists().where(D.c.user_id == S.c.user_id)).order_by(S.c.user_id).limit(limit - len(marks))
+    ids = sorted({*marks, *(session.execute(_locked(stale, dialect)).scalars() if len(marks) < limit else [])})
+    if not ids:
         session.commit()
         return 0
-    ids = sorted(marks)
     users = user_rows(checklist, Window(FOREVER, FOREVER, FOREVER, timedelta(0)), dialect, only=ids)
     steps = [users.c[f"s{i}"] for i in range(len(checklist.steps))]
     rows = list(session.execute(select(users.c.user_id, users.c.started_at, users.c.completed_at, users.c.self_serve, users.c.involved, *steps)))
@@ -72,9 +72,15 @@ def refresh_onboarding_states(session: Session, checklist: Checklist, *, limit: 
         on_computed(session)
     # A mark whose version moved was written after the rows were read: it stays dirty.
     clear = delete(D).where(D.c.user_id == bindparam("mark_user"), D.c.version == bindparam("mark_version"))
-    session.execute(clear, [{"mark_user": user, "mark_version": version} for user, version in marks.items()])
+    if marks:
+        session.execute(clear, [{"mark_user": user, "mark_version": version} for user, version in marks.items()])
     session.commit()
     return len(ids)
+
+
+def _locked(query: Select, dialect: str) -> Select:
+    """PostgreSQL: lock the rows read, skipping those another refresh holds (SQLite holds the write lock)."""
+    return query if dialect == "sqlite" else query.with_for_update(skip_locked=True)
 
 
 def _facts_until(session: Session, ids: list[str]) -> dict[str, datetime]:
