@@ -27,12 +27,15 @@ from bot.reports.queries import MAX_SETTLED_STEPS, C, D, E, S, Window, dialect_o
 
 FOREVER = datetime(9999, 1, 1, tzinfo=timezone.utc)  # as of then, every fact of a user counts
 BATCH = 2000
+MAX_BATCH = 5000  # the ids are bound once per part of user_rows; PostgreSQL allows 65,535 parameters
 
 
 def refresh_onboarding_states(session: Session, checklist: Checklist, *, limit: int = BATCH, on_computed: Callable[[Session], None] | None = None) -> int:
     """Settle up to `limit` users in one transaction (committed): dirty ones first, then rows
     computed under another checklist; how many were taken (0: nothing to do). `on_computed` runs
     after the rows are computed, before the marks are cleared (tests land a write there)."""
+    if not 0 < limit <= MAX_BATCH:
+        raise ValueError(f"between 1 and {MAX_BATCH} users in one refresh, not {limit}")
     if len(checklist.steps) > MAX_SETTLED_STEPS:
         return 0  # the reports compute everyone live (queries.onboarding_users)
     dialect = dialect_of(session)
@@ -42,9 +45,11 @@ def refresh_onboarding_states(session: Session, checklist: Checklist, *, limit: 
         session.execute(update(D).where(D.c.user_id.is_(None)).values(version=D.c.version))
     claim = select(D.c.user_id, D.c.version).order_by(D.c.user_id).limit(limit)
     marks = {user: version for user, version in session.execute(_locked(claim, dialect))}
-    # Stale rows are locked, not marked: a writer never waits for a refresh but on its own user's mark.
-    stale = select(S.c.user_id).where(S.c.checklist_key != key, ~exists().where(D.c.user_id == S.c.user_id)).order_by(S.c.user_id).limit(limit - len(marks))
-    ids = sorted({*marks, *(session.execute(_locked(stale, dialect)).scalars() if len(marks) < limit else [])})
+    ids = sorted(marks)
+    if len(ids) < limit:
+        # Stale rows are locked, not marked: a writer never waits for a refresh but on its own user's mark.
+        stale = select(S.c.user_id).where(S.c.checklist_key != key, ~exists().where(D.c.user_id == S.c.user_id)).order_by(S.c.user_id).limit(limit - len(ids))
+        ids += session.execute(_locked(stale, dialect)).scalars()
     if not ids:
         session.commit()
         return 0
@@ -92,13 +97,8 @@ def _facts_until(session: Session, ids: list[str]) -> dict[str, datetime]:
     ]
     latest: dict[str, datetime] = {}
     for user, instant in session.execute(union_all(*instants)):
-        instant = _aware(instant)
         latest[user] = max(latest.get(user, instant), instant)
     return latest
-
-
-def _aware(instant: datetime) -> datetime:
-    return instant.replace(tzinfo=timezone.utc) if instant.tzinfo is None else instant
 
 
 def refresh_until_settled(engine: Engine, checklist: Checklist, *, budget: timedelta = timedelta(seconds=5), limit: int = BATCH) -> int:

@@ -21,6 +21,7 @@ from bot.reports import kpis
 from bot.reports.onboarding_states import refresh_onboarding_states, refresh_until_settled
 from bot.reports.periods import Period, buckets, parse_tz
 from bot.reports.queries import Filters
+from bot.reports.retention import retention
 from tests.reports.conftest import QUIET, converse, event
 from tests.reports.test_kpis_random import NOW, assert_matches, generate, reference
 
@@ -178,3 +179,15 @@ def test_the_migration_marks_the_users_already_there(database_url: str, checklis
             assert_reports_exact(session, checklist)
     finally:
         engine.dispose()
+
+
+def test_retention_is_the_same_from_settled_rows(db_engine: Engine, checklist: Checklist) -> None:
+    with Session(db_engine) as session:
+        generate(session, checklist, random.Random(8))
+        self_served(session, checklist)
+        scopes = [kpis.ReportScope(session, checklist, PERIOD, Filters(org_id=org), NOW + timedelta(days=90), QUIET) for org in (None, "org2")]
+        live = [retention(scope, (1, 2, 4)) for scope in scopes]
+        assert any(group["users"] for report in live for group in report["groups"].values())
+        refresh_until_settled(db_engine, checklist)
+        assert counts(session)[1] == 0
+        assert [retention(scope, (1, 2, 4)) for scope in scopes] == live
