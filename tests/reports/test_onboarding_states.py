@@ -4,6 +4,8 @@ user's onboarding is read from onboarding_states or computed live, on SQLite and
 from __future__ import annotations
 
 import random
+import threading
+import time
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
@@ -191,3 +193,31 @@ def test_retention_is_the_same_from_settled_rows(db_engine: Engine, checklist: C
         refresh_until_settled(db_engine, checklist)
         assert counts(session)[1] == 0
         assert [retention(scope, (1, 2, 4)) for scope in scopes] == live
+
+
+def test_a_write_from_another_session_during_the_refresh_keeps_its_user_dirty(db_engine: Engine, checklist: Checklist) -> None:
+    """The writer waits for the refresh (PostgreSQL: its trigger, on the claimed mark; SQLite: the
+    write lock), then marks its user again: the refresh's older row is not taken as settled."""
+    started = datetime(2026, 11, 10, tzinfo=UTC)
+    with Session(db_engine) as session:
+        generate(session, checklist, random.Random(2))
+        refresh_until_settled(db_engine, checklist)
+        event(session, checklist, "racer-1", "racer", "org1", "workspace.created", started)
+    writer = threading.Thread(target=lambda: _write(db_engine, checklist, "racer-2", "racer", "project.created", started + timedelta(hours=1)))
+
+    def write_meanwhile(_: Session) -> None:
+        writer.start()
+        time.sleep(0.5)  # the writer is waiting now
+
+    with Session(db_engine) as refreshing:
+        assert refresh_onboarding_states(refreshing, checklist, on_computed=write_meanwhile) == 1
+    writer.join(timeout=10)
+    with Session(db_engine) as session:
+        assert session.execute(select(OnboardingDirty.user_id)).scalars().all() == ["racer"]
+        assert session.execute(select(OnboardingState.completed_at).where(OnboardingState.user_id == "racer")).one() == (None,)  # the refresh's row
+        assert_reports_exact(session, checklist)
+
+
+def _write(engine: Engine, checklist: Checklist, event_id: str, user: str, name: str, at: datetime) -> None:
+    with Session(engine) as session:
+        event(session, checklist, event_id, user, "org1", name, at)
