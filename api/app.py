@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("Slack is off: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET to connect it")
         watcher = asyncio.create_task(watch_index(app, settings, settings.index_reload_seconds))
         pruner = asyncio.create_task(prune_periodically(app.state.db, settings.idempotency_retention, settings.job_retention))
-        upkeep = asyncio.create_task(keep_reports_current(app.state.db))
+        upkeep = asyncio.create_task(keep_reports_current(app.state.db, lambda: app.state.checklist))
         tasks = [watcher, pruner, upkeep]
         if settings.weekly_digest_channels and not settings.slack_bot_token:
             log.error("JISO_WEEKLY_DIGEST_CHANNELS is set but SLACK_BOT_TOKEN is not: the weekly digest is off until the token is set")

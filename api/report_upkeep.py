@@ -1,27 +1,39 @@
-"""Keeping the reports' aggregates current while the server runs (docs/kpis.md, "Rollups").
+"""Keeping the reports' aggregates current while the server runs (docs/kpis.md, "How it is
+computed"): fold the outcome changes into the rollups, and settle the onboarding states of the
+users written to since.
 
-The reports are exact without this loop (they add what was not folded in yet); it keeps that part
-small so they stay fast. Every instance runs it: concurrent runs are safe (bot/ledger/rollups.py).
+The reports are exact without this loop (they compute what is not settled yet); it keeps that part
+small so they stay fast. Every instance runs it: concurrent runs are safe (bot/ledger/rollups.py,
+bot/reports/onboarding_states.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy.engine import Engine as Database
 from starlette.concurrency import run_in_threadpool
 
 from bot.ledger.rollups import compact_outcome_changes
+from bot.onboarding import Checklist
+from bot.reports.onboarding_states import refresh_until_settled
 
 log = logging.getLogger(__name__)
 UPKEEP_EVERY_SECONDS = 10.0
+SETTLE_FOR = timedelta(seconds=5)  # then the loop sleeps, so a backlog (a bulk import) is worked off in steps
 
 
-async def keep_reports_current(database: Database, interval: float = UPKEEP_EVERY_SECONDS) -> None:
+async def keep_reports_current(database: Database, checklist: Callable[[], Checklist], interval: float = UPKEEP_EVERY_SECONDS) -> None:
     while True:
-        try:
-            await run_in_threadpool(compact_outcome_changes, database)
-        except Exception:  # the reports stay exact, only slower; the next round tries again
-            log.exception("folding the outcome changes into the rollup failed")
+        for what, work in (
+            ("folding the outcome changes into the rollups", lambda: compact_outcome_changes(database)),
+            ("settling the onboarding states", lambda: refresh_until_settled(database, checklist(), budget=SETTLE_FOR)),
+        ):
+            try:
+                await run_in_threadpool(work)
+            except Exception:  # the reports stay exact, only slower; the next round tries again
+                log.exception("%s failed", what)
         await asyncio.sleep(interval)

@@ -7,6 +7,8 @@ Loading never half-works: a file with any problem yields `file:line: message` pr
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -109,6 +111,13 @@ class Checklist:
     @property
     def ids(self) -> tuple[str, ...]:
         return tuple(step.id for step in self.steps)
+
+    @property
+    def fingerprint(self) -> str:
+        """What the onboarding rules read of the checklist (steps in order: events, required,
+        active minutes; not titles): stored onboarding states computed under another one are stale."""
+        rules = [[list(step.events), step.required, None if step.active_minutes is None else [step.active_minutes.minutes, step.active_minutes.within_days]] for step in self.steps]
+        return hashlib.sha256(json.dumps(rules).encode()).hexdigest()[:32]
 
 
 class ChecklistInvalid(ValueError):

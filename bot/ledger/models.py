@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -335,3 +335,31 @@ class OutcomeChange(SQLModel, table=True):
     locale: str = Field(max_length=8)
     settled: str = Field(max_length=24)
     n: int
+
+
+class OnboardingState(SQLModel, table=True):
+    """A user's onboarding as `queries.user_rows` computes it from all their facts (events,
+    conversations), kept by `bot.reports.onboarding_states`. Valid for a report at `now` when
+    computed under the report's checklist, the user is not in `onboarding_dirty`, and
+    `facts_until` (their latest fact's instant) is <= now. No index besides the key: the reports read
+    every row (and an organization's through end_users), and an index on the checklist key (one
+    value) misleads SQLite's planner."""
+
+    __tablename__ = "onboarding_states"
+    user_id: str = Field(primary_key=True, max_length=128)
+    checklist_key: str = Field(max_length=64)  # Checklist.fingerprint
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    completed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    self_serve: bool
+    involved: bool  # any conversation with a question (any channel, locale)
+    steps_done: int = Field(sa_type=BigInteger)  # bit i: checklist step i is done
+    facts_until: datetime = Field(sa_type=UTCDateTime)
+
+
+class OnboardingDirty(SQLModel, table=True):
+    """Users whose onboarding facts changed since their state was computed: written by database
+    triggers on onboarding_events and conversations (migration 0009), `version` bumped on each write."""
+
+    __tablename__ = "onboarding_dirty"
+    user_id: str = Field(primary_key=True, max_length=128)
+    version: int

@@ -13,13 +13,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, cast, exists, extract, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import and_, case, cast, exists, extract, func, literal, literal_column, or_, select, union, union_all
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import CTE, Subquery
 from sqlmodel import Session
 
 from bot.ledger.events import JISO_EVENT_PREFIX
-from bot.ledger.models import Conversation, EndUser, Escalation, Feedback, OnboardingEvent, OutcomeChange, OutcomeHour, OutcomeOrgDay, PersonReply, Turn, UTCDateTime
+from bot.ledger.models import (
+    Conversation,
+    EndUser,
+    Escalation,
+    Feedback,
+    OnboardingDirty,
+    OnboardingEvent,
+    OnboardingState,
+    OutcomeChange,
+    OutcomeHour,
+    OutcomeOrgDay,
+    PersonReply,
+    Turn,
+    UTCDateTime,
+)
 from bot.ledger.outcomes import outcome_sql
 from bot.onboarding import Checklist
 from bot.reports.periods import Bucket
@@ -34,6 +48,8 @@ R = PersonReply.__table__
 H = OutcomeHour.__table__
 G = OutcomeOrgDay.__table__
 D = OutcomeChange.__table__
+S = OnboardingState.__table__
+M = OnboardingDirty.__table__  # users Marked dirty
 MAX_BUCKETS = 400  # SQLite allows 500 terms in one UNION ALL
 
 
@@ -189,10 +205,10 @@ def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequenc
     return [(key if buckets or by_org else None, outcome, int(n)) for key, outcome, n in session.execute(query)]
 
 
-def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: str | None = None) -> Subquery:
+def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: str | None = None, only: Sequence[str] | Select | None = None) -> Subquery:
     """One row per onboarding user as of `window.now` (not yet limited to the window):
     user_id, org_id, started_at, completed_at, self_serve, involved, s0..sN (step done flags),
-    d0..dN (when each step was done, or NULL).
+    d0..dN (when each step was done, or NULL). `only`: just these users (ids, or a query of ids).
 
     A user starts with their first checklist event or first conversation with a question;
     a step is done by its first completing event (or its active-minutes rule); the user
@@ -208,6 +224,8 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
         own_events, own_conversations = [E.c.user_id.in_(members)], [C.c.user_id.in_(members)]
     else:
         own_events, own_conversations = [], [C.c.user_id.is_not(None)]
+    if only is not None:
+        own_events, own_conversations = [*own_events, E.c.user_id.in_(only)], [*own_conversations, C.c.user_id.in_(only)]
     first_event = select(E.c.user_id.label("user_id"), func.min(E.c.occurred_at).label("t")).where(E.c.known, E.c.occurred_at <= now, *own_events).group_by(E.c.user_id)
     # One pass over each user's conversations: first question, first hand-over, used the assistant.
     asked = and_(C.c.turn_count > 0, C.c.created_at <= now)
@@ -296,6 +314,48 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
     )
 
 
+MAX_SETTLED_STEPS = 62  # onboarding_states.steps_done is a 64-bit bitmask
+
+
+def onboarding_users(checklist: Checklist, window: Window, dialect: str) -> Subquery:
+    """`user_rows`' user_id, org_id, started_at, completed_at, self_serve, involved and s0..sN as
+    of `window.now`, read from onboarding_states where a user's row is valid at now (computed under
+    this checklist, not marked dirty since, facts_until <= now: then every `<= now` condition of
+    user_rows holds for all of the user's facts, so the row is what user_rows gives) and computed
+    live by user_rows for exactly the other users (dirty, computed under another checklist, or with
+    facts after now). A user with neither has no onboarding facts, which the dirty marks guarantee.
+
+    With a channel or locale filter `involved` depends on the filter, which the stored rows do not
+    know: then every user is computed live."""
+    n = len(checklist.steps)
+    columns = ["user_id", "org_id", "started_at", "completed_at", "self_serve", "involved", *[f"s{i}" for i in range(n)]]
+    if not window.rollups or window.filters.channel is not None or window.filters.locale is not None or n > MAX_SETTLED_STEPS:
+        everyone = user_rows(checklist, window, dialect)
+        return select(*[everyone.c[name] for name in columns]).subquery("onboarding_users")
+    key = checklist.fingerprint
+    stale = or_(S.c.checklist_key != key, S.c.facts_until > window.now)
+    stale_ids = select(S.c.user_id).where(stale)
+    if window.filters.org_id is not None:
+        stale_ids = stale_ids.where(S.c.user_id.in_(select(U.c.id).where(U.c.org_id == window.filters.org_id)))
+    live_ids = union(select(M.c.user_id), stale_ids).cte("live_ids")  # read by each part of user_rows
+    live = user_rows(checklist, window, dialect, only=select(live_ids.c.user_id))
+    one, zero = _int(1), _int(0)
+    settled = select(
+        S.c.user_id,
+        U.c.org_id,
+        S.c.started_at,
+        S.c.completed_at,
+        case((S.c.self_serve, one), else_=zero).label("self_serve"),
+        case((S.c.involved, one), else_=zero).label("involved"),
+        *[case((S.c.steps_done.op("&")(_int(1 << i)) != zero, one), else_=zero).label(f"s{i}") for i in range(n)],
+    ).where(S.c.checklist_key == key, S.c.facts_until <= window.now, ~exists().where(M.c.user_id == S.c.user_id))
+    if window.filters.org_id is not None:  # from the organization's members (an index), as user_rows does
+        settled = settled.select_from(U.join(S, S.c.user_id == U.c.id)).where(U.c.org_id == window.filters.org_id)
+    else:
+        settled = settled.select_from(S.outerjoin(U, U.c.id == S.c.user_id))
+    return union_all(settled, select(*[live.c[name] for name in columns])).subquery("onboarding_users")
+
+
 def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = None, *, by_org: bool = False) -> CTE:
     """The users who started in the window (per bucket, or per organization), with `key`. A CTE:
     the counts and the time-to-complete percentiles read it in one statement, built once."""
@@ -319,7 +379,7 @@ def onboarding_counts(session: Session, checklist: Checklist, window: Window, *,
     """Per key: started, completed, self_serve, involved, done[i] and reached[i] (the funnel),
     and with `times` the median and p90 hours from start to completion (None without completions)."""
     dialect = dialect_of(session)
-    group = cohort(user_rows(checklist, window, dialect), window, buckets, by_org=by_org)
+    group = cohort(onboarding_users(checklist, window, dialect), window, buckets, by_org=by_org)
     n = len(checklist.steps)
     # Funnel: did this step and every required step before it (optional steps never block).
     gates = [[j for j in range(i) if checklist.steps[j].required] + [i] for i in range(n)]

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, literal_column, select
 
 from bot.reports.kpis import ReportScope, rate
-from bot.reports.queries import E, cohort, dialect_of, plus_days, product_event, user_rows
+from bot.reports.queries import E, cohort, dialect_of, onboarding_users, plus_days, product_event
 
 GROUPS = ("self_serve", "with_help", "not_completed")
 DEFAULT_WEEKS = (4, 8, 12)
@@ -39,7 +39,7 @@ def retention(scope: ReportScope, weeks: Sequence[int] = DEFAULT_WEEKS) -> dict[
     whose k-th week [start + 7(k−1) d, start + 7k d) has fully passed that sent any event in it."""
     window = scope.window
     dialect = dialect_of(scope.session)
-    group = cohort(user_rows(scope.checklist, window, dialect), window)
+    group = cohort(onboarding_users(scope.checklist, window, dialect), window)
     label = case(
         (group.c.completed_at.is_(None), literal_column("'not_completed'")),
         (group.c.self_serve == literal_column("1"), literal_column("'self_serve'")),

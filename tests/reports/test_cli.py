@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session
 from typer.testing import CliRunner
 
@@ -128,3 +129,16 @@ def test_keys_list_and_revoke(env) -> None:
     missing = runner.invoke(app, ["keys", "revoke", "0" * 32])
     assert missing.exit_code == 1
     assert f"API key {'0' * 32} not found" in missing.output
+
+
+def test_db_settle_folds_the_outcomes_and_computes_the_changed_users(env) -> None:
+    with Session(env) as session:
+        converse(session, datetime.now(timezone.utc) - timedelta(days=2), [("ask", True, 0)], user="u1", org="acme")
+        converse(session, datetime.now(timezone.utc) - timedelta(days=3), [("ask", True, 0)], user="u2", org="acme")
+    result = CliRunner().invoke(app, ["db", "settle"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "2 outcome change(s) folded in; 2 user(s) settled, 0 still to do"
+    with Session(env) as session:
+        assert sorted(session.execute(text("SELECT user_id FROM onboarding_states")).scalars()) == ["u1", "u2"]
+        assert session.execute(text("SELECT count(*) FROM outcome_changes")).scalar_one() == 0
+        assert session.execute(text("SELECT sum(n) FROM outcome_hours")).scalar_one() == 2
