@@ -146,6 +146,8 @@ def run(url: str, dialect: str, args, checklist) -> dict:
     started = time.perf_counter()
     settled = refresh_until_settled(engine, checklist, budget=timedelta(hours=1))  # what the server's loop does after a bulk write
     refresh_s = time.perf_counter() - started
+    with engine.begin() as connection:  # statistics of the settled tables, as autovacuum (PostgreSQL) or `PRAGMA optimize` (SQLite) keep them
+        connection.execute(text("ANALYZE"))
     tz = parse_tz(args.tz)
     last = (NOW - timedelta(days=1)).astimezone(tz).date()
     period = Period.of(last - timedelta(days=DAYS - 1), last, tz)

@@ -64,6 +64,7 @@ class Conversation(SQLModel, table=True):
         UniqueConstraint("channel", "external_key", name="uq_conversation_channel_key"),
         Index("ix_conversations_created", "created_at"),
         Index("ix_conversations_org_created", "org_id", "created_at"),
+        Index("ix_conversations_last_activity", "last_activity_at"),
     )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     channel: str = Field(max_length=16)  # web | slack
@@ -236,6 +237,7 @@ class OnboardingEvent(SQLModel, table=True):
         UniqueConstraint("event_id", name="uq_onboarding_event_id"),
         Index("ix_onboarding_events_user_time", "user_id", "occurred_at"),
         Index("ix_onboarding_events_org", "org_id"),
+        Index("ix_onboarding_events_known_name_time", "known", "name", "occurred_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=255)

@@ -478,13 +478,11 @@ def _open_escalations(window: Window, column: ColumnElement) -> Select:
 def resolved_by_person(session: Session, window: Window) -> int:
     """Conversations of the period that were handed over and whose every hand-over a person closed (as of now)."""
     closed = and_(X.c.closed_at.is_not(None), X.c.closed_at <= window.now)
-    # From the hand-overs (a few) to their conversations, not from every conversation of the period.
-    handed = (
-        select(X.c.conversation_id.label("id"), func.max(case((closed, _int(0)), else_=_int(1))).label("still_open"))
-        .where(X.c.created_at <= window.now)
-        .group_by(X.c.conversation_id)
-        .subquery("handed")
-    )
+    handed = select(X.c.conversation_id.label("id"), func.max(case((closed, _int(0)), else_=_int(1))).label("still_open")).where(X.c.created_at <= window.now)
+    if window.filters.org_id is not None:  # the organization's conversations (an index) and their hand-overs
+        handed = handed.where(X.c.conversation_id.in_(select(C.c.id).where(*conversation_filters(window))))
+    # Else from the hand-overs (a few) to their conversations, not from every conversation of the period.
+    handed = handed.group_by(X.c.conversation_id).subquery("handed")
     query = (
         select(func.count())
         .select_from(handed.join(C, C.c.id == handed.c.id))
@@ -497,16 +495,25 @@ def handover_hours(session: Session, window: Window) -> dict[str, float | None]:
     """Medians over the hand-overs of the period's conversations: hours from the hand-over to the
     first person's reply (those with a reply), and to its close (those closed), as of now."""
     dialect = dialect_of(session)
-    handed = select(X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at).where(X.c.created_at <= window.now).cte("handed").prefix_with("MATERIALIZED")  # driven from the hand-overs
-    mine = select(handed.c.id, handed.c.created_at, handed.c.closed_at).select_from(handed.join(C, C.c.id == handed.c.conversation_id)).where(*conversation_filters(window)).subquery("mine")
-    first_reply = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= window.now).group_by(R.c.escalation_id).subquery("first_reply")
+    replies = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= window.now).group_by(R.c.escalation_id)
+    if window.filters.org_id is not None:  # the organization's conversations (an index), their hand-overs and replies
+        mine = select(X.c.id, X.c.created_at, X.c.closed_at).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.created_at <= window.now, *conversation_filters(window)).subquery("mine")
+        replies = replies.where(R.c.escalation_id.in_(select(mine.c.id)))
+    else:  # from the hand-overs: SQLite would otherwise read every conversation of the period first
+        handed = select(X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at).where(X.c.created_at <= window.now).cte("handed").prefix_with("MATERIALIZED", dialect="sqlite")
+        mine = select(handed.c.id, handed.c.created_at, handed.c.closed_at).select_from(handed.join(C, C.c.id == handed.c.conversation_id)).where(*conversation_filters(window)).subquery("mine")
+    first_reply = replies.subquery("first_reply")
     to_reply = select(hours_between(mine.c.created_at, first_reply.c.t, dialect).label("hours")).select_from(mine.join(first_reply, first_reply.c.escalation_id == mine.c.id))
     to_close = select(hours_between(mine.c.created_at, mine.c.closed_at, dialect).label("hours")).where(mine.c.closed_at.is_not(None), mine.c.closed_at <= window.now)
     return {"first_reply": _median(session, to_reply.subquery("to_reply")), "close": _median(session, to_close.subquery("to_close"))}
 
 
 def _median(session: Session, values: Subquery) -> float | None:
-    """The median of `values.hours`, interpolated between the two middle ranks like `_percentiles`."""
+    """The median of `values.hours`, interpolated between the two middle ranks like `_percentiles`
+    (PostgreSQL's own percentile_cont: the same value, without numbering every row)."""
+    if dialect_of(session) == "postgresql":
+        median = session.execute(select(func.percentile_cont(literal_column("0.5")).within_group(values.c.hours))).scalar_one()
+        return None if median is None else float(median)
     ranked = select(values.c.hours, (func.row_number().over(order_by=values.c.hours) - _int(1)).label("rank"), func.count().over().label("n")).subquery("ranked_values")
     position = ranked.c.n - _int(1)
     low = func.max(case((ranked.c.rank == position // _int(2), ranked.c.hours)))

@@ -5,6 +5,8 @@ triggers on `conversations` that append to `outcome_changes` (bot/ledger/rollups
 A conversation's settled class is its outcome once the quiet window has passed (the rule of
 bot/ledger/outcomes.py without the `open` case); conversations without a question are not counted.
 The triggers live in the database so that no write path, present or future, can miss one.
+SQLite drops a table's triggers when it is recreated: a later migration that alters
+`conversations` in batch mode on SQLite must create these triggers again.
 
 Revision ID: 0008_outcome_rollup
 Revises: 0007_job_queue
@@ -112,6 +114,8 @@ def upgrade() -> None:
     op.create_table("outcome_changes", sa.Column("id", sa.Integer(), nullable=False), instant("hour"), org(), *counted(), sa.PrimaryKeyConstraint("id"))
     # The reports' live part: conversations still inside the quiet window.
     op.create_index("ix_conversations_last_activity", "conversations", ["last_activity_at"])
+    # The summary's unknown event names: counted from this index alone, without reading the events.
+    op.create_index("ix_onboarding_events_known_name_time", "onboarding_events", ["known", "name", "occurred_at"])
     create_sqlite_triggers() if dialect == "sqlite" else create_postgresql_triggers()
     # The conversations already recorded, counted once: as changes, folded in by the first
     # compaction (the same path as every later change).
@@ -126,6 +130,7 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER outcome_changes ON conversations")
         op.execute("DROP FUNCTION outcome_changes_of_conversation()")
+    op.drop_index("ix_onboarding_events_known_name_time", table_name="onboarding_events")
     op.drop_index("ix_conversations_last_activity", table_name="conversations")
     for table in ("outcome_changes", "outcome_org_days", "outcome_hours"):
         op.drop_table(table)
