@@ -80,9 +80,11 @@ def record_events(*, session: Session, events: Iterable[NewEvent], known_names: 
     result.duplicates += len(stored)
     fresh = [event for event_id, event in batch.items() if event_id not in stored]
     now = utcnow()
+    # In user order: each row's trigger locks its user's dirty mark (migration 0009), so two
+    # batches naming the same users take the locks in one order and never deadlock.
     rows = [
         OnboardingEvent(event_id=e.event_id, user_id=e.user_id, org_id=e.org_id, name=e.name, occurred_at=e.occurred_at, properties=e.properties, known=e.name in known_names, received_at=now)
-        for e in fresh
+        for e in sorted(fresh, key=lambda e: (e.user_id, e.event_id))
     ]
     session.add_all(rows)
     try:

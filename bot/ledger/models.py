@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -330,7 +330,7 @@ class OutcomeChange(SQLModel, table=True):
     (appends never wait on a lock; updating shared counters would make writers queue or deadlock)."""
 
     __tablename__ = "outcome_changes"
-    id: Optional[int] = Field(default=None, primary_key=True)
+    id: Optional[int] = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True))
     hour: datetime = Field(sa_type=UTCDateTime)
     org_id: str = Field(max_length=128)
     channel: str = Field(max_length=16)

@@ -7,7 +7,8 @@ their facts (now = the far future), replaces their states and clears each mark o
 version is unchanged, all in one transaction: a write landing meanwhile leaves its user dirty.
 Two refreshes never interleave on a user: PostgreSQL locks the batch's marks and stale rows (SKIP
 LOCKED: another instance takes other users; a writer's trigger waits for the commit, then marks
-its user again); SQLite takes the write lock before reading anything, so its read snapshot cannot
+its user again), and the state rows of the marked users (a user marked while another refresh
+holds their stale row is computed once that one is done); SQLite takes the write lock before reading anything, so its read snapshot cannot
 go stale (no SQLITE_BUSY_SNAPSHOT) and no write lands in between.
 """
 
@@ -46,8 +47,12 @@ def refresh_onboarding_states(session: Session, checklist: Checklist, *, limit: 
     claim = select(M.c.user_id, M.c.version).order_by(M.c.user_id).limit(limit)
     marks = {user: version for user, version in session.execute(_locked(claim, dialect))}
     ids = sorted(marks)
+    if marks and dialect != "sqlite":
+        # A user marked after another refresh took their stale row: wait for that one to finish,
+        # then compute (its row is replaced below, never inserted twice).
+        session.execute(select(S.c.user_id).where(S.c.user_id.in_(ids)).order_by(S.c.user_id).with_for_update())
     if len(ids) < limit:
-        # Stale rows are locked, not marked: a writer never waits for a refresh but on its own user's mark.
+        # Stale rows are locked, not marked: a writer waits for a refresh only if its own user's mark is in the batch.
         stale = select(S.c.user_id).where(S.c.checklist_key != key, ~exists().where(M.c.user_id == S.c.user_id)).order_by(S.c.user_id).limit(limit - len(ids))
         ids += session.execute(_locked(stale, dialect)).scalars()
     if not ids:

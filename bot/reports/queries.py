@@ -157,6 +157,8 @@ def _rollup_ranges(window: Window, buckets: Sequence[Bucket], grain: timedelta) 
     """Per bucket, within the window, [b_start, b_end): the whole UTC hours or days [a_start,
     a_end) the rollup answers for; the edges [b_start, a_start) and [a_end, b_end) (a zone's offset
     of :30 or :45, or of any hours for days) are read from the conversations themselves."""
+    if not 0 < len(buckets) <= MAX_BUCKETS:
+        raise ValueError(f"between 1 and {MAX_BUCKETS} buckets, not {len(buckets)}")
     rows = []
     for i, bucket in enumerate(buckets):
         b_start, b_end = max(bucket.start, window.start), max(min(bucket.end, window.end), window.start)

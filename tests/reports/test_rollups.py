@@ -10,10 +10,11 @@ import threading
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from bot.ledger import writes
+from bot.ledger import rollups, writes
 from bot.ledger.db import make_engine, upgrade
 from bot.ledger.models import Conversation, OutcomeChange, OutcomeHour, OutcomeOrgDay, Turn
 from bot.ledger.rollups import compact_outcome_changes
@@ -154,3 +155,15 @@ def test_upgrading_a_ledger_counts_the_conversations_it_already_has(tmp_path, ch
         talk = kpis.summary(scope)["conversations"]
     assert (talk["conversations"], talk["resolved_assumed"], talk["escalated"]) == (2, 1, 1)
     database.dispose()
+
+
+def test_a_backlog_is_folded_in_batches_that_add_up(db_engine, monkeypatch) -> None:
+    monkeypatch.setattr(rollups, "SQLITE_BATCH", 7)  # SQLite folds a backlog in steps (it holds the write lock)
+    with Session(db_engine) as session:
+        for i in range(30):
+            converse(session, START + timedelta(minutes=37 * i), [("ask", i % 3 != 0, 1)], org=f"org{i % 4}")
+    assert rollups.compact_outcome_changes(db_engine) == 30
+    got, expected = rolled_up_totals(db_engine)
+    assert got == expected
+    with db_engine.connect() as connection:
+        assert connection.execute(sa_select(func.count()).select_from(OutcomeChange.__table__)).scalar_one() == 0

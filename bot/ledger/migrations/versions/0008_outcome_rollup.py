@@ -4,7 +4,8 @@ triggers on `conversations` that append to `outcome_changes` (bot/ledger/rollups
 
 A conversation's settled class is its outcome once the quiet window has passed (the rule of
 bot/ledger/outcomes.py without the `open` case); conversations without a question are not counted.
-The triggers live in the database so that no write path, present or future, can miss one.
+The triggers live in the database so that no write path, present or future, can miss one (except
+what bypasses row triggers: PostgreSQL's TRUNCATE; the functions are bound to their schema).
 SQLite drops a table's triggers when it is recreated: a later migration that alters
 `conversations` in batch mode on SQLite must create these triggers again.
 
@@ -72,7 +73,7 @@ def create_sqlite_triggers() -> None:
 
 def create_postgresql_triggers() -> None:
     op.execute(
-        f"""CREATE FUNCTION outcome_changes_of_conversation() RETURNS trigger LANGUAGE plpgsql AS $$
+        f"""CREATE FUNCTION outcome_changes_of_conversation() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP = 'UPDATE' AND NOT ({key_differs("postgresql")}) THEN
         RETURN NULL;
@@ -111,7 +112,9 @@ def upgrade() -> None:
     # Clustered by the key on SQLite too: a report's range scan reads the counts in the index.
     op.create_table("outcome_hours", instant("hour"), *counted(), sa.PrimaryKeyConstraint(*KEY), sqlite_with_rowid=False)
     op.create_table("outcome_org_days", instant("day"), org(), *counted(), sa.PrimaryKeyConstraint(*ORG_KEY), sqlite_with_rowid=False)
-    op.create_table("outcome_changes", sa.Column("id", sa.Integer(), nullable=False), instant("hour"), org(), *counted(), sa.PrimaryKeyConstraint("id"))
+    # Two ids per change of class, never reused on PostgreSQL: 64 bits (SQLite's rowid is already).
+    change_id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    op.create_table("outcome_changes", sa.Column("id", change_id, nullable=False), instant("hour"), org(), *counted(), sa.PrimaryKeyConstraint("id"))
     # The reports' live part: conversations still inside the quiet window.
     op.create_index("ix_conversations_last_activity", "conversations", ["last_activity_at"])
     # The summary's unknown event names: counted from this index alone, without reading the events.

@@ -50,7 +50,7 @@ def _sqlite_triggers() -> list[str]:
 
 
 POSTGRES_FUNCTION = """
-CREATE FUNCTION onboarding_mark_dirty() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION onboarding_mark_dirty() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP <> 'DELETE' THEN
         IF NEW.user_id IS NOT NULL THEN
