@@ -499,29 +499,35 @@ def handover_hours(session: Session, window: Window) -> dict[str, float | None]:
     dialect = dialect_of(session)
     replies = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= window.now).group_by(R.c.escalation_id)
     if window.filters.org_id is not None:  # the organization's conversations (an index), their hand-overs and replies
-        mine = select(X.c.id, X.c.created_at, X.c.closed_at).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.created_at <= window.now, *conversation_filters(window)).subquery("mine")
+        mine = select(X.c.id, X.c.created_at, X.c.closed_at).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.created_at <= window.now, *conversation_filters(window)).cte("mine")
         replies = replies.where(R.c.escalation_id.in_(select(mine.c.id)))
     else:  # from the hand-overs: SQLite would otherwise read every conversation of the period first
         handed = select(X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at).where(X.c.created_at <= window.now).cte("handed").prefix_with("MATERIALIZED", dialect="sqlite")
-        mine = select(handed.c.id, handed.c.created_at, handed.c.closed_at).select_from(handed.join(C, C.c.id == handed.c.conversation_id)).where(*conversation_filters(window)).subquery("mine")
+        mine = (
+            select(handed.c.id, handed.c.created_at, handed.c.closed_at)
+            .select_from(handed.join(C, C.c.id == handed.c.conversation_id))
+            .where(*conversation_filters(window))
+            .cte("mine")
+            .prefix_with("MATERIALIZED", dialect="sqlite")
+        )
     first_reply = replies.subquery("first_reply")
     to_reply = select(hours_between(mine.c.created_at, first_reply.c.t, dialect).label("hours")).select_from(mine.join(first_reply, first_reply.c.escalation_id == mine.c.id))
     to_close = select(hours_between(mine.c.created_at, mine.c.closed_at, dialect).label("hours")).where(mine.c.closed_at.is_not(None), mine.c.closed_at <= window.now)
-    return {"first_reply": _median(session, to_reply.subquery("to_reply")), "close": _median(session, to_close.subquery("to_close"))}
+    # One statement: both medians read the hand-overs found once (`mine`).
+    medians = session.execute(select(_median(to_reply.subquery("to_reply"), dialect), _median(to_close.subquery("to_close"), dialect))).one()
+    return {"first_reply": None if medians[0] is None else float(medians[0]), "close": None if medians[1] is None else float(medians[1])}
 
 
-def _median(session: Session, values: Subquery) -> float | None:
-    """The median of `values.hours`, interpolated between the two middle ranks like `_percentiles`
-    (PostgreSQL's own percentile_cont: the same value, without numbering every row)."""
-    if dialect_of(session) == "postgresql":
-        median = session.execute(select(func.percentile_cont(literal_column("0.5")).within_group(values.c.hours))).scalar_one()
-        return None if median is None else float(median)
-    ranked = select(values.c.hours, (func.row_number().over(order_by=values.c.hours) - _int(1)).label("rank"), func.count().over().label("n")).subquery("ranked_values")
+def _median(values: Subquery, dialect: str) -> ColumnElement:
+    """The median of `values.hours` (NULL for none), interpolated between the two middle ranks like
+    `_percentiles` (PostgreSQL's own percentile_cont: the same value, without numbering every row)."""
+    if dialect == "postgresql":
+        return select(func.percentile_cont(literal_column("0.5")).within_group(values.c.hours)).scalar_subquery()
+    ranked = select(values.c.hours, (func.row_number().over(order_by=values.c.hours) - _int(1)).label("rank"), func.count().over().label("n")).subquery()
     position = ranked.c.n - _int(1)
     low = func.max(case((ranked.c.rank == position // _int(2), ranked.c.hours)))
     high = func.max(case((ranked.c.rank == (position + _int(1)) // _int(2), ranked.c.hours)))
-    row = session.execute(select(func.max(ranked.c.n), low, high)).one()
-    return None if row[0] is None else (float(row[1]) + float(row[2])) / 2
+    return select((low + high) / literal_column("2.0")).scalar_subquery()
 
 
 def unknown_event_names(session: Session, window: Window) -> list[tuple[str, int]]:
