@@ -7,6 +7,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,9 +43,25 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         upgrade(url)
         yield url
     finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        _drop_schema(admin, schema)
         admin.dispose()
+
+
+def _drop_schema(admin: Engine, schema: str) -> None:
+    """Drop a test's schema. A background thread of the app under test (the reports' upkeep, a job
+    worker) may still be finishing a statement on it: PostgreSQL then reports a deadlock with the
+    DROP and aborts one of the two; the drop is tried again."""
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(10):
+        try:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            return
+        except OperationalError as error:
+            if "deadlock detected" not in str(error) or attempt == 9:
+                raise
+            time.sleep(0.2)
 
 
 @pytest.fixture
