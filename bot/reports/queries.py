@@ -105,10 +105,15 @@ def product_event() -> ColumnElement[bool]:
 
 def bucket_table(buckets: Sequence[Bucket]) -> Subquery:
     """[start, end) ranges as rows, to join against (an index range scan per bucket)."""
-    if not 0 < len(buckets) <= MAX_BUCKETS:
-        raise ValueError(f"between 1 and {MAX_BUCKETS} buckets, not {len(buckets)}")
-    rows = [select(_int(i).label("bucket"), literal(b.start, UTCDateTime()).label("b_start"), literal(b.end, UTCDateTime()).label("b_end")) for i, b in enumerate(buckets)]
-    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("buckets")
+    return _instant_rows("buckets", [{"b_start": b.start, "b_end": b.end} for b in buckets])
+
+
+def _instant_rows(name: str, rows: Sequence[dict[str, datetime]]) -> Subquery:
+    """One row per bucket (numbered `bucket`), with these instants as its columns."""
+    if not 0 < len(rows) <= MAX_BUCKETS:
+        raise ValueError(f"between 1 and {MAX_BUCKETS} buckets, not {len(rows)}")
+    selects = [select(_int(i).label("bucket"), *[literal(v, UTCDateTime()).label(k) for k, v in row.items()]) for i, row in enumerate(rows)]
+    return (union_all(*selects) if len(selects) > 1 else selects[0]).subquery(name)
 
 
 def conversation_filters(window: Window) -> list[ColumnElement[bool]]:
@@ -157,17 +162,14 @@ def _rollup_ranges(window: Window, buckets: Sequence[Bucket], grain: timedelta) 
     """Per bucket, within the window, [b_start, b_end): the whole UTC hours or days [a_start,
     a_end) the rollup answers for; the edges [b_start, a_start) and [a_end, b_end) (a zone's offset
     of :30 or :45, or of any hours for days) are read from the conversations themselves."""
-    if not 0 < len(buckets) <= MAX_BUCKETS:
-        raise ValueError(f"between 1 and {MAX_BUCKETS} buckets, not {len(buckets)}")
     rows = []
-    for i, bucket in enumerate(buckets):
+    for bucket in buckets:
         b_start, b_end = max(bucket.start, window.start), max(min(bucket.end, window.end), window.start)
         a_start, a_end = _ceil(b_start, grain), _floor(b_end, grain)
         if a_start >= a_end:
             a_start = a_end = b_end  # no whole hour or day: the left edge is the whole bucket
-        values = {"b_start": b_start, "b_end": b_end, "a_start": a_start, "a_end": a_end}
-        rows.append(select(_int(i).label("bucket"), *[literal(v, UTCDateTime()).label(k) for k, v in values.items()]))
-    return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery("ranges")
+        rows.append({"b_start": b_start, "b_end": b_end, "a_start": a_start, "a_end": a_end})
+    return _instant_rows("ranges", rows)
 
 
 def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequence[Bucket] | None, *, by_org: bool) -> list[tuple]:

@@ -53,7 +53,7 @@ def report(session: Session, checklist, now: datetime, zone: str, filters: Filte
     scope = kpis.ReportScope(session, checklist, period, filters, now, QUIET, rollups=rollups)
     return {
         "summary": kpis.summary(scope)["conversations"],
-        "weeks": [{k: v for k, v in row.items() if k not in ("users_started",)} for row in kpis.timeseries(scope, "week")["buckets"]],
+        "weeks": kpis.timeseries(scope, "week")["buckets"],
         "months": kpis.timeseries(scope, "month")["buckets"],
         "organizations": kpis.organizations(scope)["organizations"],
     }
