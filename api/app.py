@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for task in tasks:
+            for task in tasks:  # each loop finishes the step its thread runs, then stops (api/blocking_step.py)
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task

@@ -21,8 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine as Database
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
+from api.blocking_step import run_blocking_step
 from bot import jobs
 from bot.ledger import idempotency
 from bot.ledger.models import utcnow
@@ -78,7 +78,7 @@ async def prune_periodically(database: Database, retention: timedelta, job_reten
     while True:
         for prune, older_than, what in ((prune_keys, retention, "idempotency keys"), (prune_done_jobs, job_retention, "done jobs")):
             try:
-                pruned = await run_in_threadpool(prune, database, older_than)
+                pruned = await run_blocking_step(prune, database, older_than)
                 if pruned:
                     log.info("pruned %d %s older than %s", pruned, what, older_than)
             except Exception:  # a failed clean-up must not stop the server; the next one tries again

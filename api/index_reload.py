@@ -12,9 +12,9 @@ import asyncio
 import logging
 
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
 
 from api import runtime
+from api.blocking_step import run_blocking_step
 from api.settings import Settings
 from indexer.store import IndexUnavailable, current_build
 
@@ -46,6 +46,6 @@ async def watch_index(app: FastAPI, settings: Settings, interval: float) -> None
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(reload_if_changed, app, settings)
+            await run_blocking_step(reload_if_changed, app, settings)
         except Exception:  # the watcher must outlive any one bad build
             log.exception("index reload failed")

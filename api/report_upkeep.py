@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.engine import Engine as Database
-from starlette.concurrency import run_in_threadpool
 
+from api.blocking_step import run_blocking_step
 from bot.ledger.rollups import compact_outcome_changes
 from bot.onboarding import Checklist
 from bot.reports.onboarding_states import refresh_until_settled
@@ -33,7 +33,7 @@ async def keep_reports_current(database: Database, checklist: Callable[[], Check
             ("settling the onboarding states", lambda: refresh_until_settled(database, checklist(), budget=SETTLE_FOR)),
         ):
             try:
-                await run_in_threadpool(work)
+                await run_blocking_step(work)
             except Exception:  # the reports stay exact, only slower; the next round tries again
                 log.exception("%s failed", what)
         await asyncio.sleep(interval)

@@ -14,8 +14,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine as Database
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
+from api.blocking_step import run_blocking_step
 from api.settings import Settings
 from bot.engine import Engine
 from bot.ledger.digests import claim_digest, finish_digest
@@ -65,7 +65,7 @@ async def post_weekly(
 ) -> None:
     while True:
         try:
-            await run_in_threadpool(post_due_digests, database, settings, checklist(), embedder_for, client, utcnow(), engine())
+            await run_blocking_step(post_due_digests, database, settings, checklist(), embedder_for, client, utcnow(), engine())
         except Exception:  # a bad week must not stop next week's digest
             log.exception("the weekly digest check failed; retrying in %s s", settings.weekly_digest_check_seconds)
         await asyncio.sleep(settings.weekly_digest_check_seconds)
