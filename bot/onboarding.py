@@ -23,6 +23,7 @@ from indexer.documents import Problem, StepReference
 CHECKLIST_FILE = "onboarding.yml"
 STEP_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 EVENT_NAME = re.compile(r"^[A-Za-z0-9_.:\-]{1,255}$")
+MAX_STEPS = 62  # the steps a user has done are kept as one 64-bit bitmask (onboarding_states.steps_done)
 
 
 class _ActiveMinutes(BaseModel):
@@ -65,7 +66,7 @@ class _Step(BaseModel):
 class _Checklist(BaseModel):
     model_config = ConfigDict(extra="forbid")
     version: int = 1
-    steps: list[_Step] = Field(min_length=1)
+    steps: list[_Step] = Field(min_length=1, max_length=MAX_STEPS)
 
 
 @dataclass(frozen=True)

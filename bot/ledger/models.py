@@ -325,6 +325,18 @@ class OutcomeOrgDay(SQLModel, table=True):
     n: int = 0
 
 
+class OutcomeOrgMonth(SQLModel, table=True):
+    """`outcome_org_days` summed per UTC month (kept by triggers on it, migration 0010)."""
+
+    __tablename__ = "outcome_org_months"
+    month: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    org_id: str = Field(max_length=128, primary_key=True)
+    channel: str = Field(max_length=16, primary_key=True)
+    locale: str = Field(max_length=8, primary_key=True)
+    settled: str = Field(max_length=24, primary_key=True)
+    n: int = 0
+
+
 class OutcomeChange(SQLModel, table=True):
     """+1 / -1 to an `outcome_hours` and an `outcome_org_days` count, appended by the triggers
     (appends never wait on a lock; updating shared counters would make writers queue or deadlock)."""

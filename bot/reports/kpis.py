@@ -74,12 +74,12 @@ def conversation_kpis(counts: Mapping[str, int]) -> dict[str, Any]:
 def handover_kpis(scope: ReportScope) -> dict[str, Any]:
     """What people did with the hand-overs (v2): none of it changes the outcome counts above."""
     window = scope.window
-    hours = queries.handover_hours(scope.session, window)
+    results = queries.handover_results(scope.session, window)
     return {
         "open_escalations": queries.open_escalations(scope.session, window),
-        "resolved_by_person": queries.resolved_by_person(scope.session, window),
-        "median_time_to_first_human_reply_hours": _hours(hours["first_reply"]),
-        "median_time_to_close_hours": _hours(hours["close"]),
+        "resolved_by_person": results["resolved_by_person"],
+        "median_time_to_first_human_reply_hours": _hours(results["first_reply"]),
+        "median_time_to_close_hours": _hours(results["close"]),
     }
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.sql import Select
 from sqlmodel import Session
 
 from bot.onboarding import Checklist
-from bot.reports.queries import MAX_SETTLED_STEPS, C, E, M, S, Window, dialect_of, user_rows
+from bot.reports.queries import C, E, M, S, Window, dialect_of, user_rows
 
 FOREVER = datetime(9999, 1, 1, tzinfo=timezone.utc)  # as of then, every fact of a user counts
 BATCH = 2000
@@ -37,8 +37,6 @@ def refresh_onboarding_states(session: Session, checklist: Checklist, *, limit: 
     after the rows are computed, before the marks are cleared (tests land a write there)."""
     if not 0 < limit <= MAX_BATCH:
         raise ValueError(f"between 1 and {MAX_BATCH} users in one refresh, not {limit}")
-    if len(checklist.steps) > MAX_SETTLED_STEPS:
-        return 0  # the reports compute everyone live (queries.onboarding_users)
     dialect = dialect_of(session)
     key = checklist.fingerprint
     if dialect == "sqlite":

@@ -30,6 +30,7 @@ from bot.ledger.models import (
     OutcomeChange,
     OutcomeHour,
     OutcomeOrgDay,
+    OutcomeOrgMonth,
     PersonReply,
     Turn,
     UTCDateTime,
@@ -47,6 +48,7 @@ X = Escalation.__table__
 R = PersonReply.__table__
 H = OutcomeHour.__table__
 G = OutcomeOrgDay.__table__
+Y = OutcomeOrgMonth.__table__  # per organization and month
 D = OutcomeChange.__table__
 S = OnboardingState.__table__
 M = OnboardingDirty.__table__  # users Marked dirty
@@ -147,47 +149,61 @@ def outcome_counts(session: Session, window: Window, *, buckets: Sequence[Bucket
     return [tuple(row) for row in session.execute(query)]
 
 
-def _floor(instant: datetime, grain: timedelta) -> datetime:
-    """The UTC hour or day `instant` is in."""
+def _floor(instant: datetime, grain: str) -> datetime:
+    """The UTC hour, day or month `instant` is in."""
     floor = instant.replace(minute=0, second=0, microsecond=0)
-    return floor if grain == timedelta(hours=1) else floor.replace(hour=0)
+    return floor if grain == "hour" else floor.replace(hour=0) if grain == "day" else floor.replace(day=1, hour=0)
 
 
-def _ceil(instant: datetime, grain: timedelta) -> datetime:
+def _ceil(instant: datetime, grain: str) -> datetime:
     floor = _floor(instant, grain)
-    return floor if floor == instant else floor + grain
+    if floor == instant:
+        return floor
+    return floor + timedelta(hours=1) if grain == "hour" else floor + timedelta(days=1) if grain == "day" else _floor(floor + timedelta(days=32), grain)
 
 
-def _rollup_ranges(window: Window, buckets: Sequence[Bucket], grain: timedelta) -> Subquery:
+def _rollup_ranges(window: Window, buckets: Sequence[Bucket], grain: str) -> Subquery:
     """Per bucket, within the window, [b_start, b_end): the whole UTC hours or days [a_start,
     a_end) the rollup answers for; the edges [b_start, a_start) and [a_end, b_end) (a zone's offset
-    of :30 or :45, or of any hours for days) are read from the conversations themselves."""
+    of :30 or :45, or of any hours for days) are read from the conversations themselves. By day,
+    also the whole UTC months [m_start, m_end) within [a_start, a_end), read from the month rollup
+    (the days before and after them from the day rollup)."""
     rows = []
     for bucket in buckets:
         b_start, b_end = max(bucket.start, window.start), max(min(bucket.end, window.end), window.start)
         a_start, a_end = _ceil(b_start, grain), _floor(b_end, grain)
         if a_start >= a_end:
             a_start = a_end = b_end  # no whole hour or day: the left edge is the whole bucket
-        rows.append({"b_start": b_start, "b_end": b_end, "a_start": a_start, "a_end": a_end})
+        row = {"b_start": b_start, "b_end": b_end, "a_start": a_start, "a_end": a_end}
+        if grain == "day":
+            m_start, m_end = _ceil(a_start, "month"), _floor(a_end, "month")
+            row["m_start"], row["m_end"] = (m_start, m_end) if m_start < m_end else (a_end, a_end)
+        rows.append(row)
     return _instant_rows("ranges", rows)
 
 
 def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequence[Bucket] | None, *, by_org: bool) -> list[tuple]:
     """`outcome_counts` from the rollups, in one statement (one snapshot): the settled counts and
-    the changes not yet compacted over the whole hours (days per organization), the conversations
-    still in the quiet window moved from their settled class to `open` (the only part that depends
-    on `now`), and the edges counted row by row with the outcome rule itself."""
-    grain, counted = (timedelta(days=1), G) if by_org else (timedelta(hours=1), H)
-    ranges = _rollup_ranges(window, buckets or [Bucket(window.start.date(), window.start, window.end)], grain)
+    the changes not yet compacted over the whole hours (per organization: whole months, and days
+    around them), the conversations still in the quiet window moved from their settled class to
+    `open` (the only part that depends on `now`), and the edges counted row by row with the outcome
+    rule itself."""
+    ranges = _rollup_ranges(window, buckets or [Bucket(window.start.date(), window.start, window.end)], "day" if by_org else "hour")
     f = window.filters
+    # (counts, their instant column, the ranges of it they answer for)
+    whole = [(ranges.c.a_start, ranges.c.a_end)]
+    if by_org:
+        sources = [(Y, Y.c.month, [(ranges.c.m_start, ranges.c.m_end)]), (G, G.c.day, [(ranges.c.a_start, ranges.c.m_start), (ranges.c.m_end, ranges.c.a_end)]), (D, D.c.hour, whole)]
+    else:
+        sources = [(H, H.c.hour, whole), (D, D.c.hour, whole)]
     parts: list[Select] = []
-    for counts in (counted, D):
-        start = counts.c.day if counts is G else counts.c.hour
-        kept = [start >= ranges.c.a_start, start < ranges.c.a_end]
-        kept += [counts.c.channel == f.channel] if f.channel is not None else []
-        kept += [counts.c.locale == f.locale] if f.locale is not None else []
-        key = func.nullif(counts.c.org_id, literal("")) if by_org else ranges.c.bucket
-        parts.append(select(key.label("key"), counts.c.settled.label("outcome"), counts.c.n.label("n")).select_from(counts.join(ranges, and_(*kept))))
+    for counts, start, spans in sources:
+        for low, high in spans:
+            kept = [start >= low, start < high]
+            kept += [counts.c.channel == f.channel] if f.channel is not None else []
+            kept += [counts.c.locale == f.locale] if f.locale is not None else []
+            key = func.nullif(counts.c.org_id, literal("")) if by_org else ranges.c.bucket
+            parts.append(select(key.label("key"), counts.c.settled.label("outcome"), counts.c.n.label("n")).select_from(counts.join(ranges, and_(*kept))))
     # Found through the last-activity index (a day of conversations). The joins on the ranges keep
     # the window: a range on created_at here too would make SQLite scan them all by that index.
     live = (
@@ -318,24 +334,26 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
     )
 
 
-MAX_SETTLED_STEPS = 62  # onboarding_states.steps_done is a 64-bit bitmask
-
-
-def onboarding_users(checklist: Checklist, window: Window, dialect: str) -> Subquery:
-    """`user_rows`' user_id, org_id, started_at, completed_at, self_serve, involved and s0..sN as
-    of `window.now`, read from onboarding_states where a user's row is valid at now (computed under
-    this checklist, not marked dirty since, facts_until <= now: then every `<= now` condition of
-    user_rows holds for all of the user's facts, so the row is what user_rows gives) and computed
-    live by user_rows for exactly the other users (dirty, computed under another checklist, or with
-    facts after now). A user with neither has no onboarding facts, which the dirty marks guarantee.
+def onboarding_users(checklist: Checklist, window: Window, dialect: str, *, by_org: bool = False) -> Subquery:
+    """`user_rows`' user_id, org_id, started_at, completed_at, self_serve and involved as of
+    `window.now`, and `steps` (bit i: step i done), read from onboarding_states where a user's row
+    is valid at now (computed under this checklist, not marked dirty since, facts_until <= now: then
+    every `<= now` condition of user_rows holds for all of the user's facts, so the row is what
+    user_rows gives) and computed live by user_rows for exactly the other users (dirty, computed
+    under another checklist, or with facts after now). A user with neither has no onboarding facts,
+    which the dirty marks guarantee.
 
     With a channel or locale filter `involved` depends on the filter, which the stored rows do not
-    know: then every user is computed live."""
-    n = len(checklist.steps)
-    columns = ["user_id", "org_id", "started_at", "completed_at", "self_serve", "involved", *[f"s{i}" for i in range(n)]]
-    if not window.rollups or window.filters.channel is not None or window.filters.locale is not None or n > MAX_SETTLED_STEPS:
-        everyone = user_rows(checklist, window, dialect)
-        return select(*[everyone.c[name] for name in columns]).subquery("onboarding_users")
+    know: then every user is computed live. The settled rows' org_id is found only `by_org` (or for
+    an organization's report): joining a million users to read a column nobody reads took a second."""
+    columns = ["user_id", "org_id", "started_at", "completed_at", "self_serve", "involved"]
+
+    def computed(users: Subquery) -> Select:
+        steps = sum((users.c[f"s{i}"] * _int(1 << i) for i in range(len(checklist.steps))), _int(0))
+        return select(*[users.c[name] for name in columns], steps.label("steps"))
+
+    if not window.rollups or window.filters.channel is not None or window.filters.locale is not None:
+        return computed(user_rows(checklist, window, dialect)).subquery("onboarding_users")
     key = checklist.fingerprint
     stale = or_(S.c.checklist_key != key, S.c.facts_until > window.now)
     stale_ids = select(S.c.user_id).where(stale)
@@ -344,25 +362,34 @@ def onboarding_users(checklist: Checklist, window: Window, dialect: str) -> Subq
     live_ids = union(select(M.c.user_id), stale_ids).cte("live_ids")  # read by each part of user_rows
     live = user_rows(checklist, window, dialect, only=select(live_ids.c.user_id))
     one, zero = _int(1), _int(0)
-    settled = select(
-        S.c.user_id,
-        U.c.org_id,
-        S.c.started_at,
-        S.c.completed_at,
-        case((S.c.self_serve, one), else_=zero).label("self_serve"),
-        case((S.c.involved, one), else_=zero).label("involved"),
-        *[case((S.c.steps_done.op("&")(_int(1 << i)) != zero, one), else_=zero).label(f"s{i}") for i in range(n)],
-    ).where(S.c.checklist_key == key, S.c.facts_until <= window.now, ~exists().where(M.c.user_id == S.c.user_id))
     if window.filters.org_id is not None:  # from the organization's members (an index), as user_rows does
-        settled = settled.select_from(U.join(S, S.c.user_id == U.c.id)).where(U.c.org_id == window.filters.org_id)
+        rows, org = U.join(S, S.c.user_id == U.c.id), U.c.org_id
+    elif by_org:
+        rows, org = S.outerjoin(U, U.c.id == S.c.user_id), U.c.org_id
     else:
-        settled = settled.select_from(S.outerjoin(U, U.c.id == S.c.user_id))
-    return union_all(settled, select(*[live.c[name] for name in columns])).subquery("onboarding_users")
+        rows, org = S, cast(literal_column("NULL"), U.c.org_id.type)
+    settled = (
+        select(
+            S.c.user_id,
+            org.label("org_id"),
+            S.c.started_at,
+            S.c.completed_at,
+            case((S.c.self_serve, one), else_=zero).label("self_serve"),
+            case((S.c.involved, one), else_=zero).label("involved"),
+            S.c.steps_done.label("steps"),
+        )
+        .select_from(rows)
+        .where(S.c.checklist_key == key, S.c.facts_until <= window.now, ~exists().where(M.c.user_id == S.c.user_id))
+    )
+    if window.filters.org_id is not None:
+        settled = settled.where(U.c.org_id == window.filters.org_id)
+    return union_all(settled, computed(live)).subquery("onboarding_users")
 
 
 def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = None, *, by_org: bool = False) -> CTE:
     """The users who started in the window (per bucket, or per organization), with `key`. A CTE:
-    the counts and the time-to-complete percentiles read it in one statement, built once."""
+    the counts and the time-to-complete percentiles read it in one statement, built once. Without
+    org_id, which only the key by organization needs (`onboarding_users(by_org=True)`)."""
     clauses = [users.c.started_at >= window.start, users.c.started_at < window.end]
     if window.filters.org_id is not None:
         clauses.append(users.c.org_id == window.filters.org_id)
@@ -373,7 +400,7 @@ def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = N
     else:
         source = users
         key = users.c.org_id if by_org else literal_column("NULL")
-    return select(key.label("key"), *users.c).select_from(source).where(*clauses).cte("cohort")
+    return select(key.label("key"), *[column for column in users.c if column.name != "org_id"]).select_from(source).where(*clauses).cte("cohort")
 
 
 PERCENTILES = {"median": (1, 2), "p90": (9, 10)}  # p as a fraction num/den: exact integer positions
@@ -383,22 +410,41 @@ def onboarding_counts(session: Session, checklist: Checklist, window: Window, *,
     """Per key: started, completed, self_serve, involved, done[i] and reached[i] (the funnel),
     and with `times` the median and p90 hours from start to completion (None without completions)."""
     dialect = dialect_of(session)
-    group = cohort(onboarding_users(checklist, window, dialect), window, buckets, by_org=by_org)
+    group = cohort(onboarding_users(checklist, window, dialect, by_org=by_org), window, buckets, by_org=by_org)
     n = len(checklist.steps)
+
+    # Users by the steps they did first (a few hundred combinations, not a row per user), then the
+    # funnel from those groups.
+    by_steps = (
+        select(
+            group.c.key,
+            group.c.steps,
+            func.count().label("n"),
+            func.count(group.c.completed_at).label("completed"),
+            func.sum(group.c.self_serve).label("self_serve"),
+            func.sum(group.c.involved).label("involved"),
+        )
+        .group_by(group.c.key, group.c.steps)
+        .subquery("by_steps")
+    )
+
+    def users_with(steps: int) -> ColumnElement[int]:
+        """How many did every step of the bitmask `steps`."""
+        return func.sum(case((by_steps.c.steps.op("&")(_int(steps)) == _int(steps), by_steps.c.n), else_=_int(0)))
+
     # Funnel: did this step and every required step before it (optional steps never block).
-    gates = [[j for j in range(i) if checklist.steps[j].required] + [i] for i in range(n)]
-    reached = [func.sum(case((and_(*[group.c[f"s{j}"] == _int(1) for j in gate]), _int(1)), else_=_int(0))) for gate in gates]
+    gates = [sum(1 << j for j in range(i) if checklist.steps[j].required) | 1 << i for i in range(n)]
     counts = (
         select(
-            group.c.key.label("key"),
-            func.count(),
-            func.count(group.c.completed_at),
-            func.sum(group.c.self_serve),
-            func.sum(group.c.involved),
-            *[func.sum(group.c[f"s{i}"]) for i in range(n)],
-            *reached,
+            by_steps.c.key.label("key"),
+            func.sum(by_steps.c.n),
+            func.sum(by_steps.c.completed),
+            func.sum(by_steps.c.self_serve),
+            func.sum(by_steps.c.involved),
+            *[users_with(1 << i) for i in range(n)],
+            *[users_with(gate) for gate in gates],
         )
-        .group_by(group.c.key)
+        .group_by(by_steps.c.key)
         .subquery("counts")
     )
     query = select(*counts.c)
@@ -425,8 +471,13 @@ def onboarding_counts(session: Session, checklist: Checklist, window: Window, *,
 
 
 def _completion_ranks(group: CTE, dialect: str) -> Subquery:
-    """Per key: how many completed, and for each percentile the hours at the two nearest ranks."""
+    """Per key: how many completed, and the hours at each percentile (PostgreSQL: its own
+    percentile_cont, one sort) or, on SQLite, at the two nearest ranks of each."""
     hours = hours_between(group.c.started_at, group.c.completed_at, dialect)
+    completed = group.c.completed_at.is_not(None)
+    if dialect == "postgresql":
+        fractions = literal_column(f"ARRAY[{', '.join(str(num / den) for num, den in PERCENTILES.values())}]")
+        return select(group.c.key, func.count().label("n"), func.percentile_cont(fractions).within_group(hours).label("hours")).where(completed).group_by(group.c.key).subquery("completion")
     ranked = (
         select(
             group.c.key,
@@ -434,7 +485,7 @@ def _completion_ranks(group: CTE, dialect: str) -> Subquery:
             (func.row_number().over(partition_by=group.c.key, order_by=hours) - _int(1)).label("rank"),
             func.count().over(partition_by=group.c.key).label("n"),
         )
-        .where(group.c.completed_at.is_not(None))
+        .where(completed)
         .subquery("ranked")
     )
     columns = []
@@ -446,9 +497,12 @@ def _completion_ranks(group: CTE, dialect: str) -> Subquery:
 
 
 def _percentiles(values: Sequence) -> dict[str, float] | None:
-    """Interpolated linearly between the two nearest ranks, as PostgreSQL's percentile_cont does."""
+    """Interpolated linearly between the two nearest ranks, as PostgreSQL's percentile_cont does
+    (which gives the values themselves: `values` is then (n, [hours per percentile]))."""
     if values[0] is None:
         return None
+    if len(values) == 2:
+        return {name: float(hours) for name, hours in zip(PERCENTILES, values[1], strict=True)}
     n = int(values[0])
     result = {}
     for k, (name, (num, den)) in enumerate(PERCENTILES.items()):
@@ -479,45 +533,37 @@ def _open_escalations(window: Window, column: ColumnElement) -> Select:
     return query
 
 
-def resolved_by_person(session: Session, window: Window) -> int:
-    """Conversations of the period that were handed over and whose every hand-over a person closed (as of now)."""
-    closed = and_(X.c.closed_at.is_not(None), X.c.closed_at <= window.now)
-    handed = select(X.c.conversation_id.label("id"), func.max(case((closed, _int(0)), else_=_int(1))).label("still_open")).where(X.c.created_at <= window.now)
-    if window.filters.org_id is not None:  # the organization's conversations (an index) and their hand-overs
-        handed = handed.where(X.c.conversation_id.in_(select(C.c.id).where(*conversation_filters(window))))
-    # Else from the hand-overs (a few) to their conversations, not from every conversation of the period.
-    handed = handed.group_by(X.c.conversation_id).subquery("handed")
-    query = (
-        select(func.count())
-        .select_from(handed.join(C, C.c.id == handed.c.id))
-        .where(handed.c.still_open == _int(0), C.c.escalated_at.is_not(None), C.c.escalated_at <= window.now, *conversation_filters(window))
-    )
-    return int(session.execute(query).scalar_one())
-
-
-def handover_hours(session: Session, window: Window) -> dict[str, float | None]:
-    """Medians over the hand-overs of the period's conversations: hours from the hand-over to the
-    first person's reply (those with a reply), and to its close (those closed), as of now."""
-    dialect = dialect_of(session)
-    replies = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= window.now).group_by(R.c.escalation_id)
+def handover_results(session: Session, window: Window) -> dict[str, float | int | None]:
+    """What people did with the hand-overs of the period's conversations, as of now, in one
+    statement that finds those hand-overs once (`mine`): `resolved_by_person`, the conversations
+    handed over whose every hand-over a person closed; `first_reply` and `close`, the median hours
+    from the hand-over to the first person's reply (those with a reply) and to its close (those
+    closed)."""
+    dialect, now = dialect_of(session), window.now
+    replies = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= now).group_by(R.c.escalation_id)
     if window.filters.org_id is not None:  # the organization's conversations (an index), their hand-overs and replies
-        mine = select(X.c.id, X.c.created_at, X.c.closed_at).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(X.c.created_at <= window.now, *conversation_filters(window)).cte("mine")
+        mine = select(X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at, C.c.escalated_at).select_from(X.join(C, C.c.id == X.c.conversation_id))
+        mine = mine.where(X.c.created_at <= now, *conversation_filters(window)).cte("mine")
         replies = replies.where(R.c.escalation_id.in_(select(mine.c.id)))
     else:  # from the hand-overs: SQLite would otherwise read every conversation of the period first
-        handed = select(X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at).where(X.c.created_at <= window.now).cte("handed").prefix_with("MATERIALIZED", dialect="sqlite")
-        mine = (
-            select(handed.c.id, handed.c.created_at, handed.c.closed_at)
-            .select_from(handed.join(C, C.c.id == handed.c.conversation_id))
-            .where(*conversation_filters(window))
-            .cte("mine")
-            .prefix_with("MATERIALIZED", dialect="sqlite")
-        )
+        handed = select(X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at).where(X.c.created_at <= now).cte("handed").prefix_with("MATERIALIZED", dialect="sqlite")
+        mine = select(handed.c.id, handed.c.conversation_id, handed.c.created_at, handed.c.closed_at, C.c.escalated_at).select_from(handed.join(C, C.c.id == handed.c.conversation_id))
+        mine = mine.where(*conversation_filters(window)).cte("mine").prefix_with("MATERIALIZED", dialect="sqlite")
+    closed = and_(mine.c.closed_at.is_not(None), mine.c.closed_at <= now)
+    all_closed = (
+        select(mine.c.conversation_id)
+        .where(mine.c.escalated_at.is_not(None), mine.c.escalated_at <= now)
+        .group_by(mine.c.conversation_id)
+        .having(func.max(case((closed, _int(0)), else_=_int(1))) == _int(0))
+        .subquery("all_closed")
+    )
     first_reply = replies.subquery("first_reply")
     to_reply = select(hours_between(mine.c.created_at, first_reply.c.t, dialect).label("hours")).select_from(mine.join(first_reply, first_reply.c.escalation_id == mine.c.id))
-    to_close = select(hours_between(mine.c.created_at, mine.c.closed_at, dialect).label("hours")).where(mine.c.closed_at.is_not(None), mine.c.closed_at <= window.now)
-    # One statement: both medians read the hand-overs found once (`mine`).
-    medians = session.execute(select(_median(to_reply.subquery("to_reply"), dialect), _median(to_close.subquery("to_close"), dialect))).one()
-    return {"first_reply": None if medians[0] is None else float(medians[0]), "close": None if medians[1] is None else float(medians[1])}
+    to_close = select(hours_between(mine.c.created_at, mine.c.closed_at, dialect).label("hours")).where(closed)
+    row = session.execute(
+        select(select(func.count()).select_from(all_closed).scalar_subquery(), _median(to_reply.subquery("to_reply"), dialect), _median(to_close.subquery("to_close"), dialect))
+    ).one()
+    return {"resolved_by_person": int(row[0]), "first_reply": None if row[1] is None else float(row[1]), "close": None if row[2] is None else float(row[2])}
 
 
 def _median(values: Subquery, dialect: str) -> ColumnElement:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 import pytest
@@ -43,7 +44,8 @@ def test_stopping_the_upkeep_waits_for_the_step_in_progress(db_engine: Engine, c
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(upkeep, 2)
 
-    asyncio.run(shut_down_while_settling())
+    with ThreadPoolExecutor(1) as own_loop:  # Playwright (the browser tests) keeps an event loop running in this thread
+        own_loop.submit(asyncio.run, shut_down_while_settling()).result()
     assert db_engine.pool.checkedout() == 0  # nothing left running for dispose() to race with
     with Session(db_engine) as session:
         assert session.scalar(select(func.count()).select_from(OnboardingDirty)) == 0  # the step ran to its end

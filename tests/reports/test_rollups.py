@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from bot.ledger import rollups, writes
 from bot.ledger.db import make_engine, upgrade
-from bot.ledger.models import Conversation, OutcomeChange, OutcomeHour, OutcomeOrgDay, Turn
+from bot.ledger.models import Conversation, OutcomeChange, OutcomeHour, OutcomeOrgDay, OutcomeOrgMonth, Turn
 from bot.ledger.rollups import compact_outcome_changes
 from bot.reports import kpis
 from bot.reports.periods import Period, parse_tz
@@ -69,24 +69,29 @@ def assert_rollup_matches_rows(session: Session, checklist, nows: tuple[datetime
 def rolled_up_totals(database) -> tuple[dict, dict]:
     """Per table and key: the compacted counts plus the pending changes, and the same counted from
     the conversations themselves."""
-    hours, days, changes = OutcomeHour.__table__, OutcomeOrgDay.__table__, OutcomeChange.__table__
+    hours, days, months, changes = OutcomeHour.__table__, OutcomeOrgDay.__table__, OutcomeOrgMonth.__table__, OutcomeChange.__table__
     got: dict = {}
     with database.connect() as connection:
         for name, rows in (
             ("hours", sa_select(hours.c.hour, hours.c.channel, hours.c.locale, hours.c.settled, hours.c.n)),
             ("days", sa_select(days.c.day, days.c.org_id, days.c.channel, days.c.locale, days.c.settled, days.c.n)),
+            ("months", sa_select(months.c.month, months.c.org_id, months.c.channel, months.c.locale, months.c.settled, months.c.n)),
             ("changes", sa_select(changes.c.hour, changes.c.org_id, changes.c.channel, changes.c.locale, changes.c.settled, changes.c.n)),
         ):
             for *key, n in connection.execute(rows):
-                keys = [("hours", (key[0], *key[2:]) if name == "changes" else tuple(key)), ("days", (key[0].replace(hour=0), *key[1:]) if name == "changes" else tuple(key))]
-                for table, k in keys if name == "changes" else [(name, tuple(key))]:
+                if name == "changes":  # pending: counted in each table once folded
+                    keys = [("hours", (key[0], *key[2:])), ("days", (key[0].replace(hour=0), *key[1:])), ("months", (key[0].replace(day=1, hour=0), *key[1:]))]
+                else:
+                    keys = [(name, tuple(key))]
+                for table, k in keys:
                     got[table, k] = got.get((table, k), 0) + int(n)
     expected: dict = {}
     with Session(database) as session:
         for c in session.exec(select(Conversation).where(Conversation.turn_count > 0)):
             settled = "escalated" if c.escalated_at else "resolved_confirmed" if c.confirmed_at else "resolved_assumed" if c.last_turn_answered and not c.last_turn_not_helpful else "unanswered"
             hour = c.created_at.replace(minute=0, second=0, microsecond=0)
-            for key in (("hours", (hour, c.channel, c.locale or "", settled)), ("days", (hour.replace(hour=0), c.org_id or "", c.channel, c.locale or "", settled))):
+            org_key = (c.org_id or "", c.channel, c.locale or "", settled)
+            for key in (("hours", (hour, c.channel, c.locale or "", settled)), ("days", (hour.replace(hour=0), *org_key)), ("months", (hour.replace(day=1, hour=0), *org_key))):
                 expected[key] = expected.get(key, 0) + 1
     return {k: n for k, n in got.items() if n}, expected
 
@@ -154,6 +159,25 @@ def test_upgrading_a_ledger_counts_the_conversations_it_already_has(tmp_path, ch
         scope = kpis.ReportScope(session, checklist, Period.of(date(2026, 11, 1), date(2026, 11, 30), parse_tz("Asia/Kolkata")), Filters(), NOW, QUIET)
         talk = kpis.summary(scope)["conversations"]
     assert (talk["conversations"], talk["resolved_assumed"], talk["escalated"]) == (2, 1, 1)
+    database.dispose()
+
+
+def test_upgrading_to_the_month_rollup_sums_the_days_already_folded(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0009_onboarding_states")
+    database = make_engine(url)
+    with Session(database) as session:
+        for i in range(6):
+            converse(session, datetime(2026, 10, 30, tzinfo=UTC) + timedelta(days=i), [("ask", i % 2 == 0, 1)], org=f"org{i % 2}")
+    assert compact_outcome_changes(database) == 6  # folded into the days by the previous version
+    with Session(database) as session:
+        converse(session, datetime(2026, 11, 20, tzinfo=UTC), [("ask", True, 1)], org="org1")  # still a change
+    upgrade(url)
+    got, expected = rolled_up_totals(database)
+    assert sum(n for (table, _), n in got.items() if table == "months") == 7
+    assert got == expected
+    compact_outcome_changes(database)
+    assert rolled_up_totals(database) == (expected, expected)
     database.dispose()
 
 

@@ -70,6 +70,10 @@ def test_shipped_checklist_loads_and_matches_the_knowledge() -> None:
             "steps:\n  - id: a\n    title: {en: x}\n    events: [e]\n    required: true\n    active_minutes: {min: 0, within_days: 3}\n",
             "onboarding.yml:6: steps.0.active_minutes.min: Input should be greater than or equal to 1",
         ),
+        (
+            "steps:\n" + "".join(f"  - id: s{i}\n    title: {{en: x}}\n    events: [e{i}]\n    required: true\n" for i in range(63)),
+            "onboarding.yml:2: steps: List should have at most 62 items",
+        ),
     ],
 )
 def test_checklist_problems_name_file_and_line(text: str, expected: str) -> None:
