@@ -72,8 +72,9 @@ def timed(function: Callable[[], Any], repeats: int) -> dict:
     return {"median_s": round(statistics.median(runs), 3), "runs_s": [round(r, 3) for r in runs]}
 
 
-def run_on_each_database(databases: str, run: Callable[[str, str], dict], out: Path) -> None:
-    """`run(url, dialect)` on each of `databases` ("sqlite,postgresql"), each on an empty ledger;
+def run_on_each_database(databases: str, run: Callable[[str, str], dict], out: Path, *, keep_schema: str | None = None) -> None:
+    """`run(url, dialect)` on each of `databases` ("sqlite,postgresql"), each on an empty ledger
+    (PostgreSQL: in `keep_schema` instead, when given, created if missing and kept afterwards);
     prints one JSON line per database and writes every run to `out`."""
     results = {"machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}, "command": " ".join(sys.argv), "runs": []}
     for dialect in databases.split(","):
@@ -81,15 +82,16 @@ def run_on_each_database(databases: str, run: Callable[[str, str], dict], out: P
             with tempfile.TemporaryDirectory() as folder:
                 outcome = run(f"sqlite:///{folder}/bench.db", "sqlite")
         else:
-            schema = f"jiso_bench_{uuid.uuid4().hex[:8]}"
+            schema = keep_schema or f"jiso_bench_{uuid.uuid4().hex[:8]}"
             admin = make_engine(POSTGRES_URL)
             with admin.begin() as connection:
-                connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+                connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             try:
                 outcome = run(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}", "postgresql")
             finally:
-                with admin.begin() as connection:
-                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                if keep_schema is None:
+                    with admin.begin() as connection:
+                        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
                 admin.dispose()
         print(json.dumps(outcome), flush=True)
         results["runs"].append(outcome)
