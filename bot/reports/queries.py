@@ -149,17 +149,19 @@ def outcome_counts(session: Session, window: Window, *, buckets: Sequence[Bucket
     return [tuple(row) for row in session.execute(query)]
 
 
+_PAST_THE_NEXT = {"hour": timedelta(hours=1), "day": timedelta(days=1), "month": timedelta(days=32)}  # from a start, into the next one
+
+
 def _floor(instant: datetime, grain: str) -> datetime:
-    """The UTC hour, day or month `instant` is in."""
-    floor = instant.replace(minute=0, second=0, microsecond=0)
-    return floor if grain == "hour" else floor.replace(hour=0) if grain == "day" else floor.replace(day=1, hour=0)
+    """The start of the UTC hour, day or month `instant` is in."""
+    hour = instant.replace(minute=0, second=0, microsecond=0)
+    return {"hour": hour, "day": hour.replace(hour=0), "month": hour.replace(day=1, hour=0)}[grain]
 
 
 def _ceil(instant: datetime, grain: str) -> datetime:
+    """The start of the first UTC hour, day or month at or after `instant`."""
     floor = _floor(instant, grain)
-    if floor == instant:
-        return floor
-    return floor + timedelta(hours=1) if grain == "hour" else floor + timedelta(days=1) if grain == "day" else _floor(floor + timedelta(days=32), grain)
+    return floor if floor == instant else _floor(floor + _PAST_THE_NEXT[grain], grain)
 
 
 def _rollup_ranges(window: Window, buckets: Sequence[Bucket], grain: str) -> Subquery:
