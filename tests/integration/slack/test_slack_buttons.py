@@ -127,6 +127,8 @@ def test_after_a_hand_over_the_bot_stays_quiet_in_the_dm_thread_until_asked_agai
 
     # The user talks to the person in the thread: not a question for the bot (a message for the person).
     slack_app.dm("Thanks, I'll wait for Alice", ts="1700000300.000100", thread_ts="1700000200.000100")
+    # Recorded before the next message arrives, as a person typing it would (events run in parallel).
+    fake.wait_for(lambda: len(slack_app.turns()) == 2)
     # Then asks the bot again, by mentioning it: answered in the thread.
     slack_app.dm("<@UBOT> How do I download an invoice?", ts="1700000400.000100", thread_ts="1700000200.000100")
     answer = fake.wait_for(lambda: in_the_dm()[1:])[0]
