@@ -10,6 +10,7 @@ import threading
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from alembic import op
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
@@ -178,6 +179,34 @@ def test_upgrading_to_the_month_rollup_sums_the_days_already_folded(tmp_path) ->
     assert got == expected
     compact_outcome_changes(database)
     assert rolled_up_totals(database) == (expected, expected)
+    database.dispose()
+
+
+def test_a_fold_by_another_instance_during_the_upgrade_waits_and_is_counted_once(tmp_path, monkeypatch) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0009_onboarding_states")
+    database = make_engine(url)
+    with Session(database) as session:
+        converse(session, datetime(2026, 11, 2, tzinfo=UTC), [("ask", True, 1)], org="org1")
+    compact_outcome_changes(database)  # a day count, folded by the previous version
+    with Session(database) as session:
+        converse(session, datetime(2026, 11, 3, tzinfo=UTC), [("ask", True, 1)], org="org1")  # pending: folded during the upgrade
+    folder: list[threading.Thread] = []
+    execute = op.execute
+
+    def fold_before_the_month_sum(sql, *args, **kwargs):  # noqa: ANN001, ANN202
+        if isinstance(sql, str) and sql.startswith("INSERT INTO outcome_org_months") and "FROM outcome_org_days" in sql:
+            folder.append(threading.Thread(target=compact_outcome_changes, args=(database,)))
+            folder[0].start()
+            folder[0].join(1.0)  # were the upgrade not holding the write lock, the fold would be done by now
+        return execute(sql, *args, **kwargs)
+
+    monkeypatch.setattr(op, "execute", fold_before_the_month_sum)
+    upgrade(url)
+    folder[0].join()
+    got, expected = rolled_up_totals(database)
+    assert sum(n for (table, _), n in got.items() if table == "months") == 2
+    assert got == expected
     database.dispose()
 
 
