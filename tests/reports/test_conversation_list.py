@@ -24,7 +24,8 @@ def seed(client) -> dict[str, str]:
         escalated = converse(session, now - timedelta(days=3), [("ask", (True, "How do I invite a teammate?"), 0), ("escalate", None, 2)], user="a1", org="org-a")
         unanswered = converse(session, now - timedelta(days=2), [("ask", (False, "請求書をエクスポートできますか?"), 0)], user="a2", org="org-a", locale="ja")
         assumed = converse(session, now - timedelta(days=1, hours=2), [("ask", (True, "Where is 100%_done?"), 0)], user="b1", org="org-b", channel="slack")
-        opened = converse(session, now - timedelta(minutes=10), [("ask", (True, "How do I INVITE guests?"), 0)], user="b2", org="org-b")
+        recent = max(now - timedelta(minutes=10), now.replace(hour=0, minute=0, second=0, microsecond=0))  # today's, even just after midnight
+        opened = converse(session, recent, [("ask", (True, "How do I INVITE guests?"), 0)], user="b2", org="org-b")
         return {"escalated": escalated.id, "unanswered": unanswered.id, "resolved_assumed": assumed.id, "open": opened.id}
 
 
