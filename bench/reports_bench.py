@@ -147,14 +147,14 @@ def loaded(engine, args) -> bool:
 
 
 def run(url: str, dialect: str, args, checklist) -> dict:
-    upgrade(url)
+    started = time.perf_counter()
+    upgrade(url)  # on a kept ledger, how long the migrations since its load took
+    result = {"database": dialect, "conversations": args.conversations, "users": args.users, "upgrade_s": round(time.perf_counter() - started, 1)}
     engine = make_engine(url)
-    result = {"database": dialect, "conversations": args.conversations, "users": args.users}
     if args.keep_schema and loaded(engine, args):
         result["reused_schema"] = args.keep_schema  # loaded, settled and folded by an earlier run of the same command
-        settled = compact_outcome_changes(engine)  # nothing left to do unless it was interrupted
-        settled += refresh_until_settled(engine, checklist, budget=timedelta(hours=1))
-        result["work_left_by_the_earlier_run"] = settled
+        # Nothing left to do unless it was interrupted (or a migration since marked users dirty).
+        result["left_by_the_earlier_run"] = {"changes": compact_outcome_changes(engine), "users": refresh_until_settled(engine, checklist, budget=timedelta(hours=1))}
     else:
         load_s = bulk_load(engine, dialect, generate(args.seed, args.conversations, args.users, checklist))
         started = time.perf_counter()

@@ -325,6 +325,30 @@ class OutcomeOrgDay(SQLModel, table=True):
     n: int = 0
 
 
+class HandoverFact(SQLModel, table=True):
+    """A hand-over with what the reports ask of it, its conversation and its replies, in one row
+    (kept by triggers on escalations, person_replies and conversations, migration 0011): the
+    hand-over results read these alone instead of joining every hand-over to its conversation."""
+
+    __tablename__ = "handover_facts"
+    __table_args__ = (
+        Index("ix_handover_facts_started", "started_at"),
+        Index("ix_handover_facts_org_started", "org_id", "started_at"),
+        Index("ix_handover_facts_conversation", "conversation_id"),
+    )
+    escalation_id: str = Field(primary_key=True, max_length=32)
+    conversation_id: str = Field(max_length=32)
+    created_at: datetime = Field(sa_type=UTCDateTime)  # the hand-over's
+    closed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    first_reply_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)  # its first person's reply
+    started_at: datetime = Field(sa_type=UTCDateTime)  # the conversation's created_at
+    org_id: Optional[str] = Field(default=None, max_length=128)
+    channel: str = Field(max_length=16)
+    locale: Optional[str] = Field(default=None, max_length=8)
+    asked: bool = False  # the conversation has a question (turn_count > 0)
+    escalated_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)  # the conversation's first hand-over
+
+
 class OutcomeOrgMonth(SQLModel, table=True):
     """`outcome_org_days` summed per UTC month (kept by triggers on it, migration 0010)."""
 

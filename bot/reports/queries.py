@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, cast, exists, extract, func, literal, literal_column, or_, select, true, union, union_all
+from sqlalchemy import Float, and_, case, cast, exists, extract, func, literal, literal_column, or_, select, type_coerce, union, union_all
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import CTE, Subquery
 from sqlmodel import Session
@@ -24,6 +25,7 @@ from bot.ledger.models import (
     EndUser,
     Escalation,
     Feedback,
+    HandoverFact,
     OnboardingDirty,
     OnboardingEvent,
     OnboardingState,
@@ -52,6 +54,7 @@ Y = OutcomeOrgMonth.__table__  # per organization and month
 D = OutcomeChange.__table__
 S = OnboardingState.__table__
 M = OnboardingDirty.__table__  # users Marked dirty
+K = HandoverFact.__table__  # hand-overs with their conversation's columns
 MAX_BUCKETS = 400  # SQLite allows 500 terms in one UNION ALL
 
 
@@ -110,11 +113,15 @@ def bucket_table(buckets: Sequence[Bucket]) -> Subquery:
     return _instant_rows("buckets", [{"b_start": b.start, "b_end": b.end} for b in buckets])
 
 
-def _instant_rows(name: str, rows: Sequence[dict[str, datetime]]) -> Subquery:
-    """One row per bucket (numbered `bucket`), with these instants as its columns."""
+def _instant_rows(name: str, rows: Sequence[dict[str, datetime | int]]) -> Subquery:
+    """One row per bucket (numbered `bucket`), with these instants (or integers) as its columns."""
     if not 0 < len(rows) <= MAX_BUCKETS:
         raise ValueError(f"between 1 and {MAX_BUCKETS} buckets, not {len(rows)}")
-    selects = [select(_int(i).label("bucket"), *[literal(v, UTCDateTime()).label(k) for k, v in row.items()]) for i, row in enumerate(rows)]
+
+    def value(v: datetime | int) -> ColumnElement:
+        return _int(v) if isinstance(v, int) else literal(v, UTCDateTime())
+
+    selects = [select(_int(i).label("bucket"), *[value(v).label(k) for k, v in row.items()]) for i, row in enumerate(rows)]
     return (union_all(*selects) if len(selects) > 1 else selects[0]).subquery(name)
 
 
@@ -168,20 +175,39 @@ def _rollup_ranges(window: Window, buckets: Sequence[Bucket], grain: str) -> Sub
     """Per bucket, within the window, [b_start, b_end): the whole UTC hours or days [a_start,
     a_end) the rollup answers for; the edges [b_start, a_start) and [a_end, b_end) (a zone's offset
     of :30 or :45, or of any hours for days) are read from the conversations themselves. By day,
-    also the whole UTC months [m_start, m_end) within [a_start, a_end), read from the month rollup
-    (the days before and after them from the day rollup)."""
+    [a_start, a_end) is read as whole UTC months [m_start, m_end) from the month rollup, plus or
+    minus (l_sign, r_sign) the days [l_start, l_end) and [r_start, r_end) from the day rollup
+    (`_months_and_days`)."""
     rows = []
     for bucket in buckets:
         b_start, b_end = max(bucket.start, window.start), max(min(bucket.end, window.end), window.start)
         a_start, a_end = _ceil(b_start, grain), _floor(b_end, grain)
         if a_start >= a_end:
             a_start = a_end = b_end  # no whole hour or day: the left edge is the whole bucket
-        row = {"b_start": b_start, "b_end": b_end, "a_start": a_start, "a_end": a_end}
+        row: dict[str, datetime | int] = {"b_start": b_start, "b_end": b_end, "a_start": a_start, "a_end": a_end}
         if grain == "day":
-            m_start, m_end = _ceil(a_start, "month"), _floor(a_end, "month")
-            row["m_start"], row["m_end"] = (m_start, m_end) if m_start < m_end else (a_end, a_end)
+            row |= _months_and_days(a_start, a_end)
         rows.append(row)
     return _instant_rows("ranges", rows)
+
+
+def _months_and_days(a_start: datetime, a_end: datetime) -> dict[str, datetime | int]:
+    """Whole UTC days [a_start, a_end) as whole months [m_start, m_end) and, at each end, the days
+    between a_start (a_end) and the month boundary next to it, added when inside the months, taken
+    away when outside: each end from whichever side of its month has fewer days (a window from the
+    2nd to the 29th reads two days, not 56); without months, the days alone when that is fewer."""
+    days = {"m_start": a_end, "m_end": a_end, "l_start": a_start, "l_end": a_end, "l_sign": 1, "r_start": a_end, "r_end": a_end, "r_sign": 1}
+    best, fewest = days, a_end - a_start
+    for m_start in {_ceil(a_start, "month"), _floor(a_start, "month")}:
+        for m_end in {_floor(a_end, "month"), _ceil(a_end, "month")}:
+            if m_start >= m_end:
+                continue
+            left = (a_start, m_start, 1) if m_start >= a_start else (m_start, a_start, -1)
+            right = (m_end, a_end, 1) if m_end <= a_end else (a_end, m_end, -1)
+            read = (left[1] - left[0]) + (right[1] - right[0])
+            if read < fewest:
+                best, fewest = dict(zip(("m_start", "m_end", "l_start", "l_end", "l_sign", "r_start", "r_end", "r_sign"), (m_start, m_end, *left, *right), strict=True)), read
+    return best
 
 
 def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequence[Bucket] | None, *, by_org: bool) -> list[tuple]:
@@ -193,19 +219,21 @@ def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequenc
     ranges = _rollup_ranges(window, buckets or [Bucket(window.start.date(), window.start, window.end)], "day" if by_org else "hour")
     f = window.filters
     # (counts, their instant column, the ranges of it they answer for)
-    whole = [(ranges.c.a_start, ranges.c.a_end)]
+    whole = [(ranges.c.a_start, ranges.c.a_end, None)]
     if by_org:
-        sources = [(Y, Y.c.month, [(ranges.c.m_start, ranges.c.m_end)]), (G, G.c.day, [(ranges.c.a_start, ranges.c.m_start), (ranges.c.m_end, ranges.c.a_end)]), (D, D.c.hour, whole)]
+        days = [(ranges.c.l_start, ranges.c.l_end, ranges.c.l_sign), (ranges.c.r_start, ranges.c.r_end, ranges.c.r_sign)]
+        sources = [(Y, Y.c.month, [(ranges.c.m_start, ranges.c.m_end, None)]), (G, G.c.day, days), (D, D.c.hour, whole)]
     else:
         sources = [(H, H.c.hour, whole), (D, D.c.hour, whole)]
     parts: list[Select] = []
     for counts, start, spans in sources:
-        for low, high in spans:
+        for low, high, sign in spans:
             kept = [start >= low, start < high]
             kept += [counts.c.channel == f.channel] if f.channel is not None else []
             kept += [counts.c.locale == f.locale] if f.locale is not None else []
             key = func.nullif(counts.c.org_id, literal("")) if by_org else ranges.c.bucket
-            parts.append(select(key.label("key"), counts.c.settled.label("outcome"), counts.c.n.label("n")).select_from(counts.join(ranges, and_(*kept))))
+            n = counts.c.n if sign is None else counts.c.n * sign
+            parts.append(select(key.label("key"), counts.c.settled.label("outcome"), n.label("n")).select_from(counts.join(ranges, and_(*kept))))
     # Found through the last-activity index (a day of conversations). The joins on the ranges keep
     # the window: a range on created_at here too would make SQLite scan them all by that index.
     live = (
@@ -473,26 +501,21 @@ def onboarding_counts(session: Session, checklist: Checklist, window: Window, *,
 
 
 def _completion_ranks(group: CTE, dialect: str, *, one_key: bool) -> Subquery:
-    """Per key: how many completed, and the hours at each percentile (PostgreSQL: its own
-    percentile_cont, one sort) or, on SQLite, at the two nearest ranks of each: for `one_key` from
-    sorts limited to those ranks (numbering every row took 2.6 times as long)."""
+    """Per key: how many completed (n), and the hours at each percentile (p0, p1, … in PERCENTILES'
+    order): PostgreSQL's own percentile_cont (one sort); SQLite interpolates between the two nearest
+    ranks, for `one_key` from sorts limited to those ranks (numbering every row took 2.6 times as long)."""
     hours = hours_between(group.c.started_at, group.c.completed_at, dialect)
     completed = group.c.completed_at.is_not(None)
     if dialect == "postgresql":
         fractions = literal_column(f"ARRAY[{', '.join(str(num / den) for num, den in PERCENTILES.values())}]")
-        return select(group.c.key, func.count().label("n"), func.percentile_cont(fractions).within_group(hours).label("hours")).where(completed).group_by(group.c.key).subquery("completion")
+        each = select(group.c.key, func.count().label("n"), func.percentile_cont(fractions).within_group(hours).label("hours")).where(completed).group_by(group.c.key).subquery("each")
+        at = type_coerce(each.c.hours, ARRAY(Float))
+        return select(each.c.key, each.c.n, *[at[i + 1].label(f"p{i}") for i in range(len(PERCENTILES))]).subquery("completion")
     if one_key:
         done = select(hours.label("hours")).where(completed).cte("completed").prefix_with("MATERIALIZED")
+        columns = [_nearest_ranks(done, num, den).label(f"p{i}") for i, (num, den) in enumerate(PERCENTILES.values())]
         n = select(func.count()).select_from(done).scalar_subquery()
-        nearest = []
-        for i, (num, den) in enumerate(PERCENTILES.values()):  # the ranks floor((n - 1)·p) and the one after
-            two = select(done.c.hours).order_by(done.c.hours).limit(_int(2)).offset((n - _int(1)) * _int(num) // _int(den)).subquery(f"ranks_{i}")
-            nearest.append(select(func.min(two.c.hours).label(f"h{2 * i}"), func.max(two.c.hours).label(f"h{2 * i + 1}")).subquery(f"nearest_{i}"))
-        rows = nearest[0]
-        for near in nearest[1:]:  # one row each
-            rows = rows.join(near, true())
-        columns = [column for near in nearest for column in near.c]
-        return select(literal_column("NULL").label("key"), func.nullif(n, _int(0)).label("n"), *columns).select_from(rows).subquery("completion")
+        return select(literal_column("NULL").label("key"), func.nullif(n, _int(0)).label("n"), *columns).subquery("completion")
     ranked = (
         select(
             group.c.key,
@@ -504,48 +527,73 @@ def _completion_ranks(group: CTE, dialect: str, *, one_key: bool) -> Subquery:
         .subquery("ranked")
     )
     columns = []
-    for num, den in PERCENTILES.values():
+    for i, (num, den) in enumerate(PERCENTILES.values()):
         position = (ranked.c.n - _int(1)) * _int(num)
-        columns.append(func.max(case((ranked.c.rank == position // _int(den), ranked.c.hours))))  # floor: integer division
-        columns.append(func.max(case((ranked.c.rank == (position + _int(den - 1)) // _int(den), ranked.c.hours))))  # ceiling
-    return select(ranked.c.key, func.max(ranked.c.n).label("n"), *[column.label(f"h{i}") for i, column in enumerate(columns)]).group_by(ranked.c.key).subquery("completion")
+        low = func.max(case((ranked.c.rank == position // _int(den), ranked.c.hours)))  # floor: integer division
+        high = func.max(case((ranked.c.rank == (position + _int(den - 1)) // _int(den), ranked.c.hours)))  # ceiling
+        columns.append(_between(low, high, func.max(ranked.c.n), num, den).label(f"p{i}"))
+    return select(ranked.c.key, func.max(ranked.c.n).label("n"), *columns).group_by(ranked.c.key).subquery("completion")
+
+
+def _between(low: ColumnElement, high: ColumnElement, n: ColumnElement, num: int, den: int) -> ColumnElement[float]:
+    """The value at fraction num/den of n sorted values, interpolated linearly between the two
+    nearest ranks `low` and `high` as PostgreSQL's percentile_cont does."""
+    return low + (high - low) * ((n - _int(1)) * _int(num) % _int(den)) / literal_column(f"{den}.0")
+
+
+def _nearest_ranks(values: CTE, num: int, den: int) -> ColumnElement[float]:
+    """SQLite: `_between` the values.hours at the ranks floor((n − 1)·num/den) and the one after,
+    from a sort limited to those two rows (NULL for no values)."""
+    n = select(func.count()).select_from(values).scalar_subquery()
+    two = select(values.c.hours).order_by(values.c.hours).limit(_int(2)).offset((n - _int(1)) * _int(num) // _int(den)).subquery()
+    return select(_between(func.min(two.c.hours), func.max(two.c.hours), n, num, den)).scalar_subquery()
 
 
 def _percentiles(values: Sequence) -> dict[str, float] | None:
-    """Interpolated linearly between the two nearest ranks, as PostgreSQL's percentile_cont does
-    (which gives the values themselves: `values` is then (n, [hours per percentile]))."""
+    """(n, p0, p1, …) of `_completion_ranks` by percentile name; None without completions."""
     if values[0] is None:
         return None
-    if len(values) == 2:
-        return {name: float(hours) for name, hours in zip(PERCENTILES, values[1], strict=True)}
-    n = int(values[0])
-    result = {}
-    for k, (name, (num, den)) in enumerate(PERCENTILES.items()):
-        low, high = float(values[1 + 2 * k]), float(values[2 + 2 * k])
-        result[name] = low + (high - low) * (((n - 1) * num % den) / den)
-    return result
+    return {name: float(hours) for name, hours in zip(PERCENTILES, values[1:], strict=True)}
 
 
 def open_escalations_by_org(session: Session, window: Window) -> dict[str | None, int]:
     """`open_escalations` (below) per organization: the same hand-overs, counted by their conversation's organization."""
-    inner = _open_escalations(window, C.c.org_id.label("org_id")).subquery()
+    inner = _open_escalations(window, by_org=True).subquery()
     return {row[0]: int(row[1]) for row in session.execute(select(inner.c.org_id, func.count()).group_by(inner.c.org_id))}
 
 
 def open_escalations(session: Session, window: Window) -> int:
     """Hand-overs not closed as of `window.now`, of the conversations the filters keep, whenever
     they began (a state, not a count over the period)."""
-    inner = _open_escalations(window, X.c.id).subquery()
+    inner = _open_escalations(window, by_org=False).subquery()
     return int(session.execute(select(func.count()).select_from(inner)).scalar_one())
 
 
-def _open_escalations(window: Window, column: ColumnElement) -> Select:
+def _open_escalations(window: Window, *, by_org: bool) -> Select:
+    # The hand-over facts hold the conversation's columns: no join with every conversation.
+    source, handover, conversation = (K, K, K) if window.rollups else (X.join(C, C.c.id == X.c.conversation_id), X, C)
     f = window.filters
-    kept = [c == value for c, value in ((C.c.org_id, f.org_id), (C.c.channel, f.channel), (C.c.locale, f.locale)) if value is not None]
-    still_open = [X.c.created_at <= window.now, or_(X.c.closed_at.is_(None), X.c.closed_at > window.now)]
-    if not kept and column is X.c.id:  # every hand-over has its conversation: nothing to read there (10M of them)
-        return select(column).where(*still_open)
-    return select(column).select_from(X.join(C, C.c.id == X.c.conversation_id)).where(*still_open, *kept)
+    kept = [conversation.c[name] == value for name, value in (("org_id", f.org_id), ("channel", f.channel), ("locale", f.locale)) if value is not None]
+    still_open = [handover.c.created_at <= window.now, or_(handover.c.closed_at.is_(None), handover.c.closed_at > window.now)]
+    return select((conversation.c.org_id if by_org else literal_column("NULL")).label("org_id")).select_from(source).where(*still_open, *kept)
+
+
+def _handovers_of_the_period(window: Window) -> CTE:
+    """The hand-overs (made by now) of the conversations the period counts: id, conversation_id,
+    created_at, closed_at, the conversation's escalated_at, and first_reply (the first person's
+    reply by now, or NULL). From the hand-over facts, or with `rollups` off computed from the
+    hand-overs, their conversations and replies (the reference the facts are tested against)."""
+    now, f = window.now, window.filters
+    if window.rollups:
+        kept = [K.c.started_at >= window.start, K.c.started_at < window.end, K.c.asked, K.c.created_at <= now]
+        kept += [K.c[name] == value for name, value in (("org_id", f.org_id), ("channel", f.channel), ("locale", f.locale)) if value is not None]
+        first_reply = case((K.c.first_reply_at <= now, K.c.first_reply_at))
+        columns = [K.c.escalation_id.label("id"), K.c.conversation_id, K.c.created_at, K.c.closed_at, K.c.escalated_at, first_reply.label("first_reply")]
+        return select(*columns).where(*kept).cte("mine").prefix_with("MATERIALIZED", dialect="sqlite")
+    replies = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= now).group_by(R.c.escalation_id).subquery("first_reply")
+    columns = [X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at, C.c.escalated_at, replies.c.t.label("first_reply")]
+    source = X.join(C, C.c.id == X.c.conversation_id).outerjoin(replies, replies.c.escalation_id == X.c.id)
+    return select(*columns).select_from(source).where(X.c.created_at <= now, *conversation_filters(window)).cte("mine")
 
 
 def handover_results(session: Session, window: Window) -> dict[str, float | int | None]:
@@ -555,15 +603,7 @@ def handover_results(session: Session, window: Window) -> dict[str, float | int 
     from the hand-over to the first person's reply (those with a reply) and to its close (those
     closed)."""
     dialect, now = dialect_of(session), window.now
-    replies = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= now).group_by(R.c.escalation_id)
-    if window.filters.org_id is not None:  # the organization's conversations (an index), their hand-overs and replies
-        mine = select(X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at, C.c.escalated_at).select_from(X.join(C, C.c.id == X.c.conversation_id))
-        mine = mine.where(X.c.created_at <= now, *conversation_filters(window)).cte("mine")
-        replies = replies.where(R.c.escalation_id.in_(select(mine.c.id)))
-    else:  # from the hand-overs: SQLite would otherwise read every conversation of the period first
-        handed = select(X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at).where(X.c.created_at <= now).cte("handed").prefix_with("MATERIALIZED", dialect="sqlite")
-        mine = select(handed.c.id, handed.c.conversation_id, handed.c.created_at, handed.c.closed_at, C.c.escalated_at).select_from(handed.join(C, C.c.id == handed.c.conversation_id))
-        mine = mine.where(*conversation_filters(window)).cte("mine").prefix_with("MATERIALIZED", dialect="sqlite")
+    mine = _handovers_of_the_period(window)
     closed = and_(mine.c.closed_at.is_not(None), mine.c.closed_at <= now)
     all_closed = (
         select(mine.c.conversation_id)
@@ -572,8 +612,7 @@ def handover_results(session: Session, window: Window) -> dict[str, float | int 
         .having(func.max(case((closed, _int(0)), else_=_int(1))) == _int(0))
         .subquery("all_closed")
     )
-    first_reply = replies.subquery("first_reply")
-    to_reply = select(hours_between(mine.c.created_at, first_reply.c.t, dialect).label("hours")).select_from(mine.join(first_reply, first_reply.c.escalation_id == mine.c.id))
+    to_reply = select(hours_between(mine.c.created_at, mine.c.first_reply, dialect).label("hours")).where(mine.c.first_reply.is_not(None))
     to_close = select(hours_between(mine.c.created_at, mine.c.closed_at, dialect).label("hours")).where(closed)
     medians = [_median(hours.cte(name).prefix_with("MATERIALIZED", dialect="sqlite"), dialect) for name, hours in (("to_reply", to_reply), ("to_close", to_close))]
     row = session.execute(select(select(func.count()).select_from(all_closed).scalar_subquery(), *medians)).one()
@@ -581,14 +620,10 @@ def handover_results(session: Session, window: Window) -> dict[str, float | int 
 
 
 def _median(values: CTE, dialect: str) -> ColumnElement:
-    """The median of `values.hours` (NULL for none), interpolated between the two middle ranks like
-    `_percentiles` (PostgreSQL's own percentile_cont: the same value). SQLite: the mean of the one or
-    two middle values, from a sort limited to them (numbering every row took 2.6 times as long)."""
+    """The median of `values.hours` (NULL for none), as `_completion_ranks` takes percentiles."""
     if dialect == "postgresql":
         return select(func.percentile_cont(literal_column("0.5")).within_group(values.c.hours)).scalar_subquery()
-    n = select(func.count()).select_from(values).scalar_subquery()
-    middle = select(values.c.hours).order_by(values.c.hours).limit(_int(2) - n % _int(2)).offset((n - _int(1)) // _int(2)).subquery("middle")
-    return select(func.avg(middle.c.hours)).scalar_subquery()
+    return _nearest_ranks(values, 1, 2)
 
 
 def unknown_event_names(session: Session, window: Window) -> list[tuple[str, int]]:

@@ -15,9 +15,9 @@ from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
-from bot.ledger import rollups, writes
+from bot.ledger import handovers, rollups, writes
 from bot.ledger.db import make_engine, upgrade
-from bot.ledger.models import Conversation, OutcomeChange, OutcomeHour, OutcomeOrgDay, OutcomeOrgMonth, Turn
+from bot.ledger.models import Conversation, Escalation, HandoverFact, OutcomeChange, OutcomeHour, OutcomeOrgDay, OutcomeOrgMonth, PersonReply, Turn
 from bot.ledger.rollups import compact_outcome_changes
 from bot.reports import kpis
 from bot.reports.periods import Period, parse_tz
@@ -32,12 +32,23 @@ FILTERS = (Filters(), Filters(channel="slack"), Filters(locale="en"), Filters(or
 
 
 def change_counted_conversations(session: Session, rng: random.Random, after: datetime) -> None:
-    """Writes that move conversations already counted to another class."""
-    conversations = [c for c in session.exec(select(Conversation)) if c.turn_count > 0]
+    """Writes that move conversations already counted to another class, and that change what is
+    known of their hand-overs (a person's reply, a close, a first question after a hand-over)."""
+    conversations = list(session.exec(select(Conversation)))
+    for conversation in [c for c in conversations if c.turn_count == 0]:
+        at = max(conversation.last_activity_at, after) + timedelta(minutes=rng.randint(1, 3000))
+        writes.record_escalation(session=session, conversation=conversation, reason="a person, please", destinations=["webhook"], now=at)
+        writes.record_turn(session=session, conversation=conversation, question="hello?", answer_text=None, answered=False, now=at + timedelta(minutes=1))
+    conversations = [c for c in conversations if c.turn_count > 0]
     for conversation in rng.sample(conversations, k=len(conversations) // 2):
         at = max(conversation.last_activity_at, after) + timedelta(minutes=rng.randint(1, 3000))
-        action = rng.choice(["reopen", "vote", "escalate", "quiet"])
-        if action == "reopen":
+        escalation = handovers.latest_escalation(session=session, conversation_id=conversation.id)
+        action = rng.choice(["reopen", "vote", "escalate", "quiet", *(["reply", "close"] if escalation is not None else [])])
+        if action == "reply":
+            handovers.record_reply(session=session, escalation=escalation, text="done for you", via="api", now=at)
+        elif action == "close":
+            handovers.close_escalation(session=session, escalation_id=escalation.id, now=at)
+        elif action == "reopen":
             writes.record_turn(session=session, conversation=conversation, question="again", answer_text="a", answered=rng.random() < 0.5, now=at)
         elif action == "vote":
             last = session.exec(select(Turn).where(Turn.conversation_id == conversation.id, ~Turn.quiet).order_by(Turn.seq.desc())).first()
@@ -52,11 +63,16 @@ def change_counted_conversations(session: Session, rng: random.Random, after: da
 def report(session: Session, checklist, now: datetime, zone: str, filters: Filters, *, rollups: bool) -> dict:
     period = Period.of(date(2026, 10, 25), date(2026, 11, 30), parse_tz(zone))
     scope = kpis.ReportScope(session, checklist, period, filters, now, QUIET, rollups=rollups)
+    # Periods whose ends are read as a month minus its other days (before, after, within one month).
+    others = [
+        kpis.ReportScope(session, checklist, Period.of(first, last, parse_tz(zone)), filters, now, QUIET, rollups=rollups)
+        for first, last in ((date(2026, 11, 3), date(2026, 12, 27)), (date(2026, 11, 2), date(2026, 11, 27)))
+    ]
     return {
         "summary": kpis.summary(scope)["conversations"],
         "weeks": kpis.timeseries(scope, "week")["buckets"],
         "months": kpis.timeseries(scope, "month")["buckets"],
-        "organizations": kpis.organizations(scope)["organizations"],
+        "organizations": [kpis.organizations(s)["organizations"] for s in (scope, *others)],
     }
 
 
@@ -97,6 +113,24 @@ def rolled_up_totals(database) -> tuple[dict, dict]:
     return {k: n for k, n in got.items() if n}, expected
 
 
+def handover_facts(database) -> tuple[list, list]:
+    """The hand-over facts the triggers kept, and the same read from the hand-overs, their
+    conversations and replies."""
+    with Session(database) as session:
+        got = sorted(
+            (f.escalation_id, f.conversation_id, f.created_at, f.closed_at, f.first_reply_at, f.started_at, f.org_id, f.channel, f.locale, f.asked, f.escalated_at)
+            for f in session.exec(select(HandoverFact))
+        )
+        conversations = {c.id: c for c in session.exec(select(Conversation))}
+        replies = list(session.exec(select(PersonReply)))
+        expected = []
+        for x in session.exec(select(Escalation)):
+            c = conversations[x.conversation_id]
+            first_reply = min((r.created_at for r in replies if r.escalation_id == x.id), default=None)
+            expected.append((x.id, c.id, x.created_at, x.closed_at, first_reply, c.created_at, c.org_id, c.channel, c.locale, c.turn_count > 0, c.escalated_at))
+    return got, sorted(expected)
+
+
 @pytest.mark.parametrize("seed", [4, 5])
 def test_reports_from_the_rollup_equal_the_row_by_row_counts(db_engine, checklist, seed: int) -> None:
     rng = random.Random(seed)
@@ -111,6 +145,9 @@ def test_reports_from_the_rollup_equal_the_row_by_row_counts(db_engine, checklis
         compact_outcome_changes(db_engine)
         assert_rollup_matches_rows(session, checklist, (NOW + timedelta(days=3),))
     got, expected = rolled_up_totals(db_engine)
+    assert got == expected
+    got, expected = handover_facts(db_engine)
+    assert any(fact[4] for fact in got) and any(fact[3] for fact in got)  # replied to, closed
     assert got == expected
 
 
@@ -208,6 +245,47 @@ def test_a_fold_by_another_instance_during_the_upgrade_waits_and_is_counted_once
     assert sum(n for (table, _), n in got.items() if table == "months") == 2
     assert got == expected
     database.dispose()
+
+
+def test_upgrading_to_the_hand_over_facts_copies_the_hand_overs_already_recorded(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0010_outcome_org_months")
+    database = make_engine(url)
+    with Session(database) as session:
+        at = datetime(2026, 11, 2, tzinfo=UTC)
+        converse(session, at, [("ask", False, 1), ("escalate", None, 2), ("reply", None, 30), ("reply", None, 40), ("close", None, 50)], org="org1", channel="slack", locale="ja")
+        converse(session, at, [("escalate", None, 1)])  # no question yet
+    upgrade(url)
+    got, expected = handover_facts(database)
+    assert len(got) == 2 and got == expected
+    with Session(database) as session:  # kept from now on by the triggers
+        converse(session, at, [("ask", True, 1), ("escalate", None, 2), ("reply", None, 3)])
+    got, expected = handover_facts(database)
+    assert len(got) == 3 and got == expected
+    database.dispose()
+
+
+def test_a_reply_written_while_another_is_uncommitted_keeps_the_earlier_one_first(db_engine) -> None:
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    with Session(db_engine) as session:
+        conversation = converse(session, at, [("ask", False, 1), ("escalate", None, 2)])
+        escalation = handovers.latest_escalation(session=session, conversation_id=conversation.id)
+    first = Session(db_engine)
+    first.add(PersonReply(conversation_id=conversation.id, escalation_id=escalation.id, text="first", via="api", created_at=at + timedelta(minutes=5)))
+    first.flush()  # the trigger has moved the fact's first reply; not committed yet
+
+    def reply_later() -> None:
+        with Session(db_engine) as session:
+            handovers.record_reply(session=session, escalation=escalation, text="second", via="api", now=at + timedelta(minutes=10))
+
+    second = threading.Thread(target=reply_later)
+    second.start()
+    second.join(0.5)  # waits for the first writer (PostgreSQL: the fact's row lock; SQLite: the write lock)
+    first.commit()
+    first.close()
+    second.join()
+    got, expected = handover_facts(db_engine)
+    assert got == expected and got[0][4] == at + timedelta(minutes=5)
 
 
 def test_a_backlog_is_folded_in_batches_that_add_up(db_engine, monkeypatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from bot.onboarding import check_knowledge, load_checklist, parse_checklist
 from bot.reports.clusters import cluster_questions, group_labels
 from bot.reports.periods import BadPeriod, Period, buckets, parse_since, parse_tz
+from bot.reports.queries import _months_and_days
 from indexer.documents import StepReference
 from indexer.embedder import HashingEmbedder
 
@@ -36,6 +38,31 @@ def test_buckets_across_daylight_saving_are_contiguous_local_midnights() -> None
 def test_month_buckets_cover_december_to_january() -> None:
     months = buckets(Period.of(date(2026, 12, 15), date(2027, 1, 2), parse_tz("Asia/Tokyo")), "month")
     assert [(m.label.isoformat(), m.start.isoformat()) for m in months] == [("2026-12-01", "2026-11-30T15:00:00+00:00"), ("2027-01-01", "2026-12-31T15:00:00+00:00")]
+
+
+def test_a_window_of_days_is_read_as_months_plus_or_minus_the_fewest_days() -> None:
+    rng = random.Random(3)
+    day = timedelta(days=1)
+    for _ in range(2000):
+        a_start = datetime(2026, 1, 1, tzinfo=timezone.utc) + rng.randint(0, 500) * day
+        a_end = a_start + rng.choice([0, 1, 2, 27, 28, 29, 30, 31, 32, 58, 90, 182, 400]) * day + rng.randint(0, 3) * day
+        cover = _months_and_days(a_start, a_end)
+        counted: dict[datetime, int] = {}
+        month = cover["m_start"]
+        while month < cover["m_end"]:  # each whole month, as its days
+            following = (month + 32 * day).replace(day=1)
+            for n in range((following - month).days):
+                counted[month + n * day] = counted.get(month + n * day, 0) + 1
+            month = following
+        for side in ("l", "r"):
+            for n in range((cover[f"{side}_end"] - cover[f"{side}_start"]).days):
+                counted[cover[f"{side}_start"] + n * day] = counted.get(cover[f"{side}_start"] + n * day, 0) + cover[f"{side}_sign"]
+        assert {d for d, n in counted.items() if n} == {a_start + n * day for n in range((a_end - a_start).days)}, (a_start, a_end)
+        assert all(n in (0, 1) for n in counted.values())
+        read = sum((cover[f"{side}_end"] - cover[f"{side}_start"]).days for side in ("l", "r"))
+        assert read <= (a_end - a_start).days and read <= 31  # never more days than the window, at most a month
+    june = _months_and_days(datetime(2026, 6, 2, tzinfo=timezone.utc), datetime(2026, 11, 30, tzinfo=timezone.utc))
+    assert (june["m_start"].month, june["m_end"].month, june["l_sign"], june["r_sign"]) == (6, 12, -1, -1)  # June 1 and Nov 30 taken away
 
 
 def test_period_checks_and_since() -> None:
