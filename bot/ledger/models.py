@@ -392,6 +392,7 @@ class OnboardingState(SQLModel, table=True):
     involved: bool  # any conversation with a question (any channel, locale)
     steps_done: int = Field(sa_type=BigInteger)  # bit i: checklist step i is done
     facts_until: datetime = Field(sa_type=UTCDateTime)
+    org_id: Optional[str] = Field(default=None, max_length=128)  # end_users.org_id, kept by triggers (migration 0012)
 
 
 class OnboardingDirty(SQLModel, table=True):

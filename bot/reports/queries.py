@@ -374,8 +374,8 @@ def onboarding_users(checklist: Checklist, window: Window, dialect: str, *, by_o
     which the dirty marks guarantee.
 
     With a channel or locale filter `involved` depends on the filter, which the stored rows do not
-    know: then every user is computed live. The settled rows' org_id is found only `by_org` (or for
-    an organization's report): joining a million users to read a column nobody reads took a second."""
+    know: then every user is computed live. The settled rows' org_id is read only `by_org` (or for
+    an organization's report, from its members): a column nobody reads costs a second at a million."""
     columns = ["user_id", "org_id", "started_at", "completed_at", "self_serve", "involved"]
 
     def computed(users: Subquery) -> Select:
@@ -395,7 +395,7 @@ def onboarding_users(checklist: Checklist, window: Window, dialect: str, *, by_o
     if window.filters.org_id is not None:  # from the organization's members (an index), as user_rows does
         rows, org = U.join(S, S.c.user_id == U.c.id), U.c.org_id
     elif by_org:
-        rows, org = S.outerjoin(U, U.c.id == S.c.user_id), U.c.org_id
+        rows, org = S, S.c.org_id  # kept equal to end_users.org_id by triggers (migration 0012)
     else:
         rows, org = S, cast(literal_column("NULL"), U.c.org_id.type)
     settled = (

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from bot.ledger import writes
 from bot.ledger.db import alembic_config, make_engine
-from bot.ledger.models import Conversation, OnboardingDirty, OnboardingState
+from bot.ledger.models import Conversation, EndUser, OnboardingDirty, OnboardingState
 from bot.onboarding import Checklist
 from bot.reports import kpis
 from bot.reports.onboarding_states import refresh_onboarding_states, refresh_until_settled
@@ -162,6 +162,22 @@ def test_a_write_during_the_refresh_keeps_its_user_dirty(db_engine: Engine, chec
         refresh_until_settled(db_engine, checklist)
         assert counts(session)[1] == 0
         assert session.execute(select(OnboardingState.completed_at).where(OnboardingState.user_id == "racer")).scalar_one() == started + timedelta(hours=1)
+        assert_reports_exact(session, checklist)
+
+
+def test_a_user_moved_to_another_organization_is_counted_there_from_the_settled_rows(db_engine: Engine, checklist: Checklist) -> None:
+    with Session(db_engine) as session:
+        generate(session, checklist, random.Random(5))
+        refresh_until_settled(db_engine, checklist)
+        in_period = select(OnboardingState.user_id, EndUser.org_id).join(EndUser, EndUser.id == OnboardingState.user_id)
+        moved, org = session.execute(in_period.where(OnboardingState.started_at >= PERIOD.start, OnboardingState.started_at < PERIOD.end).order_by(OnboardingState.user_id).limit(1)).one()
+        other = "org1" if org != "org1" else "org2"
+        before = {row["org_id"]: row["users"] for row in kpis.organizations(kpis.ReportScope(session, checklist, PERIOD, Filters(), NOW, QUIET))["organizations"]}
+        session.execute(update(EndUser).where(EndUser.id == moved).values(org_id=other))
+        session.commit()
+        assert counts(session)[1] == 0  # nobody to recompute: the settled row's organization moved with the user
+        after = {row["org_id"]: row["users"] for row in kpis.organizations(kpis.ReportScope(session, checklist, PERIOD, Filters(), NOW, QUIET))["organizations"]}
+        assert (after[org], after[other]) == (before[org] - 1, before[other] + 1)
         assert_reports_exact(session, checklist)
 
 
