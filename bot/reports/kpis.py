@@ -138,7 +138,7 @@ def _outcomes_by_key(rows: list[tuple]) -> dict[Any, dict[str, int]]:
 def summary(scope: ReportScope, locale: str = "en") -> dict[str, Any]:
     window = scope.window
     outcomes = _outcomes_by_key(queries.outcome_counts(scope.session, window)).get(None, {})
-    onboarding = next(iter(queries.onboarding_counts(scope.session, scope.checklist, window, times=True)), None)
+    onboarding = next(iter(queries.onboarding_counts(scope.session, scope.checklist, window, times=True, funnel=True)), None)
     return {
         **scope.header(),
         "conversations": {**conversation_kpis(outcomes), **handover_kpis(scope)},

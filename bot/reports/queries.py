@@ -212,8 +212,8 @@ def _months_and_days(a_start: datetime, a_end: datetime) -> dict[str, datetime |
 
 def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequence[Bucket] | None, *, by_org: bool) -> list[tuple]:
     """`outcome_counts` from the rollups, in one statement (one snapshot): the settled counts and
-    the changes not yet compacted over the whole hours (per organization: whole months, and days
-    around them), the conversations still in the quiet window moved from their settled class to
+    the changes not yet compacted over the whole hours (per organization: whole months, plus or
+    minus days at the ends), the conversations still in the quiet window moved from their settled class to
     `open` (the only part that depends on `now`), and the edges counted row by row with the outcome
     rule itself."""
     ranges = _rollup_ranges(window, buckets or [Bucket(window.start.date(), window.start, window.end)], "day" if by_org else "hour")
@@ -436,25 +436,28 @@ def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = N
 PERCENTILES = {"median": (1, 2), "p90": (9, 10)}  # p as a fraction num/den: exact integer positions
 
 
-def onboarding_counts(session: Session, checklist: Checklist, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False, times: bool = False) -> list[dict]:
-    """Per key: started, completed, self_serve, involved, done[i] and reached[i] (the funnel),
-    and with `times` the median and p90 hours from start to completion (None without completions)."""
+def onboarding_counts(
+    session: Session, checklist: Checklist, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False, times: bool = False, funnel: bool = False
+) -> list[dict]:
+    """Per key: started, completed, self_serve, involved; with `funnel` also done[i] and
+    reached[i]; with `times` the median and p90 hours from start to completion (None without
+    completions)."""
     dialect = dialect_of(session)
     group = cohort(onboarding_users(checklist, window, dialect, by_org=by_org), window, buckets, by_org=by_org)
-    n = len(checklist.steps)
-
+    n = len(checklist.steps) if funnel else 0
     # Users by the steps they did first (a few hundred combinations, not a row per user), then the
-    # funnel from those groups.
+    # funnel from those groups; without the funnel, straight by key (by organization the
+    # combinations are about as many as the users).
     by_steps = (
         select(
             group.c.key,
-            group.c.steps,
+            *([group.c.steps] if funnel else []),
             func.count().label("n"),
             func.count(group.c.completed_at).label("completed"),
             func.sum(group.c.self_serve).label("self_serve"),
             func.sum(group.c.involved).label("involved"),
         )
-        .group_by(group.c.key, group.c.steps)
+        .group_by(group.c.key, *([group.c.steps] if funnel else []))
         .subquery("by_steps")
     )
 
@@ -492,8 +495,7 @@ def onboarding_counts(session: Session, checklist: Checklist, window: Window, *,
                 "completed": values[1],
                 "self_serve": values[2],
                 "involved": values[3],
-                "done": values[4 : 4 + n],
-                "reached": values[4 + n :],
+                **({"done": values[4 : 4 + n], "reached": values[4 + n :]} if funnel else {}),
                 **({"times": _percentiles(row[width:])} if times else {}),
             }
         )
