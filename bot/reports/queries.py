@@ -194,8 +194,9 @@ def _rollup_ranges(window: Window, buckets: Sequence[Bucket], grain: str) -> Sub
 def _months_and_days(a_start: datetime, a_end: datetime) -> dict[str, datetime | int]:
     """Whole UTC days [a_start, a_end) as whole months [m_start, m_end) and, at each end, the days
     between a_start (a_end) and the month boundary next to it, added when inside the months, taken
-    away when outside: each end from whichever side of its month has fewer days (a window from the
-    2nd to the 29th reads two days, not 56); without months, the days alone when that is fewer."""
+    away when outside: each end from whichever side of its month has fewer days (from June 2 to
+    November 29: June to November minus June 1 and November 30, not 57 days); without whole months
+    inside, the days alone when that is fewer."""
     days = {"m_start": a_end, "m_end": a_end, "l_start": a_start, "l_end": a_end, "l_sign": 1, "r_start": a_end, "r_end": a_end, "r_sign": 1}
     best, fewest = days, a_end - a_start
     for m_start in {_ceil(a_start, "month"), _floor(a_start, "month")}:
@@ -251,7 +252,8 @@ def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequenc
         key = C.c.org_id if by_org else ranges.c.bucket
         parts.append(select(key.label("key"), outcome_sql(window.now, window.quiet).label("outcome"), _int(1).label("n")).select_from(C.join(ranges, edge)).where(*kept_conversations(f)))
     inner = union_all(*parts).subquery("counted")
-    query = select(inner.c.key, inner.c.outcome, func.sum(inner.c.n)).group_by(inner.c.key, inner.c.outcome)
+    # A month minus its other days leaves 0 for whom only those days had: no row, as counting rows gives.
+    query = select(inner.c.key, inner.c.outcome, func.sum(inner.c.n)).group_by(inner.c.key, inner.c.outcome).having(func.sum(inner.c.n) != _int(0))
     return [(key if buckets or by_org else None, outcome, int(n)) for key, outcome, n in session.execute(query)]
 
 
@@ -540,7 +542,7 @@ def _completion_ranks(group: CTE, dialect: str, *, one_key: bool) -> Subquery:
 def _between(low: ColumnElement, high: ColumnElement, n: ColumnElement, num: int, den: int) -> ColumnElement[float]:
     """The value at fraction num/den of n sorted values, interpolated linearly between the two
     nearest ranks `low` and `high` as PostgreSQL's percentile_cont does."""
-    return low + (high - low) * ((n - _int(1)) * _int(num) % _int(den)) / literal_column(f"{den}.0")
+    return low + (high - low) * (((n - _int(1)) * _int(num) % _int(den)) / literal_column(f"{den}.0"))
 
 
 def _nearest_ranks(values: CTE, num: int, den: int) -> ColumnElement[float]:

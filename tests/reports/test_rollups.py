@@ -13,6 +13,7 @@ import pytest
 from alembic import op
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlmodel import Session, select
 
 from bot.ledger import handovers, rollups, writes
@@ -286,6 +287,38 @@ def test_a_reply_written_while_another_is_uncommitted_keeps_the_earlier_one_firs
     second.join()
     got, expected = handover_facts(db_engine)
     assert got == expected and got[0][4] == at + timedelta(minutes=5)
+
+
+def test_a_close_waiting_for_a_first_question_keeps_the_question(db_engine) -> None:
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    with Session(db_engine) as session:
+        conversation = converse(session, at, [("escalate", None, 1)], locale=None)  # no question yet
+        escalation = handovers.latest_escalation(session=session, conversation_id=conversation.id)
+    asking = Session(db_engine)
+    asking.execute(sa_update(Conversation).where(Conversation.id == conversation.id).values(turn_count=1, locale="ja"))  # its trigger holds the fact
+
+    def close() -> None:
+        with Session(db_engine) as session:
+            handovers.close_escalation(session=session, escalation_id=escalation.id, now=at + timedelta(hours=1))
+
+    closing = threading.Thread(target=close)
+    closing.start()
+    closing.join(0.5)  # PostgreSQL: the close's trigger waits for the fact's row; SQLite: for the write lock
+    asking.commit()
+    asking.close()
+    closing.join()
+    got, expected = handover_facts(db_engine)
+    assert got == expected and (got[0][8], got[0][9]) == ("ja", True)
+
+
+def test_an_organization_with_nothing_in_the_period_but_in_its_months_is_not_listed(db_engine, checklist) -> None:
+    with Session(db_engine) as session:
+        converse(session, datetime(2026, 11, 1, 6, tzinfo=UTC), [("ask", True, 1)], org="early")  # the day taken away
+        converse(session, datetime(2026, 11, 10, 6, tzinfo=UTC), [("ask", True, 1)], org="org1")
+        compact_outcome_changes(db_engine)
+        period = Period.of(date(2026, 11, 2), date(2026, 11, 27), parse_tz("UTC"))  # November minus four days
+        reports = [kpis.organizations(kpis.ReportScope(session, checklist, period, Filters(), NOW, QUIET, rollups=rollups))["organizations"] for rollups in (True, False)]
+    assert reports[0] == reports[1] and [row["org_id"] for row in reports[0]] == ["org1"]
 
 
 def test_a_backlog_is_folded_in_batches_that_add_up(db_engine, monkeypatch) -> None:

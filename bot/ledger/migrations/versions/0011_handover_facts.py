@@ -6,11 +6,13 @@ kept by triggers on `escalations`, `person_replies` and `conversations`.
 The summary's hand-over results and the open hand-overs per organization read these rows alone:
 joining a million hand-overs to ten million conversations took most of a report's time.
 
-Concurrency: every write to a conversation or its hand-overs takes the conversation's row lock
-(bot/ledger/writes.py), so those triggers run one at a time per conversation. Replies take no
-lock: a new reply moves `first_reply_at` by comparing with the row's own value, which PostgreSQL
-re-reads after waiting for a concurrent writer, rather than by a min over the replies its statement
-can see.
+Concurrency (PostgreSQL, read committed): a trigger's subquery reads the snapshot its statement
+began with, so each trigger writes only what its own row says. A new hand-over copies its
+conversation's columns while holding the conversation's row lock (bot/ledger/writes.py), as every
+write to a conversation does, whose trigger copies them again; a close writes only the hand-over's
+own columns (it locks the hand-over alone); a new reply moves `first_reply_at` by comparing with the
+fact's own value, which PostgreSQL re-reads after waiting for a concurrent writer, not by a min over
+the replies its snapshot sees.
 SQLite drops a table's triggers when it is recreated: a later migration that alters one of these
 tables in batch mode on SQLite must create them again.
 
@@ -43,9 +45,10 @@ INSERT_FACT = (
     "INSERT INTO handover_facts (escalation_id, conversation_id, created_at, closed_at, first_reply_at, {columns})"
     " SELECT NEW.id, NEW.conversation_id, NEW.created_at, NEW.closed_at, NULL, {values} FROM conversations AS c WHERE c.id = NEW.conversation_id"
 ).format(columns=", ".join(CONVERSATION), values=of_conversation("c"))
-UPDATE_FACT = (
-    "UPDATE handover_facts SET escalation_id = NEW.id, conversation_id = NEW.conversation_id, created_at = NEW.created_at, closed_at = NEW.closed_at,"
-    " ({columns}) = (SELECT {values} FROM conversations AS c WHERE c.id = NEW.conversation_id) WHERE escalation_id = OLD.id"
+UPDATE_FACT = "UPDATE handover_facts SET escalation_id = NEW.id, created_at = NEW.created_at, closed_at = NEW.closed_at WHERE escalation_id = OLD.id"
+# Only when the hand-over moves to another conversation (nothing in jiso does).
+MOVE_FACT = (
+    "UPDATE handover_facts SET conversation_id = NEW.conversation_id, ({columns}) = (SELECT {values} FROM conversations AS c WHERE c.id = NEW.conversation_id) WHERE escalation_id IN (OLD.id, NEW.id)"
 ).format(columns=", ".join(CONVERSATION), values=of_conversation("c"))
 DELETE_FACT = "DELETE FROM handover_facts WHERE escalation_id = OLD.id"
 FIRST_REPLY = (
@@ -64,6 +67,10 @@ def escalation_changed(dialect: str) -> str:
     return differs([(f"OLD.{c}", f"NEW.{c}") for c in ("id", "conversation_id", "created_at", "closed_at")], dialect)
 
 
+def escalation_moved(dialect: str) -> str:
+    return differs([("OLD.conversation_id", "NEW.conversation_id")], dialect)
+
+
 def reply_changed(dialect: str) -> str:
     return differs([(f"OLD.{c}", f"NEW.{c}") for c in ("escalation_id", "created_at")], dialect)
 
@@ -77,6 +84,7 @@ def create_sqlite_triggers() -> None:
     triggers = {
         "handover_facts_insert": f"AFTER INSERT ON escalations BEGIN {INSERT_FACT}; END",
         "handover_facts_update": f"AFTER UPDATE ON escalations WHEN {escalation_changed('sqlite')} BEGIN {UPDATE_FACT}; END",
+        "handover_facts_move": f"AFTER UPDATE ON escalations WHEN {escalation_moved('sqlite')} BEGIN {MOVE_FACT}; END",
         "handover_facts_delete": f"AFTER DELETE ON escalations BEGIN {DELETE_FACT}; END",
         "handover_facts_reply_insert": f"AFTER INSERT ON person_replies BEGIN {FIRST_REPLY}; END",
         "handover_facts_reply_update": f"AFTER UPDATE ON person_replies WHEN {reply_changed('sqlite')} BEGIN {REPLIES_AGAIN}; {FIRST_REPLY}; END",
@@ -92,7 +100,11 @@ def plpgsql(name: str, body: str) -> None:
 
 
 def create_postgresql_triggers() -> None:
-    plpgsql("handover_facts_of_escalation", f"    IF TG_OP = 'INSERT' THEN {INSERT_FACT}; ELSIF TG_OP = 'UPDATE' THEN {UPDATE_FACT}; ELSE {DELETE_FACT}; END IF;")
+    plpgsql(
+        "handover_facts_of_escalation",
+        f"    IF TG_OP = 'INSERT' THEN {INSERT_FACT}; ELSIF TG_OP = 'DELETE' THEN {DELETE_FACT}; ELSE {UPDATE_FACT}; END IF;\n"
+        f"    IF TG_OP = 'UPDATE' AND ({escalation_moved('postgresql')}) THEN {MOVE_FACT}; END IF;",
+    )
     plpgsql("handover_facts_of_reply", f"    IF TG_OP IN ('UPDATE', 'DELETE') THEN {REPLIES_AGAIN}; END IF;\n    IF TG_OP IN ('UPDATE', 'INSERT') THEN {FIRST_REPLY}; END IF;")
     plpgsql("handover_facts_of_conversation", f"    {CONVERSATION_MOVED};")
     # Each takes a lock on its table until this migration commits: a write by another instance
@@ -145,7 +157,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
-        for name in ("insert", "update", "delete", "reply_insert", "reply_update", "reply_delete", "conversation"):
+        for name in ("insert", "update", "move", "delete", "reply_insert", "reply_update", "reply_delete", "conversation"):
             op.execute(f"DROP TRIGGER handover_facts_{name}")
     else:
         for trigger, table in (

@@ -4,7 +4,9 @@ it instead of joining a million states to a million users.
 
 Triggers, not the refresh that writes the states: an instance still on the previous version
 writes states without the column during a rolling upgrade, and the column must follow a user
-moved to another organization by any write path.
+moved to another organization by any write path. Not locked against a refresh (PostgreSQL): a
+user's organization changed while a refresh rewrites that user's state can leave the state with the
+old one until the user's next change (jiso never changes a user's organization).
 
 Revision ID: 0012_onboarding_state_orgs
 Revises: 0011_handover_facts
