@@ -10,13 +10,13 @@ Portability rules kept here:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import Float, and_, case, cast, exists, extract, func, literal, literal_column, or_, select, type_coerce, union, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ColumnElement, Select
-from sqlalchemy.sql.selectable import CTE, Subquery
+from sqlalchemy.sql.selectable import CTE, FromClause, Subquery
 from sqlmodel import Session
 
 from bot.ledger.events import JISO_EVENT_PREFIX
@@ -63,6 +63,10 @@ class Filters:
     org_id: str | None = None
     channel: str | None = None
     locale: str | None = None
+
+    def on(self, table: FromClause) -> list[ColumnElement[bool]]:
+        """The filters given, as equalities on `table`'s columns of the same names."""
+        return [table.c[name] == value for name, value in (("org_id", self.org_id), ("channel", self.channel), ("locale", self.locale)) if value is not None]
 
 
 @dataclass(frozen=True)
@@ -131,14 +135,7 @@ def conversation_filters(window: Window) -> list[ColumnElement[bool]]:
 
 def kept_conversations(f: Filters) -> list[ColumnElement[bool]]:
     """The conversations with a question that the filters keep, whenever they began."""
-    clauses = [C.c.turn_count > 0]
-    if f.org_id is not None:
-        clauses.append(C.c.org_id == f.org_id)
-    if f.channel is not None:
-        clauses.append(C.c.channel == f.channel)
-    if f.locale is not None:
-        clauses.append(C.c.locale == f.locale)
-    return clauses
+    return [C.c.turn_count > 0, *f.on(C)]
 
 
 def outcome_counts(session: Session, window: Window, *, buckets: Sequence[Bucket] | None = None, by_org: bool = False) -> list[tuple]:
@@ -229,9 +226,7 @@ def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequenc
     parts: list[Select] = []
     for counts, start, spans in sources:
         for low, high, sign in spans:
-            kept = [start >= low, start < high]
-            kept += [counts.c.channel == f.channel] if f.channel is not None else []
-            kept += [counts.c.locale == f.locale] if f.locale is not None else []
+            kept = [start >= low, start < high, *f.on(counts)]  # no org_id here: outcome_counts checked
             key = func.nullif(counts.c.org_id, literal("")) if by_org else ranges.c.bucket
             n = counts.c.n if sign is None else counts.c.n * sign
             parts.append(select(key.label("key"), counts.c.settled.label("outcome"), n.label("n")).select_from(counts.join(ranges, and_(*kept))))
@@ -281,11 +276,7 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
     first_event = select(E.c.user_id.label("user_id"), func.min(E.c.occurred_at).label("t")).where(E.c.known, E.c.occurred_at <= now, *own_events).group_by(E.c.user_id)
     # One pass over each user's conversations: first question, first hand-over, used the assistant.
     asked = and_(C.c.turn_count > 0, C.c.created_at <= now)
-    used_here = [asked]
-    if window.filters.channel is not None:
-        used_here.append(C.c.channel == window.filters.channel)
-    if window.filters.locale is not None:
-        used_here.append(C.c.locale == window.filters.locale)
+    used_here = [asked, *replace(window.filters, org_id=None).on(C)]  # the organization is the user's (members above)
     talk = (
         select(
             C.c.user_id.label("user_id"),
@@ -576,10 +567,8 @@ def open_escalations(session: Session, window: Window) -> int:
 def _open_escalations(window: Window, *, by_org: bool) -> Select:
     # The hand-over facts hold the conversation's columns: no join with every conversation.
     source, handover, conversation = (K, K, K) if window.rollups else (X.join(C, C.c.id == X.c.conversation_id), X, C)
-    f = window.filters
-    kept = [conversation.c[name] == value for name, value in (("org_id", f.org_id), ("channel", f.channel), ("locale", f.locale)) if value is not None]
     still_open = [handover.c.created_at <= window.now, or_(handover.c.closed_at.is_(None), handover.c.closed_at > window.now)]
-    return select((conversation.c.org_id if by_org else literal_column("NULL")).label("org_id")).select_from(source).where(*still_open, *kept)
+    return select((conversation.c.org_id if by_org else literal_column("NULL")).label("org_id")).select_from(source).where(*still_open, *window.filters.on(conversation))
 
 
 def _handovers_of_the_period(window: Window) -> CTE:
@@ -587,10 +576,9 @@ def _handovers_of_the_period(window: Window) -> CTE:
     created_at, closed_at, the conversation's escalated_at, and first_reply (the first person's
     reply by now, or NULL). From the hand-over facts, or with `rollups` off computed from the
     hand-overs, their conversations and replies (the reference the facts are tested against)."""
-    now, f = window.now, window.filters
+    now = window.now
     if window.rollups:
-        kept = [K.c.started_at >= window.start, K.c.started_at < window.end, K.c.asked, K.c.created_at <= now]
-        kept += [K.c[name] == value for name, value in (("org_id", f.org_id), ("channel", f.channel), ("locale", f.locale)) if value is not None]
+        kept = [K.c.started_at >= window.start, K.c.started_at < window.end, K.c.asked, K.c.created_at <= now, *window.filters.on(K)]
         first_reply = case((K.c.first_reply_at <= now, K.c.first_reply_at))
         columns = [K.c.escalation_id.label("id"), K.c.conversation_id, K.c.created_at, K.c.closed_at, K.c.escalated_at, first_reply.label("first_reply")]
         return select(*columns).where(*kept).cte("mine").prefix_with("MATERIALIZED", dialect="sqlite")
