@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Float, and_, case, cast, exists, extract, func, literal, literal_column, or_, select, type_coerce, union, union_all
+from sqlalchemy import Float, and_, case, cast, exists, extract, false, func, literal, literal_column, or_, select, type_coerce, union, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql import ColumnElement, Select
 from sqlalchemy.sql.selectable import CTE, FromClause, Subquery
@@ -573,17 +573,18 @@ def _open_escalations(window: Window, *, by_org: bool) -> Select:
 
 def _handovers_of_the_period(window: Window) -> CTE:
     """The hand-overs (made by now) of the conversations the period counts: id, conversation_id,
-    created_at, closed_at, the conversation's escalated_at, and first_reply (the first person's
-    reply by now, or NULL). From the hand-over facts, or with `rollups` off computed from the
-    hand-overs, their conversations and replies (the reference the facts are tested against)."""
+    created_at, closed_at, the conversation's escalated_at, first_reply (the first person's reply
+    by now, or NULL) and sole (its conversation's only hand-over; false may be either). From the
+    hand-over facts, or with `rollups` off computed from the hand-overs, their conversations and
+    replies (the reference the facts are tested against)."""
     now = window.now
     if window.rollups:
         kept = [K.c.started_at >= window.start, K.c.started_at < window.end, K.c.asked, K.c.created_at <= now, *window.filters.on(K)]
         first_reply = case((K.c.first_reply_at <= now, K.c.first_reply_at))
-        columns = [K.c.escalation_id.label("id"), K.c.conversation_id, K.c.created_at, K.c.closed_at, K.c.escalated_at, first_reply.label("first_reply")]
+        columns = [K.c.escalation_id.label("id"), K.c.conversation_id, K.c.created_at, K.c.closed_at, K.c.escalated_at, first_reply.label("first_reply"), K.c.sole]
         return select(*columns).where(*kept).cte("mine").prefix_with("MATERIALIZED", dialect="sqlite")
     replies = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= now).group_by(R.c.escalation_id).subquery("first_reply")
-    columns = [X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at, C.c.escalated_at, replies.c.t.label("first_reply")]
+    columns = [X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at, C.c.escalated_at, replies.c.t.label("first_reply"), false().label("sole")]
     source = X.join(C, C.c.id == X.c.conversation_id).outerjoin(replies, replies.c.escalation_id == X.c.id)
     return select(*columns).select_from(source).where(X.c.created_at <= now, *conversation_filters(window)).cte("mine")
 
@@ -597,17 +598,16 @@ def handover_results(session: Session, window: Window) -> dict[str, float | int 
     dialect, now = dialect_of(session), window.now
     mine = _handovers_of_the_period(window)
     closed = and_(mine.c.closed_at.is_not(None), mine.c.closed_at <= now)
+    handed_over = and_(mine.c.escalated_at.is_not(None), mine.c.escalated_at <= now)
+    # A sole hand-over is its conversation: counted as it is; the others grouped by conversation.
+    sole_closed = select(func.count()).select_from(mine).where(mine.c.sole, handed_over, closed).scalar_subquery()
     all_closed = (
-        select(mine.c.conversation_id)
-        .where(mine.c.escalated_at.is_not(None), mine.c.escalated_at <= now)
-        .group_by(mine.c.conversation_id)
-        .having(func.max(case((closed, _int(0)), else_=_int(1))) == _int(0))
-        .subquery("all_closed")
+        select(mine.c.conversation_id).where(~mine.c.sole, handed_over).group_by(mine.c.conversation_id).having(func.max(case((closed, _int(0)), else_=_int(1))) == _int(0)).subquery("all_closed")
     )
     to_reply = select(hours_between(mine.c.created_at, mine.c.first_reply, dialect).label("hours")).where(mine.c.first_reply.is_not(None))
     to_close = select(hours_between(mine.c.created_at, mine.c.closed_at, dialect).label("hours")).where(closed)
     medians = [_median(hours.cte(name).prefix_with("MATERIALIZED", dialect="sqlite"), dialect) for name, hours in (("to_reply", to_reply), ("to_close", to_close))]
-    row = session.execute(select(select(func.count()).select_from(all_closed).scalar_subquery(), *medians)).one()
+    row = session.execute(select(sole_closed + select(func.count()).select_from(all_closed).scalar_subquery(), *medians)).one()
     return {"resolved_by_person": int(row[0]), "first_reply": None if row[1] is None else float(row[1]), "close": None if row[2] is None else float(row[2])}
 
 

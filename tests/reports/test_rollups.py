@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from alembic import op
+from sqlalchemy import delete as sa_delete
 from sqlalchemy import func
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
@@ -119,16 +120,18 @@ def handover_facts(database) -> tuple[list, list]:
     conversations and replies."""
     with Session(database) as session:
         got = sorted(
-            (f.escalation_id, f.conversation_id, f.created_at, f.closed_at, f.first_reply_at, f.started_at, f.org_id, f.channel, f.locale, f.asked, f.escalated_at)
+            (f.escalation_id, f.conversation_id, f.created_at, f.closed_at, f.first_reply_at, f.started_at, f.org_id, f.channel, f.locale, f.asked, f.escalated_at, f.sole)
             for f in session.exec(select(HandoverFact))
         )
         conversations = {c.id: c for c in session.exec(select(Conversation))}
         replies = list(session.exec(select(PersonReply)))
+        escalations = list(session.exec(select(Escalation)))
         expected = []
-        for x in session.exec(select(Escalation)):
+        for x in escalations:
             c = conversations[x.conversation_id]
             first_reply = min((r.created_at for r in replies if r.escalation_id == x.id), default=None)
-            expected.append((x.id, c.id, x.created_at, x.closed_at, first_reply, c.created_at, c.org_id, c.channel, c.locale, c.turn_count > 0, c.escalated_at))
+            sole = sum(other.conversation_id == c.id for other in escalations) == 1
+            expected.append((x.id, c.id, x.created_at, x.closed_at, first_reply, c.created_at, c.org_id, c.channel, c.locale, c.turn_count > 0, c.escalated_at, sole))
     return got, sorted(expected)
 
 
@@ -149,6 +152,7 @@ def test_reports_from_the_rollup_equal_the_row_by_row_counts(db_engine, checklis
     assert got == expected
     got, expected = handover_facts(db_engine)
     assert any(fact[4] for fact in got) and any(fact[3] for fact in got)  # replied to, closed
+    assert any(fact[11] for fact in got) and not all(fact[11] for fact in got)  # sole hand-overs and conversations with several
     assert got == expected
 
 
@@ -264,6 +268,55 @@ def test_upgrading_to_the_hand_over_facts_copies_the_hand_overs_already_recorded
     got, expected = handover_facts(database)
     assert len(got) == 3 and got == expected
     database.dispose()
+
+
+def test_upgrading_to_sole_hand_overs_marks_the_conversations_handed_over_once(tmp_path, checklist) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0012_onboarding_state_orgs")
+    database = make_engine(url)
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    with Session(database) as session:
+        twice = converse(session, at, [("ask", False, 1), ("escalate", None, 2), ("close", None, 3), ("ask", False, 4), ("escalate", None, 5)])
+        once = converse(session, at, [("ask", False, 1), ("escalate", None, 2), ("close", None, 3)])
+        twice_id, once_id = twice.id, once.id
+    upgrade(url)
+    got, expected = handover_facts(database)
+    assert got == expected and sorted(fact[11] for fact in got) == [False, False, True]
+    with Session(database) as session:
+        converse(session, at, [("ask", False, 1), ("escalate", None, 2), ("close", None, 3)])
+        writes.record_escalation(session=session, conversation=session.get(Conversation, once_id), reason="again", destinations=["webhook"], now=at + timedelta(minutes=9))
+        session.execute(sa_delete(Escalation).where(Escalation.id == handovers.latest_escalation(session=session, conversation_id=twice_id).id))
+        session.commit()
+    got, expected = handover_facts(database)
+    assert got == expected and sorted(fact[11] for fact in got) == [False, False, True, True]
+    with Session(database) as session:  # `twice` has one closed hand-over left, the third is closed, `once` has an open one
+        period = Period.of(date(2026, 11, 1), date(2026, 11, 30), parse_tz("UTC"))
+        scope = kpis.ReportScope(session, checklist, period, Filters(), NOW, QUIET)
+        assert kpis.summary(scope)["conversations"]["resolved_by_person"] == 2
+    database.dispose()
+
+
+def test_two_hand_overs_of_one_conversation_at_once_are_neither_sole(db_engine) -> None:
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    with Session(db_engine) as session:
+        conversation = converse(session, at, [("ask", False, 1)])
+    first = Session(db_engine)
+    writes._lock(first, first.get(Conversation, conversation.id))  # as record_escalation does first
+    first.add(Escalation(conversation_id=conversation.id, reason="first", destinations=[], delivery={}, created_at=at + timedelta(minutes=2)))
+    first.flush()  # the first hand-over's fact says sole; not committed yet
+
+    def hand_over_again() -> None:
+        with Session(db_engine) as session:
+            writes.record_escalation(session=session, conversation=session.get(Conversation, conversation.id), reason="second", destinations=[], now=at + timedelta(minutes=3))
+
+    second = threading.Thread(target=hand_over_again)
+    second.start()
+    second.join(0.5)  # waits for the conversation (PostgreSQL: its row lock; SQLite: the write lock)
+    first.commit()
+    first.close()
+    second.join()
+    got, expected = handover_facts(db_engine)
+    assert got == expected and [fact[11] for fact in got] == [False, False]
 
 
 def test_a_reply_written_while_another_is_uncommitted_keeps_the_earlier_one_first(db_engine) -> None:
