@@ -362,6 +362,16 @@ class OutcomeOrgMonth(SQLModel, table=True):
     n: int = 0
 
 
+class OutcomeOrgMonthTotal(SQLModel, table=True):
+    """`outcome_org_months` summed over channels and locales (kept by triggers on it, migration 0014)."""
+
+    __tablename__ = "outcome_org_month_totals"
+    month: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    org_id: str = Field(max_length=128, primary_key=True)
+    settled: str = Field(max_length=24, primary_key=True)
+    n: int = 0
+
+
 class OutcomeChange(SQLModel, table=True):
     """+1 / -1 to an `outcome_hours` and an `outcome_org_days` count, appended by the triggers
     (appends never wait on a lock; updating shared counters would make writers queue or deadlock)."""

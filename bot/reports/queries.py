@@ -33,6 +33,7 @@ from bot.ledger.models import (
     OutcomeHour,
     OutcomeOrgDay,
     OutcomeOrgMonth,
+    OutcomeOrgMonthTotal,
     PersonReply,
     Turn,
     UTCDateTime,
@@ -51,6 +52,7 @@ R = PersonReply.__table__
 H = OutcomeHour.__table__
 G = OutcomeOrgDay.__table__
 Y = OutcomeOrgMonth.__table__  # per organization and month
+Z = OutcomeOrgMonthTotal.__table__  # per organization and month, every channel and locale
 D = OutcomeChange.__table__
 S = OnboardingState.__table__
 M = OnboardingDirty.__table__  # users Marked dirty
@@ -210,8 +212,8 @@ def _months_and_days(a_start: datetime, a_end: datetime) -> dict[str, datetime |
 
 def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequence[Bucket] | None, *, by_org: bool) -> list[tuple]:
     """`outcome_counts` from the rollups, in one statement (one snapshot): the settled counts and
-    the changes not yet compacted over the whole hours (per organization: whole months, plus or
-    minus days at the ends), the conversations still in the quiet window moved from their settled class to
+    the changes not yet compacted over the whole hours (per organization: whole months, over every
+    channel and locale unless filtered, plus or minus days at the ends), the conversations still in the quiet window moved from their settled class to
     `open` (the only part that depends on `now`), and the edges counted row by row with the outcome
     rule itself."""
     ranges = _rollup_ranges(window, buckets or [Bucket(window.start.date(), window.start, window.end)], "day" if by_org else "hour")
@@ -220,7 +222,8 @@ def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequenc
     whole = [(ranges.c.a_start, ranges.c.a_end, None)]
     if by_org:
         days = [(ranges.c.l_start, ranges.c.l_end, ranges.c.l_sign), (ranges.c.r_start, ranges.c.r_end, ranges.c.r_sign)]
-        sources = [(Y, Y.c.month, [(ranges.c.m_start, ranges.c.m_end, None)]), (G, G.c.day, days), (D, D.c.hour, whole)]
+        months = Z if f.channel is None and f.locale is None else Y  # a quarter of the rows, without the two columns
+        sources = [(months, months.c.month, [(ranges.c.m_start, ranges.c.m_end, None)]), (G, G.c.day, days), (D, D.c.hour, whole)]
     else:
         sources = [(H, H.c.hour, whole), (D, D.c.hour, whole)]
     parts: list[Select] = []

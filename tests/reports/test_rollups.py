@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from bot.ledger import handovers, rollups, writes
 from bot.ledger.db import make_engine, upgrade
-from bot.ledger.models import Conversation, Escalation, HandoverFact, OutcomeChange, OutcomeHour, OutcomeOrgDay, OutcomeOrgMonth, PersonReply, Turn
+from bot.ledger.models import Conversation, Escalation, HandoverFact, OutcomeChange, OutcomeHour, OutcomeOrgDay, OutcomeOrgMonth, OutcomeOrgMonthTotal, PersonReply, Turn
 from bot.ledger.rollups import compact_outcome_changes
 from bot.reports import kpis
 from bot.reports.periods import Period, parse_tz
@@ -88,18 +88,20 @@ def assert_rollup_matches_rows(session: Session, checklist, nows: tuple[datetime
 def rolled_up_totals(database) -> tuple[dict, dict]:
     """Per table and key: the compacted counts plus the pending changes, and the same counted from
     the conversations themselves."""
-    hours, days, months, changes = OutcomeHour.__table__, OutcomeOrgDay.__table__, OutcomeOrgMonth.__table__, OutcomeChange.__table__
+    hours, days, months, totals, changes = OutcomeHour.__table__, OutcomeOrgDay.__table__, OutcomeOrgMonth.__table__, OutcomeOrgMonthTotal.__table__, OutcomeChange.__table__
     got: dict = {}
     with database.connect() as connection:
         for name, rows in (
             ("hours", sa_select(hours.c.hour, hours.c.channel, hours.c.locale, hours.c.settled, hours.c.n)),
             ("days", sa_select(days.c.day, days.c.org_id, days.c.channel, days.c.locale, days.c.settled, days.c.n)),
             ("months", sa_select(months.c.month, months.c.org_id, months.c.channel, months.c.locale, months.c.settled, months.c.n)),
+            ("totals", sa_select(totals.c.month, totals.c.org_id, totals.c.settled, totals.c.n)),
             ("changes", sa_select(changes.c.hour, changes.c.org_id, changes.c.channel, changes.c.locale, changes.c.settled, changes.c.n)),
         ):
             for *key, n in connection.execute(rows):
                 if name == "changes":  # pending: counted in each table once folded
-                    keys = [("hours", (key[0], *key[2:])), ("days", (key[0].replace(hour=0), *key[1:])), ("months", (key[0].replace(day=1, hour=0), *key[1:]))]
+                    month = key[0].replace(day=1, hour=0)
+                    keys = [("hours", (key[0], *key[2:])), ("days", (key[0].replace(hour=0), *key[1:])), ("months", (month, *key[1:])), ("totals", (month, key[1], key[4]))]
                 else:
                     keys = [(name, tuple(key))]
                 for table, k in keys:
@@ -110,7 +112,9 @@ def rolled_up_totals(database) -> tuple[dict, dict]:
             settled = "escalated" if c.escalated_at else "resolved_confirmed" if c.confirmed_at else "resolved_assumed" if c.last_turn_answered and not c.last_turn_not_helpful else "unanswered"
             hour = c.created_at.replace(minute=0, second=0, microsecond=0)
             org_key = (c.org_id or "", c.channel, c.locale or "", settled)
-            for key in (("hours", (hour, c.channel, c.locale or "", settled)), ("days", (hour.replace(hour=0), *org_key)), ("months", (hour.replace(day=1, hour=0), *org_key))):
+            month = hour.replace(day=1, hour=0)
+            keys = (("hours", (hour, c.channel, c.locale or "", settled)), ("days", (hour.replace(hour=0), *org_key)), ("months", (month, *org_key)), ("totals", (month, c.org_id or "", settled)))
+            for key in keys:
                 expected[key] = expected.get(key, 0) + 1
     return {k: n for k, n in got.items() if n}, expected
 
