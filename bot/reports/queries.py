@@ -212,10 +212,10 @@ def _months_and_days(a_start: datetime, a_end: datetime) -> dict[str, datetime |
 
 def _rolled_up_outcome_counts(session: Session, window: Window, buckets: Sequence[Bucket] | None, *, by_org: bool) -> list[tuple]:
     """`outcome_counts` from the rollups, in one statement (one snapshot): the settled counts and
-    the changes not yet compacted over the whole hours (per organization: whole months, over every
-    channel and locale unless filtered, plus or minus days at the ends), the conversations still in the quiet window moved from their settled class to
-    `open` (the only part that depends on `now`), and the edges counted row by row with the outcome
-    rule itself."""
+    the changes not yet compacted over the whole hours (per organization: whole months, summed
+    over channels and locales unless filtered by them, plus or minus days at the ends), the
+    conversations still in the quiet window moved from their settled class to `open` (the only
+    part that depends on `now`), and the edges counted row by row with the outcome rule itself."""
     ranges = _rollup_ranges(window, buckets or [Bucket(window.start.date(), window.start, window.end)], "day" if by_org else "hour")
     f = window.filters
     # (counts, their instant column, the ranges of it they answer for)
