@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -335,6 +335,7 @@ class HandoverFact(SQLModel, table=True):
         Index("ix_handover_facts_started", "started_at"),
         Index("ix_handover_facts_org_started", "org_id", "started_at"),
         Index("ix_handover_facts_conversation", "conversation_id"),
+        Index("ix_handover_facts_shared", "started_at", postgresql_where=text("NOT sole"), sqlite_where=text("NOT sole")),
     )
     escalation_id: str = Field(primary_key=True, max_length=32)
     conversation_id: str = Field(max_length=32)

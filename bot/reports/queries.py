@@ -412,21 +412,37 @@ def onboarding_users(checklist: Checklist, window: Window, dialect: str, *, by_o
     return union_all(settled, computed(live)).subquery("onboarding_users")
 
 
-def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = None, *, by_org: bool = False) -> CTE:
+def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = None, *, by_org: bool = False, user_ids: bool = True) -> CTE:
     """The users who started in the window (per bucket, or per organization), with `key`. A CTE:
     the counts and the time-to-complete percentiles read it in one statement, built once. Without
-    org_id, which only the key by organization needs (`onboarding_users(by_org=True)`)."""
+    org_id, which only the key by organization needs (`onboarding_users(by_org=True)`), and
+    without user_id unless `user_ids` (counts need none: a million rows written narrower)."""
+    left_out = ("org_id",) if user_ids else ("org_id", "user_id")
     clauses = [users.c.started_at >= window.start, users.c.started_at < window.end]
     if window.filters.org_id is not None:
         clauses.append(users.c.org_id == window.filters.org_id)
     if buckets:
-        table = bucket_table(buckets)
-        source = users.join(table, and_(users.c.started_at >= table.c.b_start, users.c.started_at < table.c.b_end))
-        key = table.c.bucket
+        clauses += [users.c.started_at >= buckets[0].start, users.c.started_at < buckets[-1].end]
+        key = bucket_number(users.c.started_at, buckets)
     else:
-        source = users
         key = users.c.org_id if by_org else literal_column("NULL")
-    return select(key.label("key"), *[column for column in users.c if column.name != "org_id"]).select_from(source).where(*clauses).cte("cohort")
+    return select(key.label("key"), *[column for column in users.c if column.name not in left_out]).where(*clauses).cte("cohort")
+
+
+def bucket_number(instant: ColumnElement, buckets: Sequence[Bucket]) -> ColumnElement[int]:
+    """The number of the bucket `instant` falls in (contiguous buckets; `instant` within them), by
+    a binary search written as nested CASEs: a few comparisons a row, where a join with the bucket
+    rows compared each of a million users with every bucket (2.5 s of a weekly report)."""
+    if any(a.end != b.start for a, b in zip(buckets, buckets[1:])):
+        raise ValueError("buckets must be contiguous")
+
+    def search(low: int, high: int) -> ColumnElement[int]:  # among buckets[low:high]
+        if high - low == 1:
+            return _int(low)
+        middle = (low + high) // 2
+        return case((instant < literal(buckets[middle].start, UTCDateTime()), search(low, middle)), else_=search(middle, high))
+
+    return search(0, len(buckets))
 
 
 PERCENTILES = {"median": (1, 2), "p90": (9, 10)}  # p as a fraction num/den: exact integer positions
@@ -439,7 +455,7 @@ def onboarding_counts(
     reached[i]; with `times` the median and p90 hours from start to completion (None without
     completions)."""
     dialect = dialect_of(session)
-    group = cohort(onboarding_users(checklist, window, dialect, by_org=by_org), window, buckets, by_org=by_org)
+    group = cohort(onboarding_users(checklist, window, dialect, by_org=by_org), window, buckets, by_org=by_org, user_ids=False)
     n = len(checklist.steps) if funnel else 0
     # Users by the steps they did first (a few hundred combinations, not a row per user), then the
     # funnel from those groups; without the funnel, straight by key (by organization the
@@ -585,7 +601,8 @@ def _handovers_of_the_period(window: Window) -> CTE:
         kept = [K.c.started_at >= window.start, K.c.started_at < window.end, K.c.asked, K.c.created_at <= now, *window.filters.on(K)]
         first_reply = case((K.c.first_reply_at <= now, K.c.first_reply_at))
         columns = [K.c.escalation_id.label("id"), K.c.conversation_id, K.c.created_at, K.c.closed_at, K.c.escalated_at, first_reply.label("first_reply"), K.c.sole]
-        return select(*columns).where(*kept).cte("mine").prefix_with("MATERIALIZED", dialect="sqlite")
+        # PostgreSQL: read where each part needs it (writing a million rows aside took a second).
+        return select(*columns).where(*kept).cte("mine").prefix_with("MATERIALIZED", dialect="sqlite").prefix_with("NOT MATERIALIZED", dialect="postgresql")
     replies = select(R.c.escalation_id, func.min(R.c.created_at).label("t")).where(R.c.created_at <= now).group_by(R.c.escalation_id).subquery("first_reply")
     columns = [X.c.id, X.c.conversation_id, X.c.created_at, X.c.closed_at, C.c.escalated_at, replies.c.t.label("first_reply"), false().label("sole")]
     source = X.join(C, C.c.id == X.c.conversation_id).outerjoin(replies, replies.c.escalation_id == X.c.id)
@@ -607,10 +624,18 @@ def handover_results(session: Session, window: Window) -> dict[str, float | int 
     all_closed = (
         select(mine.c.conversation_id).where(~mine.c.sole, handed_over).group_by(mine.c.conversation_id).having(func.max(case((closed, _int(0)), else_=_int(1))) == _int(0)).subquery("all_closed")
     )
-    to_reply = select(hours_between(mine.c.created_at, mine.c.first_reply, dialect).label("hours")).where(mine.c.first_reply.is_not(None))
-    to_close = select(hours_between(mine.c.created_at, mine.c.closed_at, dialect).label("hours")).where(closed)
-    medians = [_median(hours.cte(name).prefix_with("MATERIALIZED", dialect="sqlite"), dialect) for name, hours in (("to_reply", to_reply), ("to_close", to_close))]
-    row = session.execute(select(sole_closed + select(func.count()).select_from(all_closed).scalar_subquery(), *medians)).one()
+    to_reply, to_close = hours_between(mine.c.created_at, mine.c.first_reply, dialect), hours_between(mine.c.created_at, mine.c.closed_at, dialect)
+    several = select(func.count()).select_from(all_closed).scalar_subquery()
+    if dialect == "postgresql" and window.rollups:
+        # One pass over the facts: each median an ordered-set aggregate over the rows it filters.
+        half = literal_column("0.5")
+        medians = [func.percentile_cont(half).within_group(to_reply).filter(mine.c.first_reply.is_not(None)), func.percentile_cont(half).within_group(to_close).filter(closed)]
+        query = select(func.count().filter(and_(mine.c.sole, handed_over, closed)) + several, *medians).select_from(mine)
+    else:
+        parts = (("to_reply", select(to_reply.label("hours")).where(mine.c.first_reply.is_not(None))), ("to_close", select(to_close.label("hours")).where(closed)))
+        medians = [_median(hours.cte(name).prefix_with("MATERIALIZED", dialect="sqlite"), dialect) for name, hours in parts]
+        query = select(sole_closed + several, *medians)
+    row = session.execute(query).one()
     return {"resolved_by_person": int(row[0]), "first_reply": None if row[1] is None else float(row[1]), "close": None if row[2] is None else float(row[2])}
 
 

@@ -61,6 +61,9 @@ def upgrade() -> None:
     # A plain ADD COLUMN (no batch mode): SQLite keeps the table, and so the triggers of 0011 on it.
     # PostgreSQL locks the facts until this migration commits: a hand-over written meanwhile waits.
     op.add_column("handover_facts", sa.Column("sole", sa.Boolean(), nullable=False, server_default=sa.false()))
+    # The hand-overs the report groups by conversation: few, found without reading the others.
+    shared = sa.text("NOT sole")
+    op.create_index("ix_handover_facts_shared", "handover_facts", ["started_at"], postgresql_where=shared, sqlite_where=shared)
     if dialect == "sqlite":
         for name, body in SQLITE_TRIGGERS.items():
             op.execute(f"CREATE TRIGGER {name} {body}")
@@ -77,4 +80,5 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER handover_facts_sole_move ON handover_facts")
         op.execute("DROP TRIGGER handover_facts_sole ON handover_facts")
         op.execute("DROP FUNCTION handover_facts_sole()")
+    op.drop_index("ix_handover_facts_shared", "handover_facts")
     op.drop_column("handover_facts", "sole")
