@@ -348,7 +348,7 @@ class HandoverFact(SQLModel, table=True):
     locale: Optional[str] = Field(default=None, max_length=8)
     asked: bool = False  # the conversation has a question (turn_count > 0)
     escalated_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)  # the conversation's first hand-over
-    sole: bool = False  # the conversation's only hand-over (migration 0013; false is never wrong, only slower)
+    sole: bool = True  # the conversation's only hand-over (its trigger marks several false, migration 0013)
 
 
 class OutcomeOrgMonth(SQLModel, table=True):

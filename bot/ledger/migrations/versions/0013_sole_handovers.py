@@ -6,11 +6,13 @@ million hand-overs by conversation took a second and a half of the summary at te
 conversations, though nearly every conversation is handed over once. The report counts the sole
 hand-overs one by one and groups only the others.
 
-Only `sole` = true has to be right (the conversation has exactly this hand-over); a hand-over
-marked false is counted through the grouping, which is right for any conversation. Concurrency
-(PostgreSQL, read committed): a new hand-over is written while holding its conversation's row
-lock (bot/ledger/writes.py), so the trigger's count of the conversation's facts, a statement taken
-after that lock, sees every hand-over committed before it.
+A new fact comes in as sole (the column's default) and its trigger, in the same statement,
+marks it and its conversation's other facts false when there are several: so the usual hand-over
+writes its fact once, and neither the trigger nor this upgrade rewrites the facts of conversations
+handed over once (PostgreSQL adds a column with a constant default without rewriting the table).
+Concurrency (PostgreSQL, read committed): a new hand-over is written while holding its
+conversation's row lock (bot/ledger/writes.py), so the trigger's count of the conversation's
+facts, a statement taken after that lock, sees every hand-over committed before it.
 
 Revision ID: 0013_sole_handovers
 Revises: 0012_onboarding_state_orgs
@@ -27,11 +29,13 @@ down_revision = "0012_onboarding_state_orgs"
 branch_labels = None
 depends_on = None
 
-SOLE = "UPDATE handover_facts SET sole = (SELECT count(*) FROM handover_facts AS f WHERE f.conversation_id = handover_facts.conversation_id) = 1 WHERE conversation_id = {row}.conversation_id"
+ONLY_ONE = "((SELECT count(*) FROM handover_facts AS f WHERE f.conversation_id = handover_facts.conversation_id) = 1)"
+# Writes only the facts whose mark changes (IS NOT: SQLite's IS DISTINCT FROM).
+SOLE = f"UPDATE handover_facts SET sole = {ONLY_ONE} WHERE conversation_id = {{row}}.conversation_id AND sole {{differs}} {ONLY_ONE}"
 SQLITE_TRIGGERS = {
-    "handover_facts_sole_insert": f"AFTER INSERT ON handover_facts BEGIN {SOLE.format(row='NEW')}; END",
-    "handover_facts_sole_move": f"AFTER UPDATE OF conversation_id ON handover_facts WHEN OLD.conversation_id IS NOT NEW.conversation_id BEGIN {SOLE.format(row='OLD')}; {SOLE.format(row='NEW')}; END",
-    "handover_facts_sole_delete": f"AFTER DELETE ON handover_facts BEGIN {SOLE.format(row='OLD')}; END",
+    "handover_facts_sole_insert": f"AFTER INSERT ON handover_facts BEGIN {SOLE.format(row='NEW', differs='IS NOT')}; END",
+    "handover_facts_sole_move": f"AFTER UPDATE OF conversation_id ON handover_facts WHEN OLD.conversation_id IS NOT NEW.conversation_id BEGIN {SOLE.format(row='OLD', differs='IS NOT')}; {SOLE.format(row='NEW', differs='IS NOT')}; END",
+    "handover_facts_sole_delete": f"AFTER DELETE ON handover_facts BEGIN {SOLE.format(row='OLD', differs='IS NOT')}; END",
 }
 
 
@@ -40,10 +44,10 @@ def create_postgresql_triggers() -> None:
         f"""CREATE FUNCTION handover_facts_sole() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        {SOLE.format(row="OLD")};
+        {SOLE.format(row="OLD", differs="IS DISTINCT FROM")};
     END IF;
     IF TG_OP IN ('UPDATE', 'INSERT') THEN
-        {SOLE.format(row="NEW")};
+        {SOLE.format(row="NEW", differs="IS DISTINCT FROM")};
     END IF;
     RETURN NULL;
 END $$"""
@@ -60,7 +64,7 @@ def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     # A plain ADD COLUMN (no batch mode): SQLite keeps the table, and so the triggers of 0011 on it.
     # PostgreSQL locks the facts until this migration commits: a hand-over written meanwhile waits.
-    op.add_column("handover_facts", sa.Column("sole", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("handover_facts", sa.Column("sole", sa.Boolean(), nullable=False, server_default=sa.true()))
     # The hand-overs the report groups by conversation: few, found without reading the others.
     shared = sa.text("NOT sole")
     op.create_index("ix_handover_facts_shared", "handover_facts", ["started_at"], postgresql_where=shared, sqlite_where=shared)
@@ -69,7 +73,7 @@ def upgrade() -> None:
             op.execute(f"CREATE TRIGGER {name} {body}")
     else:
         create_postgresql_triggers()
-    op.execute("UPDATE handover_facts SET sole = true WHERE conversation_id IN (SELECT conversation_id FROM handover_facts GROUP BY conversation_id HAVING count(*) = 1)")
+    op.execute("UPDATE handover_facts SET sole = false WHERE conversation_id IN (SELECT conversation_id FROM handover_facts GROUP BY conversation_id HAVING count(*) > 1)")
 
 
 def downgrade() -> None:
