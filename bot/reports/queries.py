@@ -593,7 +593,7 @@ def _open_escalations(window: Window, *, by_org: bool) -> Select:
 def _handovers_of_the_period(window: Window) -> CTE:
     """The hand-overs (made by now) of the conversations the period counts: id, conversation_id,
     created_at, closed_at, the conversation's escalated_at, first_reply (the first person's reply
-    by now, or NULL) and sole (its conversation's only hand-over; false may be either). From the
+    by now, or NULL) and sole (its conversation's only hand-over; false with `rollups` off). From the
     hand-over facts, or with `rollups` off computed from the hand-overs, their conversations and
     replies (the reference the facts are tested against)."""
     now = window.now
@@ -620,7 +620,7 @@ def handover_results(session: Session, window: Window) -> dict[str, float | int 
     closed = and_(mine.c.closed_at.is_not(None), mine.c.closed_at <= now)
     handed_over = and_(mine.c.escalated_at.is_not(None), mine.c.escalated_at <= now)
     # A sole hand-over is its conversation: counted as it is; the others grouped by conversation.
-    sole_closed = select(func.count()).select_from(mine).where(mine.c.sole, handed_over, closed).scalar_subquery()
+    sole_closed = and_(mine.c.sole, handed_over, closed)
     all_closed = (
         select(mine.c.conversation_id).where(~mine.c.sole, handed_over).group_by(mine.c.conversation_id).having(func.max(case((closed, _int(0)), else_=_int(1))) == _int(0)).subquery("all_closed")
     )
@@ -630,11 +630,11 @@ def handover_results(session: Session, window: Window) -> dict[str, float | int 
         # One pass over the facts: each median an ordered-set aggregate over the rows it filters.
         half = literal_column("0.5")
         medians = [func.percentile_cont(half).within_group(to_reply).filter(mine.c.first_reply.is_not(None)), func.percentile_cont(half).within_group(to_close).filter(closed)]
-        query = select(func.count().filter(and_(mine.c.sole, handed_over, closed)) + several, *medians).select_from(mine)
+        query = select(func.count().filter(sole_closed) + several, *medians).select_from(mine)
     else:
         parts = (("to_reply", select(to_reply.label("hours")).where(mine.c.first_reply.is_not(None))), ("to_close", select(to_close.label("hours")).where(closed)))
         medians = [_median(hours.cte(name).prefix_with("MATERIALIZED", dialect="sqlite"), dialect) for name, hours in parts]
-        query = select(sole_closed + several, *medians)
+        query = select(select(func.count()).select_from(mine).where(sole_closed).scalar_subquery() + several, *medians)
     row = session.execute(query).one()
     return {"resolved_by_person": int(row[0]), "first_reply": None if row[1] is None else float(row[1]), "close": None if row[2] is None else float(row[2])}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -300,6 +301,17 @@ def test_upgrading_to_sole_hand_overs_marks_the_conversations_handed_over_once(t
     database.dispose()
 
 
+def write_behind(holder: Session, write: Callable[[], None]) -> None:
+    """Run `write` in another thread while `holder`'s writes are uncommitted (it waits for them),
+    then commit them and let `write` finish."""
+    behind = threading.Thread(target=write)
+    behind.start()
+    behind.join(0.5)
+    holder.commit()
+    holder.close()
+    behind.join()
+
+
 def test_two_hand_overs_of_one_conversation_at_once_are_neither_sole(db_engine) -> None:
     at = datetime(2026, 11, 2, tzinfo=UTC)
     with Session(db_engine) as session:
@@ -313,12 +325,7 @@ def test_two_hand_overs_of_one_conversation_at_once_are_neither_sole(db_engine) 
         with Session(db_engine) as session:
             writes.record_escalation(session=session, conversation=session.get(Conversation, conversation.id), reason="second", destinations=[], now=at + timedelta(minutes=3))
 
-    second = threading.Thread(target=hand_over_again)
-    second.start()
-    second.join(0.5)  # waits for the conversation (PostgreSQL: its row lock; SQLite: the write lock)
-    first.commit()
-    first.close()
-    second.join()
+    write_behind(first, hand_over_again)  # waits for the conversation (PostgreSQL: its row lock; SQLite: the write lock)
     got, expected = handover_facts(db_engine)
     assert got == expected and [fact[11] for fact in got] == [False, False]
 
@@ -336,12 +343,7 @@ def test_a_reply_written_while_another_is_uncommitted_keeps_the_earlier_one_firs
         with Session(db_engine) as session:
             handovers.record_reply(session=session, escalation=escalation, text="second", via="api", now=at + timedelta(minutes=10))
 
-    second = threading.Thread(target=reply_later)
-    second.start()
-    second.join(0.5)  # waits for the first writer (PostgreSQL: the fact's row lock; SQLite: the write lock)
-    first.commit()
-    first.close()
-    second.join()
+    write_behind(first, reply_later)  # waits for the first writer (PostgreSQL: the fact's row lock; SQLite: the write lock)
     got, expected = handover_facts(db_engine)
     assert got == expected and got[0][4] == at + timedelta(minutes=5)
 
@@ -358,12 +360,7 @@ def test_a_close_waiting_for_a_first_question_keeps_the_question(db_engine) -> N
         with Session(db_engine) as session:
             handovers.close_escalation(session=session, escalation_id=escalation.id, now=at + timedelta(hours=1))
 
-    closing = threading.Thread(target=close)
-    closing.start()
-    closing.join(0.5)  # PostgreSQL: the close's trigger waits for the fact's row; SQLite: for the write lock
-    asking.commit()
-    asking.close()
-    closing.join()
+    write_behind(asking, close)  # PostgreSQL: the close's trigger waits for the fact's row; SQLite: for the write lock
     got, expected = handover_facts(db_engine)
     assert got == expected and (got[0][8], got[0][9]) == ("ja", True)
 
