@@ -328,7 +328,9 @@ class OutcomeOrgDay(SQLModel, table=True):
 class HandoverFact(SQLModel, table=True):
     """A hand-over with what the reports ask of it, its conversation and its replies, in one row
     (kept by triggers on escalations, person_replies and conversations, migration 0011): the
-    hand-over results read these alone instead of joining every hand-over to its conversation."""
+    hand-over results read these alone instead of joining every hand-over to its conversation.
+    SQLite also indexes them by their hours to a close and to a reply, and by organization with
+    what "open" reads (expression indexes, migration 0015)."""
 
     __tablename__ = "handover_facts"
     __table_args__ = (
@@ -391,9 +393,9 @@ class OnboardingState(SQLModel, table=True):
     """A user's onboarding as `queries.user_rows` computes it from all their facts (events,
     conversations), kept by `bot.reports.onboarding_states`. Valid for a report at `now` when
     computed under the report's checklist, the user is not in `onboarding_dirty`, and
-    `facts_until` (their latest fact's instant) is <= now. No index besides the key: the reports read
-    every row (and an organization's through end_users), and an index on the checklist key (one
-    value) misleads SQLite's planner."""
+    `facts_until` (their latest fact's instant) is <= now. No index on the checklist key (one value:
+    it misleads SQLite's planner): the reports read every row (and an organization's through
+    end_users); on SQLite the completed ones also by their hours to completion (migration 0015)."""
 
     __tablename__ = "onboarding_states"
     user_id: str = Field(primary_key=True, max_length=128)

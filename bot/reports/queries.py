@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Float, and_, case, cast, exists, extract, false, func, literal, literal_column, or_, select, type_coerce, union, union_all
+from sqlalchemy import Float, Integer, and_, case, cast, exists, extract, false, func, literal, literal_column, or_, select, type_coerce, union, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.sql import ColumnElement, Select, operators
+from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.selectable import CTE, FromClause, Subquery
 from sqlmodel import Session
 
@@ -361,7 +362,16 @@ def user_rows(checklist: Checklist, window: Window, dialect: str, *, user_id: st
 
 
 def onboarding_users(checklist: Checklist, window: Window, dialect: str, *, by_org: bool = False) -> Subquery:
-    """`user_rows`' user_id, org_id, started_at, completed_at, self_serve and involved as of
+    """`onboarding_user_parts` as one subquery."""
+    parts = onboarding_user_parts(checklist, window, dialect, by_org=by_org)
+    return (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("onboarding_users")
+
+
+def onboarding_user_parts(checklist: Checklist, window: Window, dialect: str, *, by_org: bool = False) -> list[Select]:
+    """The rows of `onboarding_users`, as the selects whose UNION ALL they are (the settled and
+    the live users, or only live ones): a count can be taken over each part before they meet.
+
+    `user_rows`' user_id, org_id, started_at, completed_at, self_serve and involved as of
     `window.now`, and `steps` (bit i: step i done), read from onboarding_states where a user's row
     is valid at now (computed under this checklist, not marked dirty since, facts_until <= now: then
     every `<= now` condition of user_rows holds for all of the user's facts, so the row is what
@@ -379,7 +389,7 @@ def onboarding_users(checklist: Checklist, window: Window, dialect: str, *, by_o
         return select(*[users.c[name] for name in columns], steps.label("steps"))
 
     if not window.rollups or window.filters.channel is not None or window.filters.locale is not None:
-        return computed(user_rows(checklist, window, dialect)).subquery("onboarding_users")
+        return [computed(user_rows(checklist, window, dialect))]
     key = checklist.fingerprint
     stale = or_(S.c.checklist_key != key, S.c.facts_until > window.now)
     stale_ids = select(S.c.user_id).where(stale)
@@ -409,14 +419,19 @@ def onboarding_users(checklist: Checklist, window: Window, dialect: str, *, by_o
     )
     if window.filters.org_id is not None:
         settled = settled.where(U.c.org_id == window.filters.org_id)
-    return union_all(settled, computed(live)).subquery("onboarding_users")
+    return [settled, computed(live)]
 
 
-def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = None, *, by_org: bool = False, user_ids: bool = True) -> CTE:
-    """The users who started in the window (per bucket, or per organization), with `key`. A CTE:
-    the counts and the time-to-complete percentiles read it in one statement, built once. Without
+def cohort(users: Subquery, window: Window) -> CTE:
+    """The users who started in the window, with `key` (NULL), as a CTE the rest of a statement
+    reads (built once)."""
+    return cohort_rows(users, window).cte("cohort")
+
+
+def cohort_rows(users: FromClause, window: Window, buckets: Sequence[Bucket] | None = None, *, by_org: bool = False, user_ids: bool = True) -> Select:
+    """The users who started in the window (per bucket, or per organization), with `key`. Without
     org_id, which only the key by organization needs (`onboarding_users(by_org=True)`), and
-    without user_id unless `user_ids` (counts need none: a million rows written narrower)."""
+    without user_id unless `user_ids`."""
     left_out = ("org_id",) if user_ids else ("org_id", "user_id")
     clauses = [users.c.started_at >= window.start, users.c.started_at < window.end]
     if window.filters.org_id is not None:
@@ -426,7 +441,7 @@ def cohort(users: Subquery, window: Window, buckets: Sequence[Bucket] | None = N
         key = bucket_number(users.c.started_at, buckets)
     else:
         key = users.c.org_id if by_org else literal_column("NULL")
-    return select(key.label("key"), *[column for column in users.c if column.name not in left_out]).where(*clauses).cte("cohort")
+    return select(key.label("key"), *[column for column in users.c if column.name not in left_out]).where(*clauses)
 
 
 def bucket_number(instant: ColumnElement, buckets: Sequence[Bucket]) -> ColumnElement[int]:
@@ -455,23 +470,28 @@ def onboarding_counts(
     reached[i]; with `times` the median and p90 hours from start to completion (None without
     completions)."""
     dialect = dialect_of(session)
-    group = cohort(onboarding_users(checklist, window, dialect, by_org=by_org), window, buckets, by_org=by_org, user_ids=False)
+    parts = [
+        cohort_rows(part.subquery(f"users_{i}"), window, buckets, by_org=by_org, user_ids=False).subquery(f"cohort_{i}")
+        for i, part in enumerate(onboarding_user_parts(checklist, window, dialect, by_org=by_org))
+    ]
     n = len(checklist.steps) if funnel else 0
     # Users by the steps they did first (a few hundred combinations, not a row per user), then the
     # funnel from those groups; without the funnel, straight by key (by organization the
-    # combinations are about as many as the users).
-    by_steps = (
-        select(
-            group.c.key,
-            *([group.c.steps] if funnel else []),
-            func.count().label("n"),
-            func.count(group.c.completed_at).label("completed"),
-            func.sum(group.c.self_serve).label("self_serve"),
-            func.sum(group.c.involved).label("involved"),
-        )
-        .group_by(group.c.key, *([group.c.steps] if funnel else []))
-        .subquery("by_steps")
-    )
+    # combinations are about as many as the users). Each part (settled, live) counted on its own:
+    # the settled users are never written aside in one table with the live ones.
+    by_steps = union_all(
+        *[
+            select(
+                group.c.key,
+                *([group.c.steps] if funnel else []),
+                func.count().label("n"),
+                func.count(group.c.completed_at).label("completed"),
+                func.sum(group.c.self_serve).label("self_serve"),
+                func.sum(group.c.involved).label("involved"),
+            ).group_by(group.c.key, *([group.c.steps] if funnel else []))
+            for group in parts
+        ]
+    ).subquery("by_steps")
 
     def users_with(steps: int) -> ColumnElement[int]:
         """How many did every step of the bitmask `steps`."""
@@ -494,7 +514,8 @@ def onboarding_counts(
     )
     query = select(*counts.c)
     if times:
-        completion = _completion_ranks(group, dialect, one_key=not buckets and not by_org)
+        hours = [select(group.c.key, hours_between(group.c.started_at, group.c.completed_at, dialect).label("hours")).where(group.c.completed_at.is_not(None)) for group in parts]
+        completion = _completion_ranks(union_all(*hours) if len(hours) > 1 else hours[0], dialect, one_key=not buckets and not by_org)
         query = select(*counts.c, *list(completion.c)[1:]).select_from(counts.outerjoin(completion, counts.c.key.is_not_distinct_from(completion.c.key)))
     rows = []
     width = 5 + 2 * n
@@ -514,32 +535,34 @@ def onboarding_counts(
     return rows
 
 
-def _completion_ranks(group: CTE, dialect: str, *, one_key: bool) -> Subquery:
+def _completion_ranks(completed: Select, dialect: str, *, one_key: bool) -> Subquery:
     """Per key: how many completed (n), and the hours at each percentile (p0, p1, … in PERCENTILES'
-    order): PostgreSQL's own percentile_cont (one sort); SQLite interpolates between the two nearest
-    ranks, for `one_key` from sorts limited to those ranks (numbering every row took 2.6 times as long)."""
-    hours = hours_between(group.c.started_at, group.c.completed_at, dialect)
-    completed = group.c.completed_at.is_not(None)
+    order), from `completed` (key, hours: a row per completed user). PostgreSQL's own
+    percentile_cont (one sort); SQLite interpolates between the two nearest ranks, for `one_key`
+    from sorts limited to those ranks (numbering every row took 2.6 times as long)."""
     if dialect == "postgresql":
+        done = completed.subquery("completed")
         fractions = literal_column(f"ARRAY[{', '.join(str(num / den) for num, den in PERCENTILES.values())}]")
-        each = select(group.c.key, func.count().label("n"), func.percentile_cont(fractions).within_group(hours).label("hours")).where(completed).group_by(group.c.key).subquery("each")
+        each = select(done.c.key, func.count().label("n"), func.percentile_cont(fractions).within_group(done.c.hours).label("hours")).group_by(done.c.key).subquery("each")
         at = type_coerce(each.c.hours, ARRAY(Float))
         return select(each.c.key, each.c.n, *[at[i + 1].label(f"p{i}") for i in range(len(PERCENTILES))]).subquery("completion")
     if one_key:
-        done = select(hours.label("hours")).where(completed).cte("completed").prefix_with("MATERIALIZED")
-        columns = [_nearest_ranks(done, num, den).label(f"p{i}") for i, (num, den) in enumerate(PERCENTILES.values())]
-        n = select(func.count()).select_from(done).scalar_subquery()
+        # Not written aside: each rank reads the settled users in hours order (their index,
+        # migration 0015) merged with the live ones, sorted; the count is taken once.
+        done = completed.subquery("completed")
+        count = select(func.count().label("n")).select_from(done).cte("n").prefix_with("MATERIALIZED")
+        n = select(count.c.n).scalar_subquery()
+        columns = [_nearest_ranks(done, num, den, n).label(f"p{i}") for i, (num, den) in enumerate(PERCENTILES.values())]
         return select(literal_column("NULL").label("key"), func.nullif(n, _int(0)).label("n"), *columns).subquery("completion")
+    done = completed.subquery("completed")
     ranked = (
         select(
-            group.c.key,
-            hours.label("hours"),
-            (func.row_number().over(partition_by=group.c.key, order_by=hours) - _int(1)).label("rank"),
-            func.count().over(partition_by=group.c.key).label("n"),
+            done.c.key,
+            done.c.hours,
+            (func.row_number().over(partition_by=done.c.key, order_by=done.c.hours) - _int(1)).label("rank"),
+            func.count().over(partition_by=done.c.key).label("n"),
         )
-        .where(completed)
-        .subquery("ranked")
-    )
+    ).subquery("ranked")
     columns = []
     for i, (num, den) in enumerate(PERCENTILES.values()):
         position = (ranked.c.n - _int(1)) * _int(num)
@@ -555,10 +578,16 @@ def _between(low: ColumnElement, high: ColumnElement, n: ColumnElement, num: int
     return low + (high - low) * (((n - _int(1)) * _int(num) % _int(den)) / literal_column(f"{den}.0"))
 
 
-def _nearest_ranks(values: CTE, num: int, den: int) -> ColumnElement[float]:
+def _interpolated(low: float, high: float, n: int, num: int, den: int) -> float:
+    """`_between` in Python, the same operations on the same doubles: the same number."""
+    return low + (high - low) * (((n - 1) * num % den) / float(den))
+
+
+def _nearest_ranks(values: FromClause, num: int, den: int, n: ColumnElement[int] | None = None) -> ColumnElement[float]:
     """SQLite: `_between` the values.hours at the ranks floor((n − 1)·num/den) and the one after,
-    from a sort limited to those two rows (NULL for no values)."""
-    n = select(func.count()).select_from(values).scalar_subquery()
+    from a sort limited to those two rows (NULL for no values). `n`: their count, if known."""
+    if n is None:
+        n = select(func.count()).select_from(values).scalar_subquery()
     two = select(values.c.hours).order_by(values.c.hours).limit(_int(2)).offset((n - _int(1)) * _int(num) // _int(den)).subquery()
     return select(_between(func.min(two.c.hours), func.max(two.c.hours), n, num, den)).scalar_subquery()
 
@@ -610,22 +639,20 @@ def _handovers_of_the_period(window: Window) -> CTE:
 
 
 def handover_results(session: Session, window: Window) -> dict[str, float | int | None]:
-    """What people did with the hand-overs of the period's conversations, as of now, in one
-    statement that finds those hand-overs once (`mine`): `resolved_by_person`, the conversations
-    handed over whose every hand-over a person closed; `first_reply` and `close`, the median hours
-    from the hand-over to the first person's reply (those with a reply) and to its close (those
-    closed)."""
+    """What people did with the hand-overs of the period's conversations, as of now:
+    `resolved_by_person`, the conversations handed over whose every hand-over a person closed;
+    `first_reply` and `close`, the median hours from the hand-over to the first person's reply
+    (those with a reply) and to its close (those closed). PostgreSQL and the reference (`rollups`
+    off) in one statement that finds those hand-overs once (`mine`); SQLite from its hours indexes."""
     dialect, now = dialect_of(session), window.now
+    if dialect == "sqlite" and window.rollups:
+        return _handover_results_in_hours_order(session, window)
     mine = _handovers_of_the_period(window)
     closed = and_(mine.c.closed_at.is_not(None), mine.c.closed_at <= now)
     handed_over = and_(mine.c.escalated_at.is_not(None), mine.c.escalated_at <= now)
-    # A sole hand-over is its conversation: counted as it is; the others grouped by conversation.
     sole_closed = and_(mine.c.sole, handed_over, closed)
-    all_closed = (
-        select(mine.c.conversation_id).where(~mine.c.sole, handed_over).group_by(mine.c.conversation_id).having(func.max(case((closed, _int(0)), else_=_int(1))) == _int(0)).subquery("all_closed")
-    )
+    several = _several_all_closed(mine, now)
     to_reply, to_close = hours_between(mine.c.created_at, mine.c.first_reply, dialect), hours_between(mine.c.created_at, mine.c.closed_at, dialect)
-    several = select(func.count()).select_from(all_closed).scalar_subquery()
     if dialect == "postgresql" and window.rollups:
         # One pass over the facts: each median an ordered-set aggregate over the rows it filters.
         half = literal_column("0.5")
@@ -637,6 +664,50 @@ def handover_results(session: Session, window: Window) -> dict[str, float | int 
         query = select(select(func.count()).select_from(mine).where(sole_closed).scalar_subquery() + several, *medians)
     row = session.execute(query).one()
     return {"resolved_by_person": int(row[0]), "first_reply": None if row[1] is None else float(row[1]), "close": None if row[2] is None else float(row[2])}
+
+
+def _several_all_closed(facts: FromClause, now: datetime, *kept: ColumnElement[bool]) -> ColumnElement[int]:
+    """`resolved_by_person` among the conversations handed over more than once: grouped by
+    conversation (a sole hand-over is its conversation, counted as it is)."""
+    closed = and_(facts.c.closed_at.is_not(None), facts.c.closed_at <= now)
+    # `NOT sole` as the partial index ix_handover_facts_shared says it: SQLite writes a boolean's
+    # negation `sole = 0`, which its planner does not match to that index.
+    shared = ~type_coerce(facts.c.sole, Integer)
+    all_closed = (
+        select(facts.c.conversation_id)
+        .where(shared, facts.c.escalated_at.is_not(None), facts.c.escalated_at <= now, *kept)
+        .group_by(facts.c.conversation_id)
+        .having(func.max(case((closed, _int(0)), else_=_int(1))) == _int(0))
+        .subquery("all_closed")
+    )
+    return select(func.count()).select_from(all_closed).scalar_subquery()
+
+
+def _handover_results_in_hours_order(session: Session, window: Window) -> dict[str, float | int | None]:
+    """SQLite: `handover_results` read off the facts' hours indexes (migration 0015): each count a
+    scan of an index alone, each median the two rows at its middle rank (no sort), interpolated as
+    `_between` does. A no-op unary plus on started_at keeps the planner off ix_handover_facts_started,
+    which it prefers without range statistics and which costs a lookup per fact."""
+    now = window.now
+    started = UnaryExpression(K.c.started_at, operator=operators.custom_op("+"), type_=K.c.started_at.type)
+    kept = [started >= window.start, started < window.end, K.c.asked, K.c.created_at <= now, *window.filters.on(K)]
+    medians = {  # name: (hours, the facts it is taken over)
+        "first_reply": (hours_between(K.c.created_at, K.c.first_reply_at, "sqlite"), [K.c.first_reply_at.is_not(None), K.c.first_reply_at <= now, *kept]),
+        "close": (hours_between(K.c.created_at, K.c.closed_at, "sqlite"), [K.c.closed_at.is_not(None), K.c.closed_at <= now, *kept]),
+    }
+    (_, replied), (_, closed) = medians.values()
+    sole_closed = func.sum(case((and_(K.c.sole, K.c.escalated_at.is_not(None), K.c.escalated_at <= now), _int(1)), else_=_int(0)))
+    n_replied = select(func.count()).where(*replied).scalar_subquery()
+    several = _several_all_closed(K, now, K.c.started_at >= window.start, K.c.started_at < window.end, K.c.asked, K.c.created_at <= now, *window.filters.on(K))
+    n_closed, sole, n_replied, several = session.execute(select(func.count(), func.coalesce(sole_closed, _int(0)), n_replied, several).where(*closed)).one()
+    result: dict[str, float | int | None] = {"resolved_by_person": int(sole) + int(several)}
+    for (name, (hours, facts)), n in zip(medians.items(), (n_replied, n_closed), strict=True):
+        if not n:
+            result[name] = None
+            continue
+        middle = session.execute(select(hours).where(*facts).order_by(hours).limit(2).offset((n - 1) // 2)).scalars().all()  # one row for n = 1
+        result[name] = _interpolated(middle[0], middle[-1], n, 1, 2)
+    return result
 
 
 def _median(values: CTE, dialect: str) -> ColumnElement:

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from alembic import op
 from sqlalchemy import delete as sa_delete
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlmodel import Session, select
@@ -23,6 +23,7 @@ from bot.ledger.db import make_engine, upgrade
 from bot.ledger.models import Conversation, Escalation, HandoverFact, OutcomeChange, OutcomeHour, OutcomeOrgDay, OutcomeOrgMonth, OutcomeOrgMonthTotal, PersonReply, Turn
 from bot.ledger.rollups import compact_outcome_changes
 from bot.reports import kpis
+from bot.reports.onboarding_states import refresh_until_settled
 from bot.reports.periods import Period, parse_tz
 from bot.reports.queries import Filters
 from tests.reports.conftest import QUIET, converse
@@ -385,3 +386,41 @@ def test_a_backlog_is_folded_in_batches_that_add_up(db_engine, monkeypatch) -> N
     assert got == expected
     with db_engine.connect() as connection:
         assert connection.execute(sa_select(func.count()).select_from(OutcomeChange.__table__)).scalar_one() == 0
+
+
+def test_sqlite_reads_the_medians_and_open_hand_overs_off_their_indexes(tmp_path, checklist) -> None:
+    """The report indexes (migration 0015) hold the same expressions the reports sort by and the
+    columns they read: a change to either would silently bring back a sort or a lookup of every
+    row of the period."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        generate(session, checklist, random.Random(4))
+    refresh_until_settled(engine, checklist)
+    statements: list[tuple[str, object]] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cursor, statement, parameters, _ctx, _many: statements.append((statement, parameters)))
+    period = Period.of(date(2026, 10, 25), date(2026, 11, 30), parse_tz("Asia/Tokyo"))
+    with Session(engine) as session:
+        scope = kpis.ReportScope(session, checklist, period, Filters(), NOW, QUIET)
+        summary = kpis.summary(scope)
+        assert any(row["open_escalations"] for row in kpis.organizations(scope)["organizations"])
+        assert summary["onboarding"]["median_time_to_complete_hours"] is not None and summary["conversations"]["median_time_to_close_hours"] is not None
+        plans = [list(session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)) for statement, parameters in statements if not statement.startswith("EXPLAIN")]
+    engine.dispose()
+
+    def below(plan: list, node: int) -> list[str]:
+        """The steps of `plan` under the step `node`."""
+        children = [row for row in plan if row[1] == node]
+        return [step for row in children for step in (row[-1], *below(plan, row[0]))]
+
+    # Each hand-over median: its index scanned in order, nothing sorted.
+    for index in ("ix_handover_facts_to_close", "ix_handover_facts_to_reply"):
+        assert sum(below(plan, 0) == [f"SCAN handover_facts USING COVERING INDEX {index}"] for plan in plans) == 1, index
+    # Each onboarding percentile: the settled users in index order, merged with the live ones.
+    assert sum(below(plan, 0) == ["SCAN handover_facts USING COVERING INDEX ix_handover_facts_org_open"] for plan in plans) == 2  # by organization, and in all
+    merges = [below(plan, row[0]) for plan in plans for row in plan if row[-1] == "MERGE (UNION ALL)"]
+    assert len(merges) == 2
+    for merge in merges:
+        settled = merge[: merge.index("RIGHT")]
+        assert "SCAN onboarding_states USING COVERING INDEX ix_onboarding_states_to_complete" in settled and "USE TEMP B-TREE FOR ORDER BY" not in settled, merge
