@@ -332,7 +332,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
 @db_app.command("settle")
 def db_settle(seconds: Annotated[float, typer.Option(help="Stop settling users after about this long.")] = 600.0) -> None:
     """Bring the reports' aggregates up to date (after a bulk import or a checklist change): fold
-    the outcome changes into the rollups and compute the stored onboarding states of the users
+    the outcome and unknown event changes into the rollups and compute the stored onboarding states of the users
     changed since. The reports are exact without it, only slower until it is done; the server
     does it every few seconds."""
     from datetime import timedelta
@@ -340,16 +340,16 @@ def db_settle(seconds: Annotated[float, typer.Option(help="Stop settling users a
     from sqlalchemy import func, select
 
     from bot.ledger.models import OnboardingDirty
-    from bot.ledger.rollups import compact_outcome_changes
+    from bot.ledger.rollups import UNKNOWN_EVENTS, compact, compact_outcome_changes
     from bot.onboarding import load_checklist
     from bot.reports.onboarding_states import refresh_until_settled
 
     settings = _settings()
     with _ledger(settings) as session:
-        folded = compact_outcome_changes(session.get_bind())
+        folded, unknown = compact_outcome_changes(session.get_bind()), compact(session.get_bind(), UNKNOWN_EVENTS)
         settled = refresh_until_settled(session.get_bind(), load_checklist(settings.knowledge_dir), budget=timedelta(seconds=seconds))
         left = session.execute(select(func.count()).select_from(OnboardingDirty)).scalar_one()
-    typer.echo(f"{folded} outcome change(s) folded in; {settled} user(s) settled, {left} still to do")
+    typer.echo(f"{folded} outcome change(s) and {unknown} unknown event change(s) folded in; {settled} user(s) settled, {left} still to do")
 
 
 @app.command()

@@ -1,6 +1,6 @@
 """Keeping the reports' aggregates current while the server runs (docs/kpis.md, "How it is
-computed"): fold the outcome changes into the rollups, and settle the onboarding states of the
-users written to since.
+computed"): fold the outcome and unknown event changes into the rollups, and settle the
+onboarding states of the users written to since.
 
 The reports are exact without this loop (they compute what is not settled yet); it keeps that part
 small so they stay fast. Every instance runs it: concurrent runs are safe (bot/ledger/rollups.py,
@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy.engine import Engine as Database
 
 from api.blocking_step import run_blocking_step
-from bot.ledger.rollups import compact_outcome_changes
+from bot.ledger.rollups import compact_changes
 from bot.onboarding import Checklist
 from bot.reports.onboarding_states import refresh_until_settled
 
@@ -29,7 +29,7 @@ SETTLE_FOR = timedelta(seconds=5)  # then the loop sleeps, so a backlog (a bulk 
 async def keep_reports_current(database: Database, checklist: Callable[[], Checklist], interval: float = UPKEEP_EVERY_SECONDS) -> None:
     while True:
         for what, work in (
-            ("folding the outcome changes into the rollups", lambda: compact_outcome_changes(database)),
+            ("folding the outcome and unknown event changes into the rollups", lambda: compact_changes(database)),
             ("settling the onboarding states", lambda: refresh_until_settled(database, checklist(), budget=SETTLE_FOR)),
         ):
             try:

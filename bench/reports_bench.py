@@ -29,7 +29,7 @@ from sqlmodel import Session  # noqa: E402
 
 from bench.ledger_bench import bulk_load, run_on_each_database, stamp, timed  # noqa: E402
 from bot.ledger.db import make_engine, upgrade  # noqa: E402
-from bot.ledger.rollups import compact_outcome_changes  # noqa: E402
+from bot.ledger.rollups import compact_changes  # noqa: E402
 from bot.onboarding import load_checklist  # noqa: E402
 from bot.reports import kpis, queries  # noqa: E402
 from bot.reports.onboarding_states import refresh_until_settled  # noqa: E402
@@ -156,14 +156,14 @@ def run(url: str, dialect: str, args, checklist) -> dict:
     if args.keep_schema and loaded(engine, args):
         result["reused_schema"] = args.keep_schema  # loaded, settled and folded by an earlier run of the same command
         # Nothing left to do unless it was interrupted (or a migration since marked users dirty).
-        result["left_by_the_earlier_run"] = {"changes": compact_outcome_changes(engine), "users": refresh_until_settled(engine, checklist, budget=timedelta(hours=1))}
+        result["left_by_the_earlier_run"] = {"changes": compact_changes(engine), "users": refresh_until_settled(engine, checklist, budget=timedelta(hours=1))}
     else:
         load_s = bulk_load(engine, dialect, generate(args.seed, args.conversations, args.users, checklist))
         started = time.perf_counter()
         settled = refresh_until_settled(engine, checklist, budget=timedelta(hours=1))  # what the server's loop does after a bulk write
         result |= {"load_s": round(load_s, 1), "refresh_s": round(time.perf_counter() - started, 1), "settled_users": settled}
         started = time.perf_counter()
-        result["compacted_changes"] = compact_outcome_changes(engine)  # what the server's upkeep loop does
+        result["compacted_changes"] = compact_changes(engine)  # what the server's upkeep loop does
         result["compact_s"] = round(time.perf_counter() - started, 2)
     # What autovacuum (PostgreSQL, on by default; off on the benchmark machine's server) or `PRAGMA
     # optimize` (SQLite) keep: the settled tables' statistics, and on PostgreSQL the space of the

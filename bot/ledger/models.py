@@ -389,6 +389,26 @@ class OutcomeChange(SQLModel, table=True):
     n: int
 
 
+class UnknownEventDay(SQLModel, table=True):
+    """Per UTC day, the events of a name the checklist did not know (not jiso's own), folded from
+    `unknown_event_changes` (migration 0016)."""
+
+    __tablename__ = "unknown_event_days"
+    day: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    name: str = Field(max_length=255, primary_key=True)
+    n: int = 0
+
+
+class UnknownEventChange(SQLModel, table=True):
+    """+1 / -1 to an `unknown_event_days` count, appended by the triggers on onboarding_events."""
+
+    __tablename__ = "unknown_event_changes"
+    id: Optional[int] = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"), primary_key=True))
+    day: datetime = Field(sa_type=UTCDateTime)
+    name: str = Field(max_length=255)
+    n: int
+
+
 class OnboardingState(SQLModel, table=True):
     """A user's onboarding as `queries.user_rows` computes it from all their facts (events,
     conversations), kept by `bot.reports.onboarding_states`. Valid for a report at `now` when

@@ -37,6 +37,8 @@ from bot.ledger.models import (
     OutcomeOrgMonthTotal,
     PersonReply,
     Turn,
+    UnknownEventChange,
+    UnknownEventDay,
     UTCDateTime,
 )
 from bot.ledger.outcomes import outcome_sql
@@ -58,6 +60,8 @@ D = OutcomeChange.__table__
 S = OnboardingState.__table__
 M = OnboardingDirty.__table__  # users Marked dirty
 K = HandoverFact.__table__  # hand-overs with their conversation's columns
+V = UnknownEventDay.__table__  # unknown event names per UTC day
+W = UnknownEventChange.__table__  # their changes not folded yet
 MAX_BUCKETS = 400  # SQLite allows 500 terms in one UNION ALL
 
 
@@ -718,10 +722,30 @@ def _median(values: CTE, dialect: str) -> ColumnElement:
 
 
 def unknown_event_names(session: Session, window: Window) -> list[tuple[str, int]]:
-    query = select(E.c.name, func.count()).where(~E.c.known, product_event(), E.c.occurred_at >= window.start, E.c.occurred_at < window.end)
-    if window.filters.org_id is not None:
-        query = query.where(E.c.org_id == window.filters.org_id)
-    return [(name, int(count)) for name, count in session.execute(query.group_by(E.c.name).order_by(func.count().desc(), E.c.name))]
+    """The names the checklist did not know of the product's events in the window, with how many,
+    most first. From the days' rollup (migration 0016) for the window's whole UTC days and the
+    events for its partial first and last day; for an organization, from its events alone."""
+    if not window.rollups or window.filters.org_id is not None:
+        parts = [_unknown_events(window.start, window.end, window.filters.org_id)]
+    else:
+        first, last = _ceil(window.start, "day"), _floor(window.end, "day")
+        if first >= last:
+            parts = [_unknown_events(window.start, window.end, None)]
+        else:
+            parts = [_unknown_events(window.start, first, None), _unknown_events(last, window.end, None)]
+            parts += [select(rollup.c.name, rollup.c.n).where(rollup.c.day >= first, rollup.c.day < last) for rollup in (V, W)]
+    counts = union_all(*parts).subquery("counts") if len(parts) > 1 else parts[0].subquery("counts")
+    n = func.sum(counts.c.n)
+    query = select(counts.c.name, n).group_by(counts.c.name).having(n != _int(0)).order_by(n.desc(), counts.c.name)
+    return [(name, int(count)) for name, count in session.execute(query)]
+
+
+def _unknown_events(start: datetime, end: datetime, org_id: str | None) -> Select:
+    """The product's events in [start, end) of names the checklist did not know, counted by name."""
+    query = select(E.c.name, func.count().label("n")).where(~E.c.known, product_event(), E.c.occurred_at >= start, E.c.occurred_at < end)
+    if org_id is not None:
+        query = query.where(E.c.org_id == org_id)
+    return query.group_by(E.c.name)
 
 
 def entry_stats(session: Session, window: Window) -> list[dict]:

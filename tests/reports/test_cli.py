@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from api.cli import app
 from bot.apikeys import verify_key
 from bot.ledger.db import make_engine, upgrade
+from bot.ledger.events import NewEvent, record_events
 from tests.reports.conftest import SMALL_CHECKLIST, converse
 
 pytestmark = pytest.mark.integration
@@ -135,9 +136,10 @@ def test_db_settle_folds_the_outcomes_and_computes_the_changed_users(env) -> Non
     with Session(env) as session:
         converse(session, datetime.now(timezone.utc) - timedelta(days=2), [("ask", True, 0)], user="u1", org="acme")
         converse(session, datetime.now(timezone.utc) - timedelta(days=3), [("ask", True, 0)], user="u2", org="acme")
+        record_events(session=session, events=[NewEvent("e1", "u1", "acme", "page.viewed", datetime.now(timezone.utc) - timedelta(days=1))], known_names=frozenset())
     result = CliRunner().invoke(app, ["db", "settle"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "2 outcome change(s) folded in; 2 user(s) settled, 0 still to do"
+    assert result.stdout.strip() == "2 outcome change(s) and 1 unknown event change(s) folded in; 2 user(s) settled, 0 still to do"
     with Session(env) as session:
         assert sorted(session.execute(text("SELECT user_id FROM onboarding_states")).scalars()) == ["u1", "u2"]
         assert session.execute(text("SELECT count(*) FROM outcome_changes")).scalar_one() == 0

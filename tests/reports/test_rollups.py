@@ -20,8 +20,23 @@ from sqlmodel import Session, select
 
 from bot.ledger import handovers, rollups, writes
 from bot.ledger.db import make_engine, upgrade
-from bot.ledger.models import Conversation, Escalation, HandoverFact, OutcomeChange, OutcomeHour, OutcomeOrgDay, OutcomeOrgMonth, OutcomeOrgMonthTotal, PersonReply, Turn
-from bot.ledger.rollups import compact_outcome_changes
+from bot.ledger.events import NewEvent, record_events
+from bot.ledger.models import (
+    Conversation,
+    Escalation,
+    HandoverFact,
+    OnboardingEvent,
+    OutcomeChange,
+    OutcomeHour,
+    OutcomeOrgDay,
+    OutcomeOrgMonth,
+    OutcomeOrgMonthTotal,
+    PersonReply,
+    Turn,
+    UnknownEventChange,
+    UnknownEventDay,
+)
+from bot.ledger.rollups import compact_changes, compact_outcome_changes
 from bot.reports import kpis
 from bot.reports.onboarding_states import refresh_until_settled
 from bot.reports.periods import Period, parse_tz
@@ -62,6 +77,19 @@ def change_counted_conversations(session: Session, rng: random.Random, after: da
             writes.record_escalation(session=session, conversation=conversation, reason="a person, please", destinations=["webhook"], now=at)
         else:
             writes.record_turn(session=session, conversation=conversation, question="thanks", answer_text=None, answered=False, quiet=True, now=at)
+    # Events counted already (unknown names by day): moved to another day, renamed, deleted; and new ones.
+    events = list(session.exec(select(OnboardingEvent)))
+    for e in rng.sample(events, k=len(events) // 3):
+        change = rng.choice(["move", "rename", "delete"])
+        if change == "delete":
+            session.delete(e)
+        elif change == "move":
+            e.occurred_at += timedelta(hours=rng.randint(-30, 30))
+        else:
+            e.name = rng.choice(["page.viewed", "report.opened", "jiso.nudge.shown"])
+        session.commit()
+    fresh = [NewEvent(f"later-{i}", f"u{i}", "org1", rng.choice(["page.viewed", "report.opened"]), after + timedelta(minutes=rng.randint(0, 60 * 24 * 40))) for i in range(20)]
+    record_events(session=session, events=fresh, known_names=frozenset())
 
 
 def report(session: Session, checklist, now: datetime, zone: str, filters: Filters, *, rollups: bool) -> dict:
@@ -72,8 +100,10 @@ def report(session: Session, checklist, now: datetime, zone: str, filters: Filte
         kpis.ReportScope(session, checklist, Period.of(first, last, parse_tz(zone)), filters, now, QUIET, rollups=rollups)
         for first, last in ((date(2026, 11, 3), date(2026, 12, 27)), (date(2026, 11, 2), date(2026, 11, 27)))
     ]
+    summary = kpis.summary(scope)
     return {
-        "summary": kpis.summary(scope)["conversations"],
+        "summary": summary["conversations"],
+        "unknown_events": summary["unknown_events"],
         "weeks": kpis.timeseries(scope, "week")["buckets"],
         "months": kpis.timeseries(scope, "month")["buckets"],
         "organizations": [kpis.organizations(s)["organizations"] for s in (scope, *others)],
@@ -121,6 +151,20 @@ def rolled_up_totals(database) -> tuple[dict, dict]:
     return {k: n for k, n in got.items() if n}, expected
 
 
+def unknown_event_totals(database) -> tuple[dict, dict]:
+    """Per UTC day and name: the folded count plus the pending changes, and the same counted from the events."""
+    got: dict = {}
+    with Session(database) as session:
+        for row in [*session.exec(select(UnknownEventDay)), *session.exec(select(UnknownEventChange))]:
+            got[row.day, row.name] = got.get((row.day, row.name), 0) + row.n
+        expected: dict = {}
+        for e in session.exec(select(OnboardingEvent).where(~OnboardingEvent.known)):
+            if not e.name.startswith("jiso."):
+                key = (e.occurred_at.replace(hour=0, minute=0, second=0, microsecond=0), e.name)
+                expected[key] = expected.get(key, 0) + 1
+    return {k: n for k, n in got.items() if n}, expected
+
+
 def handover_facts(database) -> tuple[list, list]:
     """The hand-over facts the triggers kept, and the same read from the hand-overs, their
     conversations and replies."""
@@ -152,10 +196,13 @@ def test_reports_from_the_rollup_equal_the_row_by_row_counts(db_engine, checklis
         assert_rollup_matches_rows(session, checklist, (NOW, mid))
         change_counted_conversations(session, rng, after=START)
         assert_rollup_matches_rows(session, checklist, (NOW + timedelta(days=3), mid))  # compacted counts plus changes
-        compact_outcome_changes(db_engine)
+        assert unknown_event_totals(db_engine)[0] == unknown_event_totals(db_engine)[1]
+        compact_changes(db_engine)
         assert_rollup_matches_rows(session, checklist, (NOW + timedelta(days=3),))
     got, expected = rolled_up_totals(db_engine)
     assert got == expected
+    got, expected = unknown_event_totals(db_engine)
+    assert {name for _, name in got} == {"page.viewed", "report.opened"} and got == expected
     got, expected = handover_facts(db_engine)
     assert any(fact[4] for fact in got) and any(fact[3] for fact in got)  # replied to, closed
     assert any(fact[11] for fact in got) and not all(fact[11] for fact in got)  # sole hand-overs and conversations with several
@@ -273,6 +320,28 @@ def test_upgrading_to_the_hand_over_facts_copies_the_hand_overs_already_recorded
         converse(session, at, [("ask", True, 1), ("escalate", None, 2), ("reply", None, 3)])
     got, expected = handover_facts(database)
     assert len(got) == 3 and got == expected
+    database.dispose()
+
+
+def test_upgrading_to_the_unknown_event_days_counts_the_events_already_recorded(tmp_path, checklist) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0015_report_indexes")
+    database = make_engine(url)
+    at = datetime(2026, 11, 10, 12, tzinfo=UTC)
+    names = ["page.viewed", "page.viewed", "report.opened", "jiso.nudge.shown", "workspace.created"]
+    with Session(database) as session:
+        record_events(session=session, events=[NewEvent(f"e{i}", "u1", "org1", name, at + timedelta(hours=i)) for i, name in enumerate(names)], known_names=checklist.event_names)
+    upgrade(url)
+    period = Period.of(date(2026, 11, 1), date(2026, 11, 30), parse_tz("Asia/Tokyo"))
+    expected = [{"name": "page.viewed", "count": 2}, {"name": "report.opened", "count": 1}]
+    with Session(database) as session:
+        assert kpis.summary(kpis.ReportScope(session, checklist, period, Filters(), NOW, QUIET))["unknown_events"] == expected
+        assert compact_changes(database) > 0
+        record_events(session=session, events=[NewEvent("later", "u2", "org2", "report.opened", at)], known_names=checklist.event_names)  # kept from now on by the triggers
+        expected[1]["count"] = 2
+        assert kpis.summary(kpis.ReportScope(session, checklist, period, Filters(), NOW, QUIET))["unknown_events"] == expected
+    got, expected_days = unknown_event_totals(database)
+    assert got == expected_days == {(at.replace(hour=0), "page.viewed"): 2, (at.replace(hour=0), "report.opened"): 2}
     database.dispose()
 
 
