@@ -694,7 +694,8 @@ def _handover_results_in_hours_order(session: Session, window: Window) -> dict[s
     which it prefers without range statistics and which costs a lookup per fact."""
     now = window.now
     started = UnaryExpression(K.c.started_at, operator=operators.custom_op("+"), type_=K.c.started_at.type)
-    kept = [started >= window.start, started < window.end, K.c.asked, K.c.created_at <= now, *window.filters.on(K)]
+    asked_by_now = [K.c.asked, K.c.created_at <= now, *window.filters.on(K)]
+    kept = [started >= window.start, started < window.end, *asked_by_now]
     medians = {  # name: (hours, the facts it is taken over)
         "first_reply": (hours_between(K.c.created_at, K.c.first_reply_at, "sqlite"), [K.c.first_reply_at.is_not(None), K.c.first_reply_at <= now, *kept]),
         "close": (hours_between(K.c.created_at, K.c.closed_at, "sqlite"), [K.c.closed_at.is_not(None), K.c.closed_at <= now, *kept]),
@@ -702,7 +703,7 @@ def _handover_results_in_hours_order(session: Session, window: Window) -> dict[s
     (_, replied), (_, closed) = medians.values()
     sole_closed = func.sum(case((and_(K.c.sole, K.c.escalated_at.is_not(None), K.c.escalated_at <= now), _int(1)), else_=_int(0)))
     n_replied = select(func.count()).where(*replied).scalar_subquery()
-    several = _several_all_closed(K, now, K.c.started_at >= window.start, K.c.started_at < window.end, K.c.asked, K.c.created_at <= now, *window.filters.on(K))
+    several = _several_all_closed(K, now, K.c.started_at >= window.start, K.c.started_at < window.end, *asked_by_now)  # through ix_handover_facts_shared
     n_closed, sole, n_replied, several = session.execute(select(func.count(), func.coalesce(sole_closed, _int(0)), n_replied, several).where(*closed)).one()
     result: dict[str, float | int | None] = {"resolved_by_person": int(sole) + int(several)}
     for (name, (hours, facts)), n in zip(medians.items(), (n_replied, n_closed), strict=True):
@@ -725,16 +726,12 @@ def unknown_event_names(session: Session, window: Window) -> list[tuple[str, int
     """The names the checklist did not know of the product's events in the window, with how many,
     most first. From the days' rollup (migration 0016) for the window's whole UTC days and the
     events for its partial first and last day; for an organization, from its events alone."""
-    if not window.rollups or window.filters.org_id is not None:
-        parts = [_unknown_events(window.start, window.end, window.filters.org_id)]
+    first, last = _ceil(window.start, "day"), _floor(window.end, "day")  # the whole UTC days inside
+    if window.rollups and window.filters.org_id is None and first < last:
+        whole_days = [select(rollup.c.name, rollup.c.n).where(rollup.c.day >= first, rollup.c.day < last) for rollup in (V, W)]
+        counts = union_all(_unknown_events(window.start, first, None), *whole_days, _unknown_events(last, window.end, None)).subquery("counts")
     else:
-        first, last = _ceil(window.start, "day"), _floor(window.end, "day")
-        if first >= last:
-            parts = [_unknown_events(window.start, window.end, None)]
-        else:
-            parts = [_unknown_events(window.start, first, None), _unknown_events(last, window.end, None)]
-            parts += [select(rollup.c.name, rollup.c.n).where(rollup.c.day >= first, rollup.c.day < last) for rollup in (V, W)]
-    counts = union_all(*parts).subquery("counts") if len(parts) > 1 else parts[0].subquery("counts")
+        counts = _unknown_events(window.start, window.end, window.filters.org_id).subquery("counts")
     n = func.sum(counts.c.n)
     query = select(counts.c.name, n).group_by(counts.c.name).having(n != _int(0)).order_by(n.desc(), counts.c.name)
     return [(name, int(count)) for name, count in session.execute(query)]
