@@ -582,11 +582,6 @@ def _between(low: ColumnElement, high: ColumnElement, n: ColumnElement, num: int
     return low + (high - low) * (((n - _int(1)) * _int(num) % _int(den)) / literal_column(f"{den}.0"))
 
 
-def _interpolated(low: float, high: float, n: int, num: int, den: int) -> float:
-    """`_between` in Python, the same operations on the same doubles: the same number."""
-    return low + (high - low) * (((n - 1) * num % den) / float(den))
-
-
 def _nearest_ranks(values: FromClause, num: int, den: int, n: ColumnElement[int] | None = None) -> ColumnElement[float]:
     """SQLite: `_between` the values.hours at the ranks floor((n − 1)·num/den) and the one after,
     from a sort limited to those two rows (NULL for no values). `n`: their count, if known."""
@@ -623,6 +618,13 @@ def _open_escalations(window: Window, *, by_org: bool) -> Select:
     return select((conversation.c.org_id if by_org else literal_column("NULL")).label("org_id")).select_from(source).where(*still_open, *window.filters.on(conversation))
 
 
+def _facts_of_the_period(window: Window, started: ColumnElement | None = None) -> list[ColumnElement[bool]]:
+    """The hand-over facts (made by now) of the conversations the period counts; `started`: the
+    expression that stands for their started_at."""
+    started = K.c.started_at if started is None else started
+    return [started >= window.start, started < window.end, K.c.asked, K.c.created_at <= window.now, *window.filters.on(K)]
+
+
 def _handovers_of_the_period(window: Window) -> CTE:
     """The hand-overs (made by now) of the conversations the period counts: id, conversation_id,
     created_at, closed_at, the conversation's escalated_at, first_reply (the first person's reply
@@ -631,7 +633,7 @@ def _handovers_of_the_period(window: Window) -> CTE:
     replies (the reference the facts are tested against)."""
     now = window.now
     if window.rollups:
-        kept = [K.c.started_at >= window.start, K.c.started_at < window.end, K.c.asked, K.c.created_at <= now, *window.filters.on(K)]
+        kept = _facts_of_the_period(window)
         first_reply = case((K.c.first_reply_at <= now, K.c.first_reply_at))
         columns = [K.c.escalation_id.label("id"), K.c.conversation_id, K.c.created_at, K.c.closed_at, K.c.escalated_at, first_reply.label("first_reply"), K.c.sole]
         # PostgreSQL: read where each part needs it (writing a million rows aside took a second).
@@ -646,11 +648,16 @@ def handover_results(session: Session, window: Window) -> dict[str, float | int 
     """What people did with the hand-overs of the period's conversations, as of now:
     `resolved_by_person`, the conversations handed over whose every hand-over a person closed;
     `first_reply` and `close`, the median hours from the hand-over to the first person's reply
-    (those with a reply) and to its close (those closed). PostgreSQL and the reference (`rollups`
-    off) in one statement that finds those hand-overs once (`mine`); SQLite from its hours indexes."""
-    dialect, now = dialect_of(session), window.now
-    if dialect == "sqlite" and window.rollups:
-        return _handover_results_in_hours_order(session, window)
+    (those with a reply) and to its close (those closed). One statement, so one snapshot: on
+    SQLite off its hours indexes, else finding those hand-overs once."""
+    dialect = dialect_of(session)
+    row = session.execute(_in_hours_order(window) if dialect == "sqlite" and window.rollups else _in_one_pass(window, dialect)).one()
+    return {"resolved_by_person": int(row[0]), "first_reply": None if row[1] is None else float(row[1]), "close": None if row[2] is None else float(row[2])}
+
+
+def _in_one_pass(window: Window, dialect: str) -> Select:
+    """`handover_results`' statement on PostgreSQL and for the reference: the period's hand-overs found once (`mine`)."""
+    now = window.now
     mine = _handovers_of_the_period(window)
     closed = and_(mine.c.closed_at.is_not(None), mine.c.closed_at <= now)
     handed_over = and_(mine.c.escalated_at.is_not(None), mine.c.escalated_at <= now)
@@ -666,8 +673,7 @@ def handover_results(session: Session, window: Window) -> dict[str, float | int 
         parts = (("to_reply", select(to_reply.label("hours")).where(mine.c.first_reply.is_not(None))), ("to_close", select(to_close.label("hours")).where(closed)))
         medians = [_median(hours.cte(name).prefix_with("MATERIALIZED", dialect="sqlite"), dialect) for name, hours in parts]
         query = select(select(func.count()).select_from(mine).where(sole_closed).scalar_subquery() + several, *medians)
-    row = session.execute(query).one()
-    return {"resolved_by_person": int(row[0]), "first_reply": None if row[1] is None else float(row[1]), "close": None if row[2] is None else float(row[2])}
+    return query
 
 
 def _several_all_closed(facts: FromClause, now: datetime, *kept: ColumnElement[bool]) -> ColumnElement[int]:
@@ -687,32 +693,31 @@ def _several_all_closed(facts: FromClause, now: datetime, *kept: ColumnElement[b
     return select(func.count()).select_from(all_closed).scalar_subquery()
 
 
-def _handover_results_in_hours_order(session: Session, window: Window) -> dict[str, float | int | None]:
-    """SQLite: `handover_results` read off the facts' hours indexes (migration 0015): each count a
-    scan of an index alone, each median the two rows at its middle rank (no sort), interpolated as
-    `_between` does. A no-op unary plus on started_at keeps the planner off ix_handover_facts_started,
-    which it prefers without range statistics and which costs a lookup per fact."""
+def _in_hours_order(window: Window) -> Select:
+    """`handover_results`' statement on SQLite, off the facts' hours indexes (migration 0015): each
+    count a scan of an index alone, taken once; each median the two rows at its middle rank (no
+    sort). A no-op unary plus on started_at keeps the planner off ix_handover_facts_started, which
+    it prefers without range statistics and which costs a lookup per fact."""
     now = window.now
-    started = UnaryExpression(K.c.started_at, operator=operators.custom_op("+"), type_=K.c.started_at.type)
-    asked_by_now = [K.c.asked, K.c.created_at <= now, *window.filters.on(K)]
-    kept = [started >= window.start, started < window.end, *asked_by_now]
-    medians = {  # name: (hours, the facts it is taken over)
-        "first_reply": (hours_between(K.c.created_at, K.c.first_reply_at, "sqlite"), [K.c.first_reply_at.is_not(None), K.c.first_reply_at <= now, *kept]),
-        "close": (hours_between(K.c.created_at, K.c.closed_at, "sqlite"), [K.c.closed_at.is_not(None), K.c.closed_at <= now, *kept]),
-    }
-    (_, replied), (_, closed) = medians.values()
-    sole_closed = func.sum(case((and_(K.c.sole, K.c.escalated_at.is_not(None), K.c.escalated_at <= now), _int(1)), else_=_int(0)))
-    n_replied = select(func.count()).where(*replied).scalar_subquery()
-    several = _several_all_closed(K, now, K.c.started_at >= window.start, K.c.started_at < window.end, *asked_by_now)  # through ix_handover_facts_shared
-    n_closed, sole, n_replied, several = session.execute(select(func.count(), func.coalesce(sole_closed, _int(0)), n_replied, several).where(*closed)).one()
-    result: dict[str, float | int | None] = {"resolved_by_person": int(sole) + int(several)}
-    for (name, (hours, facts)), n in zip(medians.items(), (n_replied, n_closed), strict=True):
-        if not n:
-            result[name] = None
-            continue
-        middle = session.execute(select(hours).where(*facts).order_by(hours).limit(2).offset((n - 1) // 2)).scalars().all()  # one row for n = 1
-        result[name] = _interpolated(middle[0], middle[-1], n, 1, 2)
-    return result
+    kept = _facts_of_the_period(window, UnaryExpression(K.c.started_at, operator=operators.custom_op("+"), type_=K.c.started_at.type))
+    replied, closed = [K.c.first_reply_at.is_not(None), K.c.first_reply_at <= now, *kept], [K.c.closed_at.is_not(None), K.c.closed_at <= now, *kept]
+    handed_over = and_(K.c.escalated_at.is_not(None), K.c.escalated_at <= now)
+    counts = (
+        select(
+            select(func.count()).where(*replied).scalar_subquery().label("replied"),
+            func.count().label("closed"),
+            func.sum(case((and_(K.c.sole, handed_over), _int(1)), else_=_int(0))).label("sole_closed"),
+        )
+        .where(*closed)
+        .cte("counts")
+        .prefix_with("MATERIALIZED")
+    )
+    to_reply = select(hours_between(K.c.created_at, K.c.first_reply_at, "sqlite").label("hours")).where(*replied).subquery("to_reply")
+    to_close = select(hours_between(K.c.created_at, K.c.closed_at, "sqlite").label("hours")).where(*closed).subquery("to_close")
+    several = _several_all_closed(K, now, *_facts_of_the_period(window))  # through ix_handover_facts_shared
+    n_replied, n_closed = (select(column).scalar_subquery() for column in (counts.c.replied, counts.c.closed))
+    sole_closed = select(func.coalesce(counts.c.sole_closed, _int(0))).scalar_subquery()
+    return select(sole_closed + several, _nearest_ranks(to_reply, 1, 2, n_replied), _nearest_ranks(to_close, 1, 2, n_closed))
 
 
 def _median(values: CTE, dialect: str) -> ColumnElement:

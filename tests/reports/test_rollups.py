@@ -484,8 +484,10 @@ def test_sqlite_reads_the_medians_and_open_hand_overs_off_their_indexes(tmp_path
         return [step for row in children for step in (row[-1], *below(plan, row[0]))]
 
     # Each hand-over median: its index scanned in order, nothing sorted.
+    ranks = [below(plan, row[0]) for plan in plans for row in plan if row[-1].startswith("CO-ROUTINE")]
     for index in ("ix_handover_facts_to_close", "ix_handover_facts_to_reply"):
-        assert sum(below(plan, 0) == [f"SCAN handover_facts USING COVERING INDEX {index}"] for plan in plans) == 1, index
+        (rank,) = [steps for steps in ranks if f"SCAN handover_facts USING COVERING INDEX {index}" in steps]
+        assert "USE TEMP B-TREE FOR ORDER BY" not in rank, rank
     # Each onboarding percentile: the settled users in index order, merged with the live ones.
     assert sum(below(plan, 0) == ["SCAN handover_facts USING COVERING INDEX ix_handover_facts_org_open"] for plan in plans) == 2  # by organization, and in all
     merges = [below(plan, row[0]) for plan in plans for row in plan if row[-1] == "MERGE (UNION ALL)"]
