@@ -445,6 +445,41 @@ def test_an_organization_with_nothing_in_the_period_but_in_its_months_is_not_lis
     assert reports[0] == reports[1] and [row["org_id"] for row in reports[0]] == ["org1"]
 
 
+def test_unknown_events_at_the_edges_of_days_and_periods_count_once(db_engine, checklist) -> None:
+    midnight = datetime(2026, 11, 10, tzinfo=UTC)
+    times = {"before": midnight - timedelta(microseconds=1), "at": midnight, "next": midnight + timedelta(days=1)}
+    with Session(db_engine) as session:
+        record_events(session=session, events=[NewEvent(key, "u1", "org1", "page.viewed", at) for key, at in times.items()], known_names=checklist.event_names)
+        record_events(session=session, events=[NewEvent("learned", "u2", "org2", "report.opened", midnight)], known_names=checklist.event_names)
+        record_events(session=session, events=[NewEvent("made", "u2", "org2", "workspace.created", midnight + timedelta(hours=12))], known_names=checklist.event_names)
+
+        def names(first: date, last: date, zone: str) -> list[tuple[str, int]]:
+            reports = [
+                kpis.summary(kpis.ReportScope(session, checklist, Period.of(first, last, parse_tz(zone)), Filters(), NOW, QUIET, rollups=rollups))["unknown_events"] for rollups in (True, False)
+            ]
+            assert reports[0] == reports[1], (first, last, zone)
+            return [(row["name"], row["count"]) for row in reports[0]]
+
+        day, next_day = date(2026, 11, 10), date(2026, 11, 11)
+        for _ in range(2):  # as changes, then folded
+            assert names(day, day, "UTC") == [("page.viewed", 1), ("report.opened", 1)]  # one whole UTC day: the event at its midnight, not the one before
+            assert names(day, next_day, "UTC") == [("page.viewed", 2), ("report.opened", 1)]
+            assert names(day, day, "Asia/Tokyo") == [("page.viewed", 2), ("report.opened", 1)]  # 15:00 to 15:00 UTC: no whole UTC day inside
+            assert names(day, next_day, "Asia/Tokyo") == [("page.viewed", 3), ("report.opened", 1)]  # a whole UTC day and the hours each side
+            assert names(day, day, "America/St_Johns") == [("page.viewed", 1)]  # from 03:30 UTC: midnight's events are the day before's
+            compact_changes(db_engine)
+        # The checklist learns a name (its events become known) and forgets another.
+        session.execute(sa_update(OnboardingEvent).where(OnboardingEvent.name == "report.opened").values(known=True))
+        session.execute(sa_update(OnboardingEvent).where(OnboardingEvent.name == "workspace.created").values(known=False))
+        session.commit()
+        for _ in range(2):  # as changes, then folded
+            assert names(day, next_day, "UTC") == [("page.viewed", 2), ("workspace.created", 1)]
+            compact_changes(db_engine)
+    got, expected = unknown_event_totals(db_engine)
+    assert got == expected
+    assert got == {(midnight - timedelta(days=1), "page.viewed"): 1, (midnight, "page.viewed"): 1, (midnight, "workspace.created"): 1, (midnight + timedelta(days=1), "page.viewed"): 1}
+
+
 def test_a_backlog_is_folded_in_batches_that_add_up(db_engine, monkeypatch) -> None:
     monkeypatch.setattr(rollups, "SQLITE_BATCH", 7)  # SQLite folds a backlog in steps (it holds the write lock)
     with Session(db_engine) as session:
