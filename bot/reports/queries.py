@@ -93,9 +93,11 @@ def _int(value: int) -> ColumnElement[int]:
 
 
 def hours_between(earlier: ColumnElement, later: ColumnElement, dialect: str) -> ColumnElement[float]:
+    """The report indexes on hours (migrations 0015, 0017) are on this expression, as written here."""
     if dialect == "sqlite":
         return (func.julianday(later) - func.julianday(earlier)) * literal_column("24.0")
-    return extract("epoch", later - earlier) / literal_column("3600.0")
+    # Double precision, as percentile_cont computes: an interpolation between two ranks gives its number.
+    return cast(extract("epoch", later - earlier) / literal_column("3600.0"), Float)
 
 
 def plus_days(instant: ColumnElement, days: int, dialect: str) -> ColumnElement:
@@ -542,10 +544,11 @@ def onboarding_counts(
 def _completion_ranks(completed: Select, dialect: str, *, one_key: bool) -> Subquery:
     """Per key: how many completed (n), and the hours at each percentile (p0, p1, … in PERCENTILES'
     order), from `completed` (key, hours: a row per completed user). PostgreSQL's own
-    percentile_cont (one sort); SQLite interpolates between the two nearest ranks, for `one_key`
-    from sorts limited to those ranks (numbering every row took 2.6 times as long)."""
+    percentile_cont (one sort: its planner cannot read the union of settled and live users in
+    the order of an index); SQLite interpolates between the two nearest ranks, for `one_key`
+    from reads limited to those ranks (numbering every row took 2.6 times as long)."""
+    done = completed.subquery("completed")
     if dialect == "postgresql":
-        done = completed.subquery("completed")
         fractions = literal_column(f"ARRAY[{', '.join(str(num / den) for num, den in PERCENTILES.values())}]")
         each = select(done.c.key, func.count().label("n"), func.percentile_cont(fractions).within_group(done.c.hours).label("hours")).group_by(done.c.key).subquery("each")
         at = type_coerce(each.c.hours, ARRAY(Float))
@@ -553,12 +556,10 @@ def _completion_ranks(completed: Select, dialect: str, *, one_key: bool) -> Subq
     if one_key:
         # Not written aside: each rank reads the settled users in hours order (their index,
         # migration 0015) merged with the live ones, sorted; the count is taken once.
-        done = completed.subquery("completed")
         count = select(func.count().label("n")).select_from(done).cte("n").prefix_with("MATERIALIZED")
         n = select(count.c.n).scalar_subquery()
         columns = [_nearest_ranks(done, num, den, n).label(f"p{i}") for i, (num, den) in enumerate(PERCENTILES.values())]
         return select(literal_column("NULL").label("key"), func.nullif(n, _int(0)).label("n"), *columns).subquery("completion")
-    done = completed.subquery("completed")
     ranked = (
         select(
             done.c.key,
@@ -583,7 +584,7 @@ def _between(low: ColumnElement, high: ColumnElement, n: ColumnElement, num: int
 
 
 def _nearest_ranks(values: FromClause, num: int, den: int, n: ColumnElement[int] | None = None) -> ColumnElement[float]:
-    """SQLite: `_between` the values.hours at the ranks floor((n − 1)·num/den) and the one after,
+    """`_between` the values.hours at the ranks floor((n − 1)·num/den) and the one after,
     from a sort limited to those two rows (NULL for no values). `n`: their count, if known."""
     if n is None:
         n = select(func.count()).select_from(values).scalar_subquery()
@@ -648,15 +649,15 @@ def handover_results(session: Session, window: Window) -> dict[str, float | int 
     """What people did with the hand-overs of the period's conversations, as of now:
     `resolved_by_person`, the conversations handed over whose every hand-over a person closed;
     `first_reply` and `close`, the median hours from the hand-over to the first person's reply
-    (those with a reply) and to its close (those closed). One statement, so one snapshot: on
-    SQLite off its hours indexes, else finding those hand-overs once."""
+    (those with a reply) and to its close (those closed). One statement, so one snapshot: read
+    off the facts' hours indexes, or for the reference finding those hand-overs once."""
     dialect = dialect_of(session)
-    row = session.execute(_in_hours_order(window) if dialect == "sqlite" and window.rollups else _in_one_pass(window, dialect)).one()
+    row = session.execute(_in_hours_order(window, dialect) if window.rollups else _in_one_pass(window, dialect)).one()
     return {"resolved_by_person": int(row[0]), "first_reply": None if row[1] is None else float(row[1]), "close": None if row[2] is None else float(row[2])}
 
 
 def _in_one_pass(window: Window, dialect: str) -> Select:
-    """`handover_results`' statement on PostgreSQL and for the reference: the period's hand-overs found once (`mine`)."""
+    """`handover_results`' statement for the reference: the period's hand-overs found once (`mine`)."""
     now = window.now
     mine = _handovers_of_the_period(window)
     closed = and_(mine.c.closed_at.is_not(None), mine.c.closed_at <= now)
@@ -664,16 +665,9 @@ def _in_one_pass(window: Window, dialect: str) -> Select:
     sole_closed = and_(mine.c.sole, handed_over, closed)
     several = _several_all_closed(mine, now)
     to_reply, to_close = hours_between(mine.c.created_at, mine.c.first_reply, dialect), hours_between(mine.c.created_at, mine.c.closed_at, dialect)
-    if dialect == "postgresql" and window.rollups:
-        # One pass over the facts: each median an ordered-set aggregate over the rows it filters.
-        half = literal_column("0.5")
-        medians = [func.percentile_cont(half).within_group(to_reply).filter(mine.c.first_reply.is_not(None)), func.percentile_cont(half).within_group(to_close).filter(closed)]
-        query = select(func.count().filter(sole_closed) + several, *medians).select_from(mine)
-    else:
-        parts = (("to_reply", select(to_reply.label("hours")).where(mine.c.first_reply.is_not(None))), ("to_close", select(to_close.label("hours")).where(closed)))
-        medians = [_median(hours.cte(name).prefix_with("MATERIALIZED", dialect="sqlite"), dialect) for name, hours in parts]
-        query = select(select(func.count()).select_from(mine).where(sole_closed).scalar_subquery() + several, *medians)
-    return query
+    parts = (("to_reply", select(to_reply.label("hours")).where(mine.c.first_reply.is_not(None))), ("to_close", select(to_close.label("hours")).where(closed)))
+    medians = [_median(hours.cte(name).prefix_with("MATERIALIZED", dialect="sqlite"), dialect) for name, hours in parts]
+    return select(select(func.count()).select_from(mine).where(sole_closed).scalar_subquery() + several, *medians)
 
 
 def _several_all_closed(facts: FromClause, now: datetime, *kept: ColumnElement[bool]) -> ColumnElement[int]:
@@ -693,13 +687,15 @@ def _several_all_closed(facts: FromClause, now: datetime, *kept: ColumnElement[b
     return select(func.count()).select_from(all_closed).scalar_subquery()
 
 
-def _in_hours_order(window: Window) -> Select:
-    """`handover_results`' statement on SQLite, off the facts' hours indexes (migration 0015): each
+def _in_hours_order(window: Window, dialect: str) -> Select:
+    """`handover_results`' statement, off the facts' hours indexes (migrations 0015, 0017): each
     count a scan of an index alone, taken once; each median the two rows at its middle rank (no
-    sort). A no-op unary plus on started_at keeps the planner off ix_handover_facts_started, which
-    it prefers without range statistics and which costs a lookup per fact."""
+    sort). On SQLite a no-op unary plus on started_at keeps the planner off
+    ix_handover_facts_started, which it prefers without range statistics and which costs a lookup
+    per fact."""
     now = window.now
-    kept = _facts_of_the_period(window, UnaryExpression(K.c.started_at, operator=operators.custom_op("+"), type_=K.c.started_at.type))
+    started = UnaryExpression(K.c.started_at, operator=operators.custom_op("+"), type_=K.c.started_at.type) if dialect == "sqlite" else None
+    kept = _facts_of_the_period(window, started)
     replied, closed = [K.c.first_reply_at.is_not(None), K.c.first_reply_at <= now, *kept], [K.c.closed_at.is_not(None), K.c.closed_at <= now, *kept]
     handed_over = and_(K.c.escalated_at.is_not(None), K.c.escalated_at <= now)
     counts = (
@@ -712,8 +708,8 @@ def _in_hours_order(window: Window) -> Select:
         .cte("counts")
         .prefix_with("MATERIALIZED")
     )
-    to_reply = select(hours_between(K.c.created_at, K.c.first_reply_at, "sqlite").label("hours")).where(*replied).subquery("to_reply")
-    to_close = select(hours_between(K.c.created_at, K.c.closed_at, "sqlite").label("hours")).where(*closed).subquery("to_close")
+    to_reply = select(hours_between(K.c.created_at, K.c.first_reply_at, dialect).label("hours")).where(*replied).subquery("to_reply")
+    to_close = select(hours_between(K.c.created_at, K.c.closed_at, dialect).label("hours")).where(*closed).subquery("to_close")
     several = _several_all_closed(K, now, *_facts_of_the_period(window))  # through ix_handover_facts_shared
     n_replied, n_closed = (select(column).scalar_subquery() for column in (counts.c.replied, counts.c.closed))
     sole_closed = select(func.coalesce(counts.c.sole_closed, _int(0))).scalar_subquery()

@@ -530,3 +530,28 @@ def test_sqlite_reads_the_medians_and_open_hand_overs_off_their_indexes(tmp_path
     for merge in merges:
         settled = merge[: merge.index("RIGHT")]
         assert "SCAN onboarding_states USING COVERING INDEX ix_onboarding_states_to_complete" in settled and "USE TEMP B-TREE FOR ORDER BY" not in settled, merge
+
+
+def test_postgresql_can_read_the_hand_over_medians_off_their_indexes(db_engine, checklist) -> None:
+    """The hours indexes of migration 0017 are on the expressions the medians order by and hold
+    every column they filter on: with sorts and heap reads priced out (a small ledger is cheaper
+    to sort; a large one is not), each median is an index-only scan in hours order. A change to
+    `hours_between` or to the conditions would silently bring back a sort of every fact."""
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's plans: test_sqlite_reads_the_medians_and_open_hand_overs_off_their_indexes")
+    with Session(db_engine) as session:
+        generate(session, checklist, random.Random(4))
+    statements: list[tuple[str, object]] = []
+    event.listen(db_engine, "before_cursor_execute", lambda _c, _cursor, statement, parameters, _ctx, _many: statements.append((statement, parameters)))
+    period = Period.of(date(2026, 10, 25), date(2026, 11, 30), parse_tz("Asia/Tokyo"))
+    with Session(db_engine) as session:
+        talk = kpis.summary(kpis.ReportScope(session, checklist, period, Filters(), NOW, QUIET))["conversations"]
+        assert talk["median_time_to_close_hours"] is not None and talk["median_time_to_first_human_reply_hours"] is not None
+        (statement, parameters), *_ = [(s, p) for s, p in statements if "first_reply_at" in s and "OFFSET" in s]
+        connection = session.connection()
+        for setting in ("enable_sort", "enable_seqscan", "enable_bitmapscan"):
+            connection.exec_driver_sql(f"SET LOCAL {setting} = off")
+        plan = "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {statement}", parameters))
+    for index in ("ix_handover_facts_to_close", "ix_handover_facts_to_reply"):
+        assert f"Index Only Scan using {index}" in plan, plan
+    assert "Sort Key" not in plan, plan
