@@ -237,7 +237,7 @@ class OnboardingEvent(SQLModel, table=True):
         UniqueConstraint("event_id", name="uq_onboarding_event_id"),
         Index("ix_onboarding_events_user_time", "user_id", "occurred_at"),
         Index("ix_onboarding_events_org", "org_id"),
-        Index("ix_onboarding_events_known_name_time", "known", "name", "occurred_at"),
+        Index("ix_onboarding_events_known_time_name", "known", "occurred_at", "name"),  # migration 0018
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     event_id: str = Field(max_length=255)

@@ -403,6 +403,10 @@ def onboarding_user_parts(checklist: Checklist, window: Window, dialect: str, *,
         stale_ids = stale_ids.where(S.c.user_id.in_(select(U.c.id).where(U.c.org_id == window.filters.org_id)))
     live_ids = union(select(M.c.user_id), stale_ids).cte("live_ids")  # read by each part of user_rows
     live = user_rows(checklist, window, dialect, only=select(live_ids.c.user_id))
+    # Left out of the settled rows: on PostgreSQL the users computed live (a hash of the few ids),
+    # since against onboarding_dirty vacuumed empty its planner rescanned that table for every
+    # settled user (0.75 s of the summary at 1M users); on SQLite the dirty marks' primary key.
+    computed_live = live_ids if dialect == "postgresql" else M
     one, zero = _int(1), _int(0)
     if window.filters.org_id is not None:  # from the organization's members (an index), as user_rows does
         rows, org = U.join(S, S.c.user_id == U.c.id), U.c.org_id
@@ -421,7 +425,7 @@ def onboarding_user_parts(checklist: Checklist, window: Window, dialect: str, *,
             S.c.steps_done.label("steps"),
         )
         .select_from(rows)
-        .where(S.c.checklist_key == key, S.c.facts_until <= window.now, ~exists().where(M.c.user_id == S.c.user_id))
+        .where(S.c.checklist_key == key, S.c.facts_until <= window.now, ~exists().where(computed_live.c.user_id == S.c.user_id))
     )
     if window.filters.org_id is not None:
         settled = settled.where(U.c.org_id == window.filters.org_id)
